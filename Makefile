@@ -1,0 +1,34 @@
+# The whole set-up is two commands: `make demo` and `make test` (README).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench system-deps venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+# ffmpeg: torchaudio 2.11 decodes through torchcodec, which links FFmpeg's libraries.
+# espeak-ng: speaks the Portuguese test sentences.
+system-deps:
+	@if command -v espeak-ng >/dev/null && ldconfig -p | grep -q libavcodec; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg espeak-ng >/dev/null; \
+	else echo "install ffmpeg and espeak-ng: sudo apt-get install ffmpeg espeak-ng" >&2; exit 2; fi
+
+demo: system-deps venv
+	$(VENV)/bin/parity-check demo --out reports/demo
+
+test: system-deps venv
+	$(PY) -m pytest -q
+
+bench: system-deps venv
+	$(PY) -m pytest -q -m bench -p no:cacheprovider -o addopts="" tests/bench
+
+clean:
+	rm -rf $(VENV) reports/demo
