@@ -45,3 +45,67 @@ def builtin_cases(out_dir: str | Path, count: int = 2) -> list[Case]:
     from .speech import build_cases
 
     return [Case(c.name, c.wav, c.text, c.gen_text) for c in build_cases(out_dir, count)]
+
+
+def _case_from_row(row: dict, base: Path, index: int) -> Case:
+    def pick(*names):
+        for n in names:
+            if row.get(n) not in (None, ""):
+                return str(row[n])
+        return ""
+
+    audio = pick("ref_audio", "audio", "audio_path", "audio_file", "wav")
+    text = pick("ref_text", "text")
+    if not audio:
+        raise InputError(f"case {index + 1} has no ref_audio", "give each case a ref_audio column/key")
+    path = Path(audio) if Path(audio).is_absolute() else base / audio
+    gen = pick("gen_text") or text
+    return Case(pick("name") or path.stem, path, text, gen)
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """A cases file: CSV with a header (ref_audio, ref_text, gen_text[, name]) or TOML ([[case]] tables)."""
+    import csv
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"cases file not found: {p}", "check the path")
+    if p.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"cases file is not valid TOML: {p} ({exc})", "fix the TOML syntax") from None
+        rows = data.get("case") or data.get("cases") or []
+    elif p.suffix.lower() in (".csv", ".tsv"):
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t" if p.suffix.lower() == ".tsv" else ","))
+    else:
+        raise InputError(f"unknown cases file format: {p.suffix or p.name}", "use a .csv or .toml cases file")
+    if not rows:
+        raise InputError(f"cases file has no cases: {p}", "add at least one case")
+    return [_case_from_row(dict(r), p.parent, i) for i, r in enumerate(rows)]
+
+
+def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
+    """An F5 dataset folder: metadata.csv 'audio_path|text' (header optional) next to wavs/."""
+    import csv
+
+    root = Path(folder)
+    meta = root / "metadata.csv"
+    if not meta.is_file():
+        raise InputError(f"no metadata.csv in the dataset folder {root}", "point --dataset at the folder with metadata.csv and wavs/")
+    with open(meta, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f, delimiter="|") if len(r) >= 2]
+    if rows and rows[0][0].strip().lower() in ("audio_file", "audio_path", "audio"):
+        rows = rows[1:]
+    if not rows:
+        raise InputError(f"metadata.csv has no 'audio|text' rows: {meta}", "write one 'wavs/x.wav|transcript' per line")
+    cases = []
+    for audio, text, *_ in rows[:count]:
+        path = Path(audio) if Path(audio).is_absolute() else root / audio
+        cases.append(Case(path.stem, path, text, text))
+    # Held-out gen text: the next row's transcript, so no case only repeats its own reference.
+    texts = [r[1] for r in rows]
+    return [Case(c.name, c.ref_audio, c.ref_text, texts[(i + 1) % len(texts)] if len(texts) > 1 else c.ref_text)
+            for i, c in enumerate(cases)]

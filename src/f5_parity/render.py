@@ -1,0 +1,49 @@
+"""Terminal rendering of results (rich). Reads the JSON result; computes nothing itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(x: Any, fmt: str = ".3g") -> str:
+    if isinstance(x, bool) or x is None:
+        return "-" if x is None else str(x)
+    if isinstance(x, (int, float)):
+        return format(x, fmt)
+    return str(x)
+
+
+def render_run_summary(data: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    verdict = data["verdict"]
+    colour = "green" if verdict == "pass" else "red"
+    culprits = ", ".join(data["culprits"]) or "none"
+    console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
+                  f"({data['mode']} mode) | culprits: {culprits}")
+    for fid in data["culprits"]:
+        f = data["factors"][fid]
+        eff = f.get("effect") or {}
+        console.print(f"  [bold]{fid}[/]: train {f['train']} vs infer {f['infer']}; alone it moves the velocity by "
+                      f"rel L2 {_num(eff.get('velocity'))} (first divergence: {eff.get('first_divergence')})")
+        console.print(f"    fix: {f['fix']}")
+    for case, comps in data["stages"].items():
+        table = Table(title=f"stages, case {case} (trainer vs infer on identical inputs)")
+        for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):
+            table.add_column(col)
+        for c in comps:
+            table.add_row(c["stage"], "[green]yes[/]" if c["passed"] else "[red]no[/]", _num(c.get("rel_l2")),
+                          _num(c.get("max_abs_diff")), _num(c.get("cosine"), ".6f"), _num(c.get("snr_db"), ".1f"),
+                          c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else ""))
+        console.print(table)
+    if data["by_design"]:
+        console.print("[bold]by design[/] (differences the two paths have on purpose, measured apart):")
+        for d in data["by_design"]:
+            eff = d["effect"]
+            console.print(f"  {d['factor']}.{d['key']}: {d['train']} vs {d['infer']} -> first shows at "
+                          f"{eff.get('first_divergence')}, velocity rel L2 {_num(eff.get('velocity'))}")
+    for w in data["warnings"]:
+        console.print(f"[yellow]warning[/] [{w['factor']}] {w['case']}: {w['message']}")
+    for n in data.get("notes", []):
+        console.print(f"[dim]note: {n}[/]")
+    console.print(f"[dim]tolerance rule: {data['tolerance_rule']}[/]")
