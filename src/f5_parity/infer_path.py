@@ -53,8 +53,12 @@ class Generation:
 
 
 @contextlib.contextmanager
-def observe_sample_calls():
-    """Record every CFM.sample call made inside the block; the real method runs unchanged."""
+def observe_sample_calls(seed_each: int | None = None):
+    """Record every CFM.sample call made inside the block; the real method runs unchanged.
+
+    `seed_each` seeds torch's global RNG right before each call: the Trainer draws its sample's
+    noise unseeded, so this is how a logged sample becomes reproducible.
+    """
     from f5_tts.model.cfm import CFM
 
     calls: list[SampleCall] = []
@@ -71,6 +75,8 @@ def observe_sample_calls():
             sway_sampling_coef=kwargs.get("sway_sampling_coef"),
             seed=kwargs.get("seed"),
         )
+        if seed_each is not None:
+            torch.manual_seed(seed_each)
         out = original(self, cond, text, duration, *args, **kwargs)
         call.output = out[0].detach().float().cpu()
         calls.append(call)
