@@ -88,6 +88,7 @@ class ParitySession:
         self.train, self.notes = resolve_unknown(train, infer)
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         self._baseline: dict[str, list[tuple[str, Any]]] = {}
+        self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
 
     # -- comparisons -------------------------------------------------------------------------------------------
 
@@ -96,11 +97,14 @@ class ParitySession:
             self._baseline[case.name] = [(n, v) for n, v, _ in self.runner.iter_stages(self.train, case, self.stages)]
         return self._baseline[case.name]
 
-    def compare(self, spec: PathSpec, case: Case, *, early_exit: bool) -> list[StageComparison]:
+    def compare(self, spec: PathSpec, case: Case, *, early_exit: bool,
+                record: dict[str, Any] | None = None) -> list[StageComparison]:
         """Stages of `spec` against the trainer's, in order; stop at the first divergence if asked."""
         out = []
         reference = dict(self.baseline(case))
         for name, value, _ in self.runner.iter_stages(spec, case, self.stages):
+            if record is not None:
+                record[name] = value
             comp = compare_tensors(name, reference[name], value, self.tolerances.get(name))
             out.append(comp)
             if early_exit and not comp.passed:
@@ -130,9 +134,9 @@ class ParitySession:
             effect[c.stage] = c.rel_l2 if c.rule != "exact" else (0 if c.passed else (c.mismatched if c.mismatched is not None else c.note))
         return effect
 
-    def _compare_all_stages(self, spec: PathSpec, case: Case) -> list[StageComparison]:
+    def _compare_all_stages(self, spec: PathSpec, case: Case, record: dict[str, Any] | None = None) -> list[StageComparison]:
         try:
-            return self.compare(spec, case, early_exit=False)
+            return self.compare(spec, case, early_exit=False, record=record)
         except RuntimeError as exc:  # later stages on mismatched shapes: keep what was measured
             raise UnbuildableSpec(str(exc).splitlines()[0]) from None
 
@@ -183,7 +187,8 @@ class ParitySession:
         diverged: dict[str, str | None] = {}
         for case in self.cases:
             try:
-                stages[case.name] = self._compare_all_stages(self.aligned, case)
+                stages[case.name] = self._compare_all_stages(self.aligned, case,
+                                                             record=self.aligned_values.setdefault(case.name, {}))
             except UnbuildableSpec as exc:
                 stages[case.name] = []
                 self.notes.append(f"{case.name}: the infer spec cannot be built: {exc}")

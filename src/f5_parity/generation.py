@@ -1,0 +1,157 @@
+"""Full mode: generate through both real paths, and score every wav beside baselines from the same ASR.
+
+Per case, the wavs and what each should say:
+  reference       the reference recording itself                               -> ref text
+  copy-synthesis  the dataset mel of the reference through the trainer's vocoder (update_N_ref.wav)
+  griffin-lim     the same mel through Griffin-Lim: no vocoder weights, tells a bad mel from a bad vocoder
+  trainer         trainer_path.trainer_sample, the mirror of update_N_gen.wav (copy task) -> ref text
+  trainer-heldout the trainer's model and settings on the held-out text                 -> gen text
+  infer           infer_cli's real wiring (load_model + preprocess + infer_process)      -> gen text
+  infer-copy      the same infer path asked for the trainer's copy task                  -> ref text
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .audio import write_wav
+from .cases import Case
+from .spec import PathSpec
+from .stages import ModelPool, quiet
+
+BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
+GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
+PATH_LABELS = {
+    "reference": "reference audio (ground truth)",
+    "copy-synthesis": "reference mel -> trainer's vocoder",
+    "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
+    "trainer": "trainer path (update_N_gen mirror, copy task)",
+    "trainer-heldout": "trainer settings, held-out text",
+    "infer": "infer path (infer_cli wiring), held-out text",
+    "infer-copy": "infer path, the trainer's copy task",
+}
+
+
+@dataclass
+class GeneratedWav:
+    case: str
+    path: str  # one of BASELINE_PATHS + GENERATED_PATHS
+    expected: str
+    wav: Path
+    mel: np.ndarray | None = None  # (d, n) when the path produced a mel
+
+
+@dataclass
+class Scores:
+    asr: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pooled: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"asr": self.asr, "rows": self.rows, "pooled": self.pooled}
+
+
+def _accelerator(mixed_precision: str, device: str):
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
+
+
+def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
+                  seed: int, device: str = "cpu") -> list[GeneratedWav]:
+    """Every wav of one case, written under out_dir/wavs/."""
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    from .griffinlim import GriffinLimVocoder
+    from .infer_path import load_infer_model, load_infer_vocoder, run_infer_cli
+    from .trainer_path import dataset_item, trainer_sample
+
+    wav_dir = out_dir / "wavs"
+    sr = int(train.value("mel")["target_sample_rate"])
+    out: list[GeneratedWav] = []
+
+    def save(path: str, samples: torch.Tensor | np.ndarray, expected: str, mel: np.ndarray | None = None,
+             rate: int = sr) -> None:
+        data = samples.detach().float().cpu().numpy() if torch.is_tensor(samples) else np.asarray(samples)
+        wav = write_wav(wav_dir / f"{case.name}_{path}.wav", data.reshape(-1), rate)
+        out.append(GeneratedWav(case.name, path, expected, wav, mel))
+
+    # baselines
+    from .audio import read_audio
+
+    ref = read_audio(case.ref_audio)
+    save("reference", ref.samples, case.ref_text, rate=ref.sample_rate)
+    mel_cfg = train.value("mel")
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, mel_cfg)
+    model = pool.model(train)
+    vocoder = pool.vocoder(train)
+    vocoder_name = train.value("vocoder")["name"] if train.value("vocoder")["name"] != "griffin-lim" else "griffin-lim"
+    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
+    torch.manual_seed(seed)  # the Trainer draws this noise unseeded
+    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder,
+                            "vocos" if vocoder_name == "vocos" else vocoder_name, accelerator)
+    if vocoder_name != "griffin-lim":
+        save("copy-synthesis", sample.ref_audio, case.ref_text)
+    if mel_cfg.get("mel_spec_type", "vocos") == "vocos":
+        gl = GriffinLimVocoder(mel_cfg)
+        save("griffin-lim", gl.decode(batch_mel[:, :, : int(lengths[0])]), case.ref_text)
+    save("trainer", sample.gen_audio, case.ref_text, sample.gen_mel[0].numpy())
+
+    # the trainer's model and settings on the held-out text (the copy task hides duration faults)
+    ref_len = int(lengths[0])
+    held = convert_char_to_pinyin([case.gen_text])[0]
+    ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
+    duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
+    torch.manual_seed(seed)
+    with torch.inference_mode(), accelerator.autocast():
+        generated, _ = model.sample(cond=batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
+                                    text=[text_inputs[0] + [" "] + held], duration=duration,
+                                    steps=int(train.value("sampler")["nfe"]), cfg_strength=train.value("sampler")["cfg"],
+                                    sway_sampling_coef=train.value("sampler")["sway"])
+        held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
+        held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
+    save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
+
+    # the real infer path, as infer_cli wires it
+    infer_model = load_infer_model(infer, device)
+    infer_vocoder = load_infer_vocoder(infer, device)
+    for path, text, expected in (("infer", case.gen_text, case.gen_text), ("infer-copy", case.ref_text, case.ref_text)):
+        gen = run_infer_cli(infer, case, model=infer_model, vocoder=infer_vocoder, device=device, gen_text=text)
+        save(path, gen.wav, expected, gen.mel, rate=gen.sample_rate)
+    return out
+
+
+def score_all(wavs: list[GeneratedWav], asr, out_dir: Path, on_progress: Callable[[str], None] | None = None) -> Scores:
+    """Transcribe and score every wav; pool per path."""
+    from .scoring import pool, score_wav
+
+    by_path: dict[str, list] = {}
+    rows = []
+    for item in wavs:
+        if on_progress:
+            on_progress(f"{item.case} {item.path}")
+        s = score_wav(item.wav, item.expected, asr)
+        by_path.setdefault(item.path, []).append(s)
+        rows.append({
+            "case": item.case,
+            "path": item.path,
+            "label": PATH_LABELS[item.path],
+            "expected": item.expected,
+            "hypothesis": s.hypothesis,
+            "wer": s.wer,
+            "cer": s.cer,
+            "cer_capped": s.cer_capped,
+            "similarity": s.similarity,
+            "wav": str(item.wav.relative_to(out_dir)),
+        })
+    pooled = {}
+    for path, scores in by_path.items():
+        p = pool(scores)
+        pooled[path] = {"wer": p.wer_pooled, "cer": p.cer_pooled, "cer_capped": p.cer_mean_capped,
+                        "similarity": p.similarity_mean, "broken_share": p.broken_share, "n": p.n}
+    return Scores(asr.describe() if hasattr(asr, "describe") else {}, rows, pooled)
