@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import InputError
@@ -21,15 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"],
                    help="the training run's accelerate mixed precision (the trainer samples under its autocast)")
     g = p.add_argument_group("infer side")
-    g.add_argument("--infer-config", default="F5TTS_v1_Base", help="config the infer path uses (infer_cli's -m default)")
+    g.add_argument("--infer-cli", help="your f5-tts_infer-cli command line, parsed into the infer side "
+                                       "(infer_cli's own defaulting, including its 0-falls-back quirk)")
+    g.add_argument("--infer-cli-config", help="your infer_cli TOML (-c), parsed the same way")
+    g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
     g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model)")
     g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=True,
                    help="infer with the EMA weights (load_model's default)")
     g.add_argument("--no-infer-ema", dest="infer_ema", action="store_false", help="infer with the raw weights")
-    g.add_argument("--nfe-step", type=int, default=32)
-    g.add_argument("--cfg-strength", type=float, default=2.0)
-    g.add_argument("--sway-sampling-coef", type=float, default=-1.0)
-    g.add_argument("--speed", type=float, default=1.0)
+    g.add_argument("--nfe-step", type=int, default=None, help="default 32 (utils_infer)")
+    g.add_argument("--cfg-strength", type=float, default=None, help="default 2.0")
+    g.add_argument("--sway-sampling-coef", type=float, default=None, help="default -1.0")
+    g.add_argument("--speed", type=float, default=None, help="default 1.0")
     g.add_argument("--fix-duration", type=float, default=None)
     g = p.add_argument_group("vocoder")
     g.add_argument("--vocoder-path", help="local vocoder folder (config.yaml + pytorch_model.bin), as load_vocoder(is_local=True)")
@@ -41,14 +43,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gen-text", action="append", default=[], help="held-out text to generate (repeatable)")
     g.add_argument("--cases", help="cases file (CSV or TOML)")
     g.add_argument("--dataset", help="an F5 dataset folder (metadata.csv + wavs/)")
+    g.add_argument("--samples", help="the Trainer's samples folder (update_N_gen.wav / update_N_ref.wav)")
+    g.add_argument("--sample-text", help="what the trainer's sample says (the transcript of its training clip)")
+    g.add_argument("--sample-update", type=int, help="which update's samples (default: the latest)")
+    g = p.add_argument_group("scoring (full mode)")
+    g.add_argument("--asr-model", help="Whisper model name or local path (default: the embedded Whisper base)")
+    g.add_argument("--asr-backend", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
+    g.add_argument("--language", default="pt")
+    g = p.add_argument_group("gate (flags beat parity.toml beat pyproject.toml [tool.parity-check])")
+    g.add_argument("--max-wer", help="0.6, or per path: infer=0.5,trainer=0.6")
+    g.add_argument("--max-cer", help="0.6, or per path")
+    g.add_argument("--min-similarity", help="40, or per path (0-100)")
+    g.add_argument("--max-gap", help="largest infer-minus-trainer gap: cer=0.2,similarity=20")
     p.add_argument("--mode", choices=["fast", "full"], default="fast",
                    help="fast: stages and isolation; full: also the generation of both paths")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--json", help="write the result as JSON to this file")
+    p.add_argument("--json", help="also write the result JSON to this file (it is always in the report folder)")
+    p.add_argument("--junit", help="write a JUnit XML file (a testcase per probe, stage, gate check, case and path)")
+    p.add_argument("--out", help="report folder (default reports/<checkpoint-name>-<timestamp>)")
 
 
-def build_session(args):
+def build_session(args, thresholds=None):
     """Specs and cases from the arguments (bad input raises InputError)."""
     from ..cases import builtin_cases, cases_from_flags, load_cases
     from ..checkpoint import infer_architecture, open_checkpoint
@@ -86,11 +102,36 @@ def build_session(args):
     train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
                          detected_arch=detected)
-    infer = infer_spec(ckpt_path, infer_config=args.infer_config, infer_vocab=args.infer_vocab,
-                       use_ema=args.infer_ema, vocoder_path=vocoder_path, nfe=args.nfe_step, cfg=args.cfg_strength,
-                       sway=args.sway_sampling_coef, speed=args.speed, fix_duration=args.fix_duration,
-                       seed=args.seed, device=args.device)
-    if args.cases:
+    infer_kwargs = dict(infer_config=args.infer_config or "F5TTS_v1_Base", infer_vocab=args.infer_vocab,
+                        use_ema=args.infer_ema, vocoder_path=vocoder_path, nfe=32, cfg=2.0, sway=-1.0, speed=1.0,
+                        fix_duration=args.fix_duration)
+    if args.infer_cli or args.infer_cli_config:
+        from ..infercli import load_infer_cli_toml, parse_infer_cli
+
+        cli = parse_infer_cli(args.infer_cli) if args.infer_cli else load_infer_cli_toml(args.infer_cli_config)
+        infer_kwargs.update(cli.infer_spec_kwargs())
+        if not cli.load_vocoder_from_local:
+            infer_kwargs["vocoder_path"] = vocoder_path  # infer_cli would download; use ours, said in the notes
+        notes += [f"infer_cli: {f}" for f in cli.findings]
+        if cli.checkpoint_given and Path(cli.checkpoint).resolve() != ckpt_path.resolve():
+            notes.append(f"infer_cli's -p names {cli.checkpoint}; both paths here load {ckpt_path}")
+    for flag, key in (("nfe_step", "nfe"), ("cfg_strength", "cfg"), ("sway_sampling_coef", "sway"), ("speed", "speed")):
+        if getattr(args, flag) is not None:
+            infer_kwargs[key] = getattr(args, flag)
+    if args.infer_config:
+        infer_kwargs["infer_config"] = args.infer_config
+    if args.infer_vocab:
+        infer_kwargs["infer_vocab"] = args.infer_vocab
+    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device, **infer_kwargs)
+    if args.samples:
+        from ..samples import cases_from_samples
+
+        if not args.sample_text:
+            raise InputError("--samples needs --sample-text", "give the transcript the trainer's sample repeats")
+        found = cases_from_samples(args.samples, args.sample_text, update=args.sample_update)
+        cases = found.cases
+        notes.append(found.note)
+    elif args.cases:
         cases = load_cases(args.cases)
     elif args.dataset:
         from ..cases import dataset_cases
@@ -101,20 +142,42 @@ def build_session(args):
     else:
         cases = builtin_cases(cache_dir() / "cases", 1)
         notes.append("no cases given: the built-in Portuguese sentence (espeak-ng pt-br) is used")
-    session = ParitySession(train, infer, cases, mode=args.mode, device=args.device)
+    session = ParitySession(train, infer, cases, mode=args.mode, device=args.device,
+                            tolerances=thresholds.tolerances if thresholds else None)
     session.notes.extend(notes)
     return session
 
 
-def execute(args, console) -> int:
-    from ..render import render_run_summary
+def gate_flags(args) -> dict:
+    from ..gate import parse_path_values
 
-    with console.status("running both paths stage by stage..."):
-        result = build_session(args).run()
-    data = result.to_dict()
-    data["checkpoint"] = str(args.checkpoint)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    render_run_summary(data, console)
-    return 0 if data["verdict"] == "pass" else 1
+    flags = {}
+    for name in ("max_wer", "max_cer", "min_similarity", "max_gap"):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags[name] = parse_path_values(value)
+    return flags
+
+
+def execute(args, console) -> int:
+    import datetime as dt
+
+    from ..gate import load_thresholds
+    from ..pipeline import PipelineOptions, exact_command, run_pipeline
+    from ..render import render_run_summary
+    from ..report import report_dir_name
+    from .progress import progress_reporter
+
+    thresholds, source = load_thresholds(gate_flags(args), Path.cwd())
+    session = build_session(args, thresholds)
+    out = Path(args.out) if args.out else Path("reports") / report_dir_name(Path(args.checkpoint).stem, dt.datetime.now())
+    opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, device=args.device,
+                           asr_model=args.asr_model, asr_backend=args.asr_backend, language=args.language,
+                           thresholds=thresholds, threshold_source=source,
+                           junit=Path(args.junit) if args.junit else None,
+                           json_path=Path(args.json) if args.json else None, inspect_config=args.train_config)
+    with progress_reporter(console) as progress:
+        outcome = run_pipeline(session, args.checkpoint, opts, progress)
+    render_run_summary(outcome.data, console)
+    console.print(f"report: {outcome.report}")
+    return 0 if outcome.data["verdict"] == "pass" else 1

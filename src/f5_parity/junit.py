@@ -1,0 +1,175 @@
+"""--junit FILE: the run JSON as JUnit XML, so CI systems show each probe, stage, gate check and score.
+
+One <testsuites> root holding one <testsuite name="parity-check"> (pytest's layout), with testcases:
+
+* classname "probe", name = probe id: failure for status fail or error, skipped for skip;
+* classname "stage.<case>", name = stage: failure when the stage is out of tolerance (a case whose
+  infer spec could not be built gets one failing testcase named "build");
+* classname "gate", name = check name plus [path] and [case] when it has them: failure when the check failed;
+* classname "score.<case>", name = path: failure when a gate check on that case and path failed
+  (only with per-case gating: pooled checks belong to the gate testcases).
+
+Failures carry a one-line message and the details (the JSON entry) as their text. Rendered from the
+JSON alone, like report.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+SUITE_NAME = "parity-check"
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(value: Any) -> str:
+    """XML-safe text (ASR output can hold control characters that XML 1.0 forbids)."""
+    return _XML_ILLEGAL.sub("\ufffd", value if isinstance(value, str) else str(value))
+
+
+def _details(value: Any) -> str:
+    return _text(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _num(x: Any) -> str:
+    return format(x, ".4g") if isinstance(x, float) else "-" if x is None else str(x)
+
+
+class _Suite:
+    def __init__(self):
+        self.suite = ET.Element("testsuite", name=SUITE_NAME)
+        self.counts = {"tests": 0, "failures": 0, "skipped": 0}
+
+    def case(self, classname: str, name: str, *, failure: tuple[str, str, str] | None = None,
+             skipped: str | None = None, out: str | None = None, time: float | None = None) -> ET.Element:
+        tc = ET.SubElement(self.suite, "testcase", classname=_text(classname), name=_text(name),
+                           time=f"{time:.3f}" if isinstance(time, (int, float)) else "0")
+        self.counts["tests"] += 1
+        if failure is not None:
+            message, kind, details = failure
+            el = ET.SubElement(tc, "failure", message=_text(message), type=_text(kind))
+            el.text = _text(details)
+            self.counts["failures"] += 1
+        elif skipped is not None:
+            ET.SubElement(tc, "skipped", message=_text(skipped))
+            self.counts["skipped"] += 1
+        if out:
+            ET.SubElement(tc, "system-out").text = _text(out)
+        return tc
+
+
+def _probe_cases(s: _Suite, d: dict[str, Any]) -> None:
+    for p in d.get("probes") or []:
+        status = str(p.get("status"))
+        payload = {k: p.get(k) for k in ("metrics", "threshold", "margin", "evidence", "fix")}
+        failure = (str(p.get("summary", "")), status, _details(payload)) if status in ("fail", "error") else None
+        s.case("probe", str(p.get("probe")), failure=failure,
+               skipped=str(p.get("summary", "")) if status == "skip" else None,
+               out=None if failure or status == "skip" else f"{status.upper()}: {p.get('summary', '')}",
+               time=p.get("duration_s"))
+
+
+def _stage_message(c: dict[str, Any]) -> str:
+    stage = c.get("stage")
+    if c.get("rule") == "exact":
+        what = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "values differ")
+        return f"{stage}: {what} (must be equal)"
+    return (f"{stage}: rel L2 {_num(c.get('rel_l2'))} > rel_tol {_num(c.get('rel_tol'))}"
+            + (f" ({c['note']})" if c.get("note") else ""))
+
+
+def _stage_cases(s: _Suite, d: dict[str, Any]) -> None:
+    culprits = ", ".join(d.get("culprits") or []) or "none isolated"
+    for case, comps in (d.get("stages") or {}).items():
+        if not comps:
+            notes = [n for n in d.get("notes") or [] if str(n).startswith(f"{case}:")]
+            s.case(f"stage.{case}", "build", failure=(f"{case}: the infer spec cannot be built", "build",
+                                                      "\n".join(notes) or "see the report's notes"))
+            continue
+        for c in comps:
+            failure = None
+            if not c.get("passed"):
+                failure = (_stage_message(c), "stage", f"culprits: {culprits}\n" + _details(c))
+            s.case(f"stage.{case}", str(c.get("stage")), failure=failure,
+                   out=None if failure else f"rule {c.get('rule')}, rel L2 {_num(c.get('rel_l2'))}, "
+                                            f"max abs diff {_num(c.get('max_abs_diff'))}")
+
+
+def _check_name(c: dict[str, Any]) -> str:
+    return str(c.get("name")) + (f"[{c['path']}]" if c.get("path") else "") + (f"[{c['case']}]" if c.get("case") else "")
+
+
+def _check_line(c: dict[str, Any]) -> str:
+    return f"{_check_name(c)}: {_num(c.get('value'))} {c.get('op')} {json.dumps(c.get('threshold'))} " \
+           f"{'holds' if c.get('passed') else 'does not hold'}"
+
+
+def _gate_cases(s: _Suite, d: dict[str, Any]) -> None:
+    gate = d.get("gate") or {}
+    factors = d.get("factors") or {}
+    for c in gate.get("checks") or []:
+        failure = None
+        if not c.get("passed"):
+            details = _details(c)
+            if c.get("name") == "parity":
+                fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.get("culprits") or []]
+                details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
+            failure = (_check_line(c), "gate", details)
+        s.case("gate", _check_name(c), failure=failure, out=None if failure else _check_line(c))
+
+
+def _score_cases(s: _Suite, d: dict[str, Any]) -> None:
+    scores = d.get("scores") or {}
+    checks = (d.get("gate") or {}).get("checks") or []
+    for r in scores.get("rows") or []:
+        case, path = r.get("case"), r.get("path")
+        failed = [c for c in checks if c.get("case") == case and c.get("path") == path and not c.get("passed")]
+        summary = (f"WER {_num(r.get('wer'))}, CER {_num(r.get('cer'))}, similarity {_num(r.get('similarity'))}; "
+                   f"expected: {r.get('expected')!s}; heard: {r.get('hypothesis')!s}")
+        failure = None
+        if failed:
+            failure = ("; ".join(_check_line(c) for c in failed), "score", summary + "\n" + _details(r))
+        s.case(f"score.{case}", str(path), failure=failure, out=None if failure else summary)
+
+
+def build_junit(run_json: dict[str, Any]) -> ET.ElementTree:
+    d = run_json
+    s = _Suite()
+    props = ET.SubElement(s.suite, "properties")
+    repro = d.get("reproducibility") or {}
+    ck = d.get("checkpoint")
+    ck = ck if isinstance(ck, dict) else {"path": ck}
+    for name, value in (("verdict", d.get("verdict")), ("parity_verdict", d.get("parity_verdict", d.get("verdict"))),
+                        ("culprits", ",".join(d.get("culprits") or [])), ("mode", d.get("mode")),
+                        ("checkpoint", ck.get("path")),
+                        ("checkpoint_sha256", ck.get("sha256") or repro.get("checkpoint_sha256")),
+                        ("gate_source", (d.get("gate") or {}).get("source")), ("command", repro.get("command"))):
+        if value not in (None, ""):
+            ET.SubElement(props, "property", name=name, value=_text(value))
+    _probe_cases(s, d)
+    _stage_cases(s, d)
+    _gate_cases(s, d)
+    _score_cases(s, d)
+    attrs = {k: str(v) for k, v in s.counts.items()}
+    attrs["errors"] = "0"  # an erroring probe is a failure of its testcase (type "error"), not a crash
+    attrs["time"] = f"{d['seconds']:.3f}" if isinstance(d.get("seconds"), (int, float)) else "0"
+    for k, v in attrs.items():
+        s.suite.set(k, v)
+    if repro.get("created"):
+        s.suite.set("timestamp", _text(repro["created"]))
+    root = ET.Element("testsuites", name=SUITE_NAME, tests=attrs["tests"], failures=attrs["failures"],
+                      errors="0", skipped=attrs["skipped"], time=attrs["time"])
+    root.append(s.suite)
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def write_junit(run_json: dict[str, Any], path: str | Path) -> Path:
+    """Write the JUnit XML for the run to `path` (parent folders created) and return the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    build_junit(run_json).write(p, encoding="utf-8", xml_declaration=True)
+    return p

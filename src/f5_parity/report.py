@@ -1,0 +1,524 @@
+"""report.md, rendered from the run JSON alone: it formats, it never computes or measures.
+
+Layout: verdict and culprits (each with its measured effect and fix) first; the gate; warnings and
+notes; the stage comparison per case with the tolerance rule; the factor table; the by-design
+differences; the isolation trials; each probe's section with its evidence; scores per case and path
+beside the baselines, with links to the wavs and the spectrogram PNGs; a reproducibility block.
+
+Determinism: the same JSON gives the same bytes. Wall-clock values (reproducibility.created, the
+run's "seconds", each probe's duration_s) appear only on the lines that start with one of
+TIMESTAMP_LINE_PREFIXES, so two runs with the same inputs differ on exactly those lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+# Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
+TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
+
+STAGE_COLUMNS = ("stage", "ok", "rule", "rel_tol", "rel L2", "max abs diff", "cosine", "SNR dB",
+                 "min required tol", "note")
+PATH_ORDER = ("reference", "copy-synthesis", "griffin-lim", "trainer", "infer", "infer-copy")
+PATH_MEANING = {
+    "reference": "the reference recording itself (ground truth for the ASR)",
+    "copy-synthesis": "reference mel -> vocoder (the vocoder's own ceiling)",
+    "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
+    "trainer": "trainer path's generation (copy task, as update_N_gen.wav)",
+    "infer": "infer path's generation of the held-out text",
+    "infer-copy": "infer path's generation of the reference text (copy task)",
+}
+MAX_TEXT = 160  # long ASR loops are cut in tables; the JSON keeps them whole
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+def _num(x: Any, fmt: str = ".4g") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return format(x, fmt)
+    return str(x)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _cell(value: Any, limit: int | None = None) -> str:
+    text = value if isinstance(value, str) else _num(value) if not isinstance(value, (dict, list)) else _compact(value)
+    text = " ".join(str(text).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    text = value if isinstance(value, str) else _compact(value)
+    # GFM table cells end at any unescaped pipe, code spans included.
+    return f"`{text.replace('`', chr(39)).replace('|', chr(92) + '|')}`"
+
+
+def _table(header: tuple[str, ...] | list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_cell(c) if not isinstance(c, _Raw) else c.text for c in row) + " |" for row in rows]
+    return out
+
+
+class _Raw:
+    """A table cell already formatted as markdown (a link, an image, a code span)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _link(label: str, rel: str) -> str:
+    return f"[{label}]({quote(str(rel), safe='/._-')})"
+
+
+def _verdict_word(verdict: Any) -> str:
+    return "PASSED" if verdict == "pass" else "FAILED"
+
+
+def checkpoint_info(run_json: dict[str, Any]) -> dict[str, Any]:
+    """{"path", "name", "sha256"} whether the JSON holds a dict or (the engine's) a bare path."""
+    ck = run_json.get("checkpoint")
+    info = dict(ck) if isinstance(ck, dict) else {"path": ck}
+    path = info.get("path")
+    info.setdefault("name", Path(str(path)).name if path else "checkpoint")
+    if not info.get("sha256"):
+        info["sha256"] = (run_json.get("reproducibility") or {}).get("checkpoint_sha256")
+    return info
+
+
+def report_dir_name(checkpoint_name: str, timestamp: datetime | str) -> str:
+    """'<checkpoint-name>-<YYYYmmdd-HHMMSS>', e.g. 'model_25400-20261122-013005'."""
+    name = Path(str(checkpoint_name)).name
+    for suffix in (".safetensors", ".pt", ".pth", ".ckpt", ".bin"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "checkpoint"
+    when = datetime.fromisoformat(timestamp) if isinstance(timestamp, str) else timestamp
+    return f"{name}-{when.strftime('%Y%m%d-%H%M%S')}"
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+def _effect_text(effect: dict[str, Any] | None) -> str:
+    if not effect:
+        return "not measured"
+    if effect.get("buildable") is False:
+        return "could not be built alone" + (f": {effect.get('detail')}" if effect.get("detail") else "")
+    stages = [(k, v) for k, v in effect.items() if k not in ("buildable", "case", "first_divergence", "detail")]
+    parts = ", ".join(f"{k} {_num(v)}" for k, v in stages if v is not None)
+    head = f"first divergence at {effect.get('first_divergence') or 'none'}"
+    case = f" (case {effect['case']})" if effect.get("case") else ""
+    return f"{head}{case}; per stage (rel L2, or ids that differ): {parts or 'none'}"
+
+
+def _verdict_lines(d: dict[str, Any]) -> list[str]:
+    ck = checkpoint_info(d)
+    parity = d.get("parity_verdict", d.get("verdict"))
+    gate = d.get("gate")
+    gate_text = ""
+    if gate:
+        failed = sum(not c.get("passed") for c in gate.get("checks", []))
+        gate_text = f", gate {'pass' if gate.get('passed') else 'fail'} ({failed} of {len(gate.get('checks', []))} checks failed)"
+    culprits = ", ".join(d.get("culprits") or []) or "none"
+    return [
+        f"# Parity report: {ck['name']}",
+        "",
+        f"**{_verdict_word(d.get('verdict'))}** — trainer path vs infer path of `{ck['name']}` "
+        f"({d.get('mode', '?')} mode): parity {parity}{gate_text}; culprits: {culprits}",
+        "",
+    ]
+
+
+def _culprit_lines(d: dict[str, Any]) -> list[str]:
+    out = ["## Culprits", ""]
+    culprits = d.get("culprits") or []
+    factors = d.get("factors") or {}
+    if not culprits:
+        out.append("None: no factor that differs between the paths breaks parity on its own."
+                   if d.get("parity_verdict", d.get("verdict")) == "pass" or not d.get("stages")
+                   else "None isolated: the stages diverge but no single set of differing factors explains it "
+                        "(see Isolation).")
+    for i, fid in enumerate(culprits, 1):
+        f = factors.get(fid, {})
+        out += [f"{i}. **{fid}** — {f.get('title', '')}",
+                f"   - trainer: {_code(f.get('train'))} · infer: {_code(f.get('infer'))}",
+                f"   - effect alone: {_effect_text(f.get('effect'))}",
+                f"   - **fix:** {f.get('fix') or 'no fix recorded'}"]
+    unresolved = (d.get("isolation") or {}).get("remaining_unresolved") or []
+    if unresolved:
+        out += ["", f"Unresolved (could not be tested alone): {', '.join(map(str, unresolved))}"]
+    return out + [""]
+
+
+def _gate_rows(gate: dict[str, Any]) -> list[list[Any]]:
+    return [[c.get("name"), c.get("path") or "-", c.get("case") or ("pooled" if c.get("path") else "-"),
+             c.get("value"), c.get("op"), c.get("threshold"), "pass" if c.get("passed") else "**FAIL**"]
+            for c in gate.get("checks", [])]
+
+
+GATE_HEADER = ("check", "path", "case", "value", "op", "threshold", "result")
+
+
+def _gate_lines(d: dict[str, Any]) -> list[str]:
+    gate = d.get("gate")
+    if not gate:
+        return []
+    out = ["## Gate", "", f"{'Passed' if gate.get('passed') else 'Failed'}; thresholds from {gate.get('source', 'defaults')}.", ""]
+    out += _table(GATE_HEADER, _gate_rows(gate))
+    th = dict(gate.get("thresholds") or {})
+    sources = th.pop("sources", None) or {}
+    if th:
+        out += ["", "<details><summary>thresholds</summary>", ""]
+        out += _table(("threshold", "value", "set by"), [[k, _Raw(_code(v)), sources.get(k, "-")] for k, v in th.items()])
+        out += ["", "</details>"]
+    return out + [""]
+
+
+def _warning_lines(d: dict[str, Any]) -> list[str]:
+    out = []
+    if d.get("warnings"):
+        out += ["## Warnings", ""]
+        for w in d["warnings"]:
+            metrics = f" ({', '.join(f'{k} {_num(v)}' for k, v in (w.get('metrics') or {}).items())})" if w.get("metrics") else ""
+            out.append(f"- [{w.get('factor')}] {w.get('case')}: {w.get('message')}{metrics}")
+        out.append("")
+    if d.get("notes"):
+        out += ["## Notes", ""] + [f"- {n}" for n in d["notes"]] + [""]
+    return out
+
+
+def _stage_lines(d: dict[str, Any]) -> list[str]:
+    stages = d.get("stages") or {}
+    if not stages:
+        return []
+    out = ["## Stages", "", "Trainer path (a) vs infer path (b) on identical inputs, by-design differences aligned.",
+           f"Tolerance rule: {d.get('tolerance_rule', '-')}", ""]
+    for case, comps in stages.items():
+        first = (d.get("first_divergence") or {}).get(case)
+        out += [f"### Case {case} — first divergence: {first or 'none'}", ""]
+        rows = []
+        for c in comps:
+            note = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "")
+            rows.append([c.get("stage"), "yes" if c.get("passed") else "**no**", c.get("rule"), c.get("rel_tol"),
+                         c.get("rel_l2"), c.get("max_abs_diff"), _num(c.get("cosine"), ".6f"),
+                         _num(c.get("snr_db"), ".1f"), c.get("min_required_rel_tol"), note])
+        out += _table(STAGE_COLUMNS, rows)
+        stats = []
+        for c in comps:
+            for side in ("a", "b"):
+                s = c.get(side) or {}
+                if s:
+                    stats.append([c.get("stage"), side, s.get("shape"), s.get("dtype"), s.get("mean"), s.get("std"),
+                                  s.get("min"), s.get("max")])
+        if stats:
+            out += ["", "<details><summary>both sides' statistics</summary>", ""]
+            out += _table(("stage", "side", "shape", "dtype", "mean", "std", "min", "max"), stats)
+            out += ["", "</details>"]
+        out.append("")
+    return out
+
+
+def _factor_lines(d: dict[str, Any]) -> list[str]:
+    factors = d.get("factors") or {}
+    if not factors:
+        return []
+    rows = [[_Raw(f"**{fid}**" if f.get("culprit") else fid), f.get("differs"), f.get("differs_after_alignment"),
+             ", ".join(f.get("by_design_keys") or []) or "-", ", ".join(f.get("unknown") or []) or "-",
+             "**yes**" if f.get("culprit") else "no", f.get("train"), f.get("infer") if f.get("differs") else "(same)"]
+            for fid, f in factors.items()]
+    return ["## Factors", ""] + _table(("factor", "differs", "after alignment", "by design", "unknown", "culprit",
+                                        "trainer", "infer"), rows) + [""]
+
+
+def _by_design_lines(d: dict[str, Any]) -> list[str]:
+    items = d.get("by_design") or []
+    if not items:
+        return []
+    rows = []
+    for b in items:
+        eff = b.get("effect") or {}
+        rows.append([f"{b.get('factor')}.{b.get('key')}", b.get("train"), b.get("infer"),
+                     eff.get("first_divergence") or "none", eff.get("velocity"), eff.get("final_mel"), eff.get("wav")])
+    return ["## By-design differences", "",
+            "Differences the two paths have on purpose; each measured alone on the trainer path (rel L2).", ""] + \
+        _table(("difference", "trainer", "infer", "first divergence", "velocity", "final_mel", "wav"), rows) + [""]
+
+
+def _isolation_lines(d: dict[str, Any]) -> list[str]:
+    iso = d.get("isolation")
+    if not iso:
+        return []
+    sets = "; ".join("{" + ", ".join(s) + "}" for s in iso.get("culprit_sets") or []) or "none"
+    out = ["## Isolation", "",
+           f"Culprit sets: {sets}; trials run: {_num(iso.get('tests_run'))}; "
+           f"remaining unresolved: {', '.join(iso.get('remaining_unresolved') or []) or 'none'}.", ""]
+    trials = iso.get("trials") or []
+    if trials:
+        out += _table(("#", "factors applied to the trainer path", "outcome", "detail"),
+                      [[i, ", ".join(t.get("factors") or []) or "-", t.get("outcome"), t.get("detail")]
+                       for i, t in enumerate(trials, 1)])
+        out.append("")
+    return out
+
+
+def _probe_lines(d: dict[str, Any]) -> list[str]:
+    probes = d.get("probes") or []
+    if not probes:
+        return []
+    out = ["## Probes", ""]
+    out += _table(("probe", "status", "summary"),
+                  [[p.get("probe"), str(p.get("status", "")).upper(), _Raw(_cell(p.get("summary"), MAX_TEXT))]
+                   for p in probes])
+    out.append("")
+    for p in probes:
+        out += [f"### {p.get('probe')} — {str(p.get('status', '')).upper()}", "", str(p.get("summary", "")), ""]
+        if p.get("threshold") is not None or p.get("margin") is not None:
+            out.append(f"- threshold: {_code(p.get('threshold'))}; margin: {_num(p.get('margin'))}")
+        if p.get("fix"):
+            out.append(f"- **fix:** {p['fix']}")
+        metrics = p.get("metrics") or {}
+        scalars = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
+        if scalars:
+            out += [""] + _table(("metric", "value"), scalars)
+        nested = {k: v for k, v in metrics.items() if isinstance(v, (dict, list))}
+        for label, payload in (("more metrics", nested), ("evidence", p.get("evidence") or {})):
+            if payload:
+                out += ["", f"<details><summary>{label}</summary>", "", "```json",
+                        json.dumps(payload, indent=2, ensure_ascii=False), "```", "", "</details>"]
+        out.append("")
+    return out
+
+
+def _ordered_paths(paths) -> list[str]:
+    paths = list(dict.fromkeys(paths))
+    return [p for p in PATH_ORDER if p in paths] + [p for p in paths if p not in PATH_ORDER]
+
+
+def _score_lines(d: dict[str, Any]) -> list[str]:
+    scores = d.get("scores")
+    if not scores:
+        return []
+    asr = scores.get("asr") or {}
+    out = ["## Scores", "",
+           f"ASR: {asr.get('backend', '-')} {asr.get('model', '-')}, language {asr.get('language', '-')}; "
+           f"normalizer: {_compact(asr.get('normalizer')) if isinstance(asr.get('normalizer'), (dict, list)) else asr.get('normalizer', '-')}. "
+           "Similarity is the ratio (0-100) of the normalized expected and heard texts.", ""]
+    out += _table(("path", "what it is"), [[p, PATH_MEANING.get(p, "")] for p in
+                                            _ordered_paths([r.get("path") for r in scores.get("rows") or []]
+                                                           + list((scores.get("pooled") or {}).keys()))])
+    out.append("")
+    pooled = scores.get("pooled") or {}
+    if pooled:
+        out += ["### Pooled over cases", ""]
+        out += _table(("path", "n", "WER", "CER", "CER capped", "similarity", "broken share"),
+                      [[p, pooled[p].get("n"), pooled[p].get("wer", pooled[p].get("wer_pooled")),
+                        pooled[p].get("cer", pooled[p].get("cer_pooled")),
+                        pooled[p].get("cer_capped", pooled[p].get("cer_mean_capped")),
+                        pooled[p].get("similarity", pooled[p].get("similarity_mean")), pooled[p].get("broken_share")]
+                       for p in _ordered_paths(pooled)])
+        out.append("")
+    by_case: dict[str, list[dict]] = {}
+    for r in scores.get("rows") or []:
+        by_case.setdefault(str(r.get("case")), []).append(r)
+    for case, rows in by_case.items():
+        order = {p: i for i, p in enumerate(_ordered_paths([r.get("path") for r in rows]))}
+        rows = sorted(rows, key=lambda r: order[r.get("path")])
+        out += [f"### Case {case}", ""]
+        out += _table(("path", "label", "WER", "CER", "similarity", "expected", "heard", "audio"),
+                      [[r.get("path"), r.get("label") or "-", r.get("wer"), r.get("cer"), r.get("similarity"),
+                        _Raw(_cell(r.get("expected"), MAX_TEXT)), _Raw(_cell(r.get("hypothesis"), MAX_TEXT)),
+                        _Raw(_link("wav", r["wav"]) if r.get("wav") else "-")] for r in rows])
+        out.append("")
+    return out
+
+
+def _artifact_lines(d: dict[str, Any]) -> list[str]:
+    art = d.get("artifacts") or {}
+    pngs, wavs = art.get("pngs") or {}, art.get("wavs") or {}
+    out = []
+    if pngs:
+        out += ["## Spectrograms", ""]
+        for name, rel in pngs.items():
+            out += [f"**{name}**", "", f"![{name}]({quote(str(rel), safe='/._-')})", ""]
+    if wavs:
+        out += ["## Audio", ""] + [f"- {_link(name, rel)}" for name, rel in wavs.items()] + [""]
+    return out
+
+
+def _repro_lines(d: dict[str, Any]) -> list[str]:
+    r = d.get("reproducibility") or {}
+    ck = checkpoint_info(d)
+    out = ["## Reproducibility", ""]
+    versions = r.get("versions") or {}
+    if versions:
+        out += _table(("component", "version"), [[k, v] for k, v in versions.items()]) + [""]
+    out += [f"- Checkpoint: `{ck.get('path')}`",
+            f"- Checkpoint sha256: `{ck.get('sha256') or '-'}`",
+            f"- ASR model: {_cell(r.get('asr_model'))}",
+            f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.get('mode', '-')}",
+            f"- Created: {r.get('created', '-')}",
+            f"- Run time: {_num(d.get('seconds'))} s"]
+    times = [f"{p.get('probe')} {_num(p.get('duration_s'))} s" for p in d.get("probes") or []]
+    if times:
+        out.append(f"- Probe times: {', '.join(times)}")
+    if r.get("command"):
+        out += ["", "Command:", "", "```", str(r["command"]), "```"]
+    specs = d.get("specs") or {}
+    located = [[name, fid, _Raw(_code(loc))] for name, spec in specs.items()
+               for fid, loc in ((spec or {}).get("locators") or {}).items()]
+    if located:
+        out += ["", "Where each side's files came from:", ""]
+        out += _table(("spec", "factor", "location"), located)
+    unknown = [f"{name}: {', '.join(spec.get('unknown'))}" for name, spec in specs.items() if (spec or {}).get("unknown")]
+    if unknown:
+        out += ["", "Settings the weights cannot reveal: " + "; ".join(unknown)]
+    return out + [""]
+
+
+def render_report(run_json: dict[str, Any]) -> str:
+    """report.md's text. Only formats what the JSON holds."""
+    lines: list[str] = []
+    for section in (_verdict_lines, _culprit_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
+                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _artifact_lines, _repro_lines):
+        lines += section(run_json)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def write_report(run_json: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write out_dir/report.md (UTF-8, '\\n' line ends) and return its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.md"
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(render_report(run_json))
+    return path
+
+
+def strip_timestamp_lines(text: str) -> str:
+    """The report without its wall-clock lines: equal for two runs with the same inputs."""
+    return "\n".join(line for line in text.split("\n") if not line.startswith(TIMESTAMP_LINE_PREFIXES))
+
+
+# --- GitHub step summary --------------------------------------------------------------------------
+
+def github_summary(run_json: dict[str, Any]) -> str:
+    """A short markdown summary: verdict, culprits with their fixes, the gate table."""
+    d = run_json
+    ck = checkpoint_info(d)
+    out = [f"### parity-check: {_verdict_word(d.get('verdict'))} — {ck['name']}", "",
+           f"Parity {d.get('parity_verdict', d.get('verdict'))} ({d.get('mode', '?')} mode); "
+           f"culprits: {', '.join(d.get('culprits') or []) or 'none'}", ""]
+    for fid in d.get("culprits") or []:
+        f = (d.get("factors") or {}).get(fid, {})
+        out.append(f"- **{fid}**: trainer {_code(f.get('train'))} vs infer {_code(f.get('infer'))} — "
+                   f"fix: {f.get('fix') or 'no fix recorded'}")
+    if d.get("culprits"):
+        out.append("")
+    gate = d.get("gate")
+    if gate:
+        out += _table(GATE_HEADER, _gate_rows(gate)) + [""]
+    return "\n".join(out)
+
+
+def append_github_summary(run_json: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
+    """Append github_summary to $GITHUB_STEP_SUMMARY when it is set; the file's path, else None."""
+    target = (environ if environ is not None else os.environ).get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with open(path, "a", encoding="utf-8", newline="\n") as f:
+        f.write(github_summary(run_json) + "\n")
+    return path
+
+
+# --- spectrogram PNGs -----------------------------------------------------------------------------
+
+FIGSIZE = (8.0, 3.0)
+DPI = 100
+# PNG metadata matplotlib would stamp (its version); None drops it so the bytes depend on the data only.
+PNG_METADATA = {"Software": None}
+
+
+def _as_frames_by_mels(mel: Any) -> "Any":
+    import numpy as np
+
+    if hasattr(mel, "detach"):
+        mel = mel.detach().float().cpu().numpy()
+    arr = np.asarray(mel, dtype=np.float32)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"a mel must be [frames, mels] (F5's layout), got shape {list(arr.shape)}")
+    return arr
+
+
+def _save(fig, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, format="png", dpi=DPI, metadata=PNG_METADATA)
+    return p
+
+
+def _figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # A bare Figure with the Agg canvas: no pyplot state, no GUI backend, same pixels every time.
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def mel_png(mel: Any, path: str | Path, title: str, *, vmin: float | None = None, vmax: float | None = None) -> Path:
+    """A log-mel spectrogram ([frames, mels], or with leading size-1 axes) as a PNG.
+
+    Give the trainer's and the infer side's PNGs one vmin/vmax so their colours compare.
+    """
+    arr = _as_frames_by_mels(mel)
+    fig = _figure()
+    ax = fig.add_subplot()
+    im = ax.imshow(arr.T, origin="lower", aspect="auto", interpolation="nearest", cmap="magma", vmin=vmin, vmax=vmax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("mel bin")
+    fig.colorbar(im, ax=ax, pad=0.01)
+    return _save(fig, path)
+
+
+def mel_diff_png(a: Any, b: Any, path: str | Path, title: str) -> Path:
+    """a - b (trainer minus infer) on a symmetric colour scale; unequal lengths are cut to the shorter."""
+    import numpy as np
+
+    x, y = _as_frames_by_mels(a), _as_frames_by_mels(b)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"mels have different bin counts: {x.shape[1]} vs {y.shape[1]}")
+    n = min(len(x), len(y))
+    diff = x[:n] - y[:n]
+    lim = float(np.max(np.abs(diff))) if diff.size else 0.0
+    lim = lim if lim > 0 else 1e-6
+    label = title if len(x) == len(y) else f"{title} (first {n} frames: lengths {len(x)} vs {len(y)})"
+    fig = _figure()
+    ax = fig.add_subplot()
+    im = ax.imshow(diff.T, origin="lower", aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.set_title(label, fontsize=9)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("mel bin")
+    fig.colorbar(im, ax=ax, pad=0.01)
+    return _save(fig, path)
