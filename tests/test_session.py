@@ -6,12 +6,11 @@ Random-weight tiny models are enough for tensor parity (issue 4's acceptance). T
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from f5_parity import fixtures as F
 from f5_parity.cases import builtin_cases
+from f5_parity.faults import FAULTS, inject
 from f5_parity.session import ParitySession
 from f5_parity.spec import infer_spec, trainer_spec
 from f5_parity.stages import ModelPool
@@ -22,15 +21,10 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("session")
     fs = F.build_fixture_set(root / "fx", formats=["trainer"], dtypes=())
     vocos = F.random_vocos_dir(root / "vocos")
-    vocos_other = F.random_vocos_dir(root / "vocos-other", seed=7)
-    chars = F.read_vocab_chars(fs.vocab)
-    shuffled = chars[:1] + random.Random(0).sample(chars[1:], len(chars) - 1)  # same size, other order
-    permuted = F.write_vocab(root / "permuted_vocab.txt", shuffled)
     cases = builtin_cases(root / "cases", 1)
     cfg = F.model_config(fs.run.arch)["model"]
     train = trainer_spec(fs.checkpoints["trainer"], train_config=cfg, train_vocab=fs.vocab, vocoder_path=vocos)
-    return dict(fs=fs, vocos=vocos, vocos_other=vocos_other, permuted=permuted, cases=cases, cfg=cfg, train=train,
-                pool=ModelPool("cpu"))
+    return dict(root=root, fs=fs, vocos=vocos, cases=cases, cfg=cfg, train=train, pool=ModelPool("cpu"))
 
 
 def _run(world, infer, mode="fast"):
@@ -38,30 +32,7 @@ def _run(world, infer, mode="fast"):
 
 
 def _inject(world, fid):
-    t = world["train"]
-    if fid == "weights":
-        return t.with_value("weights", label="infer", set="ema")
-    if fid == "arch":
-        return t.with_value("arch", label="infer", pe_attn_head=1)  # v0 flag on a v1 model: same keys
-    if fid == "vocab":
-        value, loc = {"sha256": F.sha256_file(world["permuted"]), "size": t.value("vocab")["size"]}, {"path": str(world["permuted"])}
-        return t.with_value("vocab", label="infer", locator=loc, **value)
-    if fid == "text":
-        return t.with_value("text", label="infer", unicode="NFD")
-    if fid == "mel":
-        return t.with_value("mel", label="infer", mel_spec_type="bigvgan")
-    if fid == "vocoder":
-        return t.with_value("vocoder", label="infer", locator={"path": str(world["vocos_other"])},
-                            weights=F.sha256_file(world["vocos_other"] / "pytorch_model.bin"))
-    if fid == "ref-audio":
-        return t.with_value("ref-audio", label="infer", target_rms=0.5)
-    if fid == "duration":
-        return t.with_value("duration", label="infer", speed=0.5)
-    if fid == "sampler":
-        return t.with_value("sampler", label="infer", cfg=1.0)
-    if fid == "dtype":
-        return t.with_value("dtype", label="infer", autocast="bf16")
-    raise AssertionError(fid)
+    return inject(world["train"], fid, world["root"] / "faults", label="infer")
 
 
 def test_clean_pair_passes_with_no_culprits(world):
@@ -82,8 +53,7 @@ def test_canonical_infer_spec_with_correct_settings_passes(world):
     assert framing["effect"]["first_divergence"] == "tokens"  # the '. ' framing is measured, not hidden
 
 
-@pytest.mark.parametrize("fid", ["weights", "arch", "vocab", "text", "mel", "vocoder", "ref-audio", "duration",
-                                 "sampler", "dtype"])
+@pytest.mark.parametrize("fid", list(FAULTS))
 def test_each_injected_factor_is_the_sole_culprit(world, fid):
     result = _run(world, _inject(world, fid))
     assert result.verdict == "fail"
@@ -93,7 +63,7 @@ def test_each_injected_factor_is_the_sole_culprit(world, fid):
 
 
 def test_two_injected_differences_give_both(world):
-    infer = _inject(world, "weights").mix(_inject(world, "arch"), ["arch"], label="infer")
+    infer = inject(_inject(world, "weights"), "arch", world["root"] / "faults", label="infer")
     result = _run(world, infer)
     assert sorted(result.culprits) == ["arch", "weights"]
     assert sorted(map(sorted, result.isolation.culprit_sets)) == [["arch"], ["weights"]]
@@ -121,3 +91,39 @@ def test_full_mode_compares_final_mel_and_wav(world):
     stages = [c.stage for c in result.stages["ptbr_00"]]
     assert stages[-2:] == ["final_mel", "wav"]
     assert result.culprits == ["sampler"]
+
+
+def test_pathology_warnings_name_their_factor(world, tmp_path):
+    """A 14 s reference (clipped at 12 s, text kept whole), NFD text, a char outside the vocab, split words."""
+    import unicodedata
+
+    import numpy as np
+
+    from f5_parity.audio import read_audio, write_wav
+    from f5_parity.cases import Case
+    from f5_parity.speech import speak
+
+    wav = speak("Vamos pegar o ônibus das sete horas amanhã.", tmp_path / "onibus.wav")
+    audio = read_audio(wav)
+    long_wav = write_wav(tmp_path / "long.wav", np.tile(audio.samples, 5), audio.sample_rate)  # ~14 s, no long pause
+    case = Case("long", long_wav, unicodedata.normalize("NFD", "Vamos pegar o ônibus das sete horas amanhã. ß"),
+                "Sim.")
+    infer = infer_spec(world["fs"].checkpoints["trainer"], infer_config=world["cfg"], infer_vocab=world["fs"].vocab,
+                       use_ema=False, vocoder_path=world["vocos"])
+    warnings = ParitySession(world["train"], infer, [case], pool=world["pool"]).pathology_warnings()
+    by_factor = {}
+    for w in warnings:
+        by_factor.setdefault(w.factor, []).append(w.message)
+    assert any("clips it to" in m for m in by_factor["ref-audio"])
+    assert any("duration estimate" in m for m in by_factor["duration"])  # 'Sim.' is under 10 bytes: speed 0.3
+    text = " ".join(by_factor["text"])
+    assert "not NFC" in text and "'ß'" in text and "U+0303" in text
+
+
+def test_frontend_word_splits_are_found():
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    from f5_parity.session import _split_words
+
+    s = "Vamos pegar o ônibus das sete horas amanhã. A música é boa."
+    assert _split_words(s, "".join(convert_char_to_pinyin([s])[0])) == [("ônibus", "ô nibus"), ("música", "mú sica")]

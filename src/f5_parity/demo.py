@@ -10,7 +10,6 @@ and a vocab of the same size in another order. The report must name each one, wi
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +46,7 @@ def prepare_inputs(out_dir: Path, fixture: Path | None = None) -> DemoInputs:
     """Write the demo's broken infer-side config and vocab next to its report (never into the fixture)."""
     import yaml
 
-    from .fixtures import read_vocab_chars, write_vocab
+    from .faults import permuted_vocab
 
     fx = fixture or fixture_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,8 +57,5 @@ def prepare_inputs(out_dir: Path, fixture: Path | None = None) -> DemoInputs:
     model["name"] = "F5TTS_ptbr_tiny_v1_flags"
     infer_config = out_dir / "infer_config_v1_flags.yaml"
     infer_config.write_text(yaml.safe_dump({"model": model}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    chars = read_vocab_chars(fx / "vocab.txt")
-    rest = chars[1:]
-    random.Random(25400).shuffle(rest)  # same size, ' ' still id 0, every other id means another char
-    infer_vocab = write_vocab(out_dir / "vocab_permuted.txt", [chars[0], *rest])
+    infer_vocab = permuted_vocab(fx / "vocab.txt", out_dir / "vocab_permuted.txt")
     return DemoInputs(fx / "model_ptbr_tiny.pt", fx / "F5TTS_ptbr_tiny.yaml", fx / "vocab.txt", infer_config, infer_vocab)

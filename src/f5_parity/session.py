@@ -173,6 +173,12 @@ class ParitySession:
                     warnings.append(Warning_("text", case.name,
                         f"{label} has characters outside the infer vocab, read as id 0 (' ') without a word: "
                         + ", ".join(f"{c!r} U+{ord(c[0]):04X}" for c in outside), {"outside": outside}))
+                split = _split_words(text, "".join(chars))
+                if split:
+                    warnings.append(Warning_("text", case.name,
+                        f"{label}: f5's frontend (convert_char_to_pinyin, rjieba segmentation) inserts spaces inside "
+                        f"words: {', '.join(f'{a!r} -> {b!r}' for a, b in split)}; the dataset was prepared the same "
+                        "way only if it used this f5-tts version", {"split": split}))
                 if not unicodedata.is_normalized("NFC", text):
                     warnings.append(Warning_("text", case.name,
                         f"{label} is not NFC: decomposed accents (e.g. 'ã' as 'a'+U+0303) tokenize as two symbols",
@@ -256,3 +262,15 @@ def _harm(effect: dict[str, Any], mode: str) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return float("inf") if effect.get("buildable") is False else 0.0
+
+
+def _split_words(original: str, converted: str) -> list[tuple[str, str]]:
+    """Words the frontend broke apart ('ônibus' -> 'ô nibus'), found by aligning the word lists."""
+    import difflib
+
+    a, b = original.split(), converted.split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "replace" and "".join(a[i1:i2]) == "".join(b[j1:j2]):
+            out.append((" ".join(a[i1:i2]), " ".join(b[j1:j2])))
+    return out

@@ -1,0 +1,105 @@
+"""Benchmark (make bench): a diagnosis must cost less than the generation that failed.
+
+On a checkpoint of F5TTS_v1_Base size (random weights; raw and a perturbed EMA set) and one 4-6 s
+case, measure in one process: one infer_process generation at nfe 32 (infer_cli's wiring), then
+`--mode fast` (stages + isolation + effects) and `--mode full`, as ratios. Goal: fast <= 0.5x one
+generation. Written to reports/bench/run.json; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.bench
+
+OUT = Path(__file__).resolve().parents[2] / "reports" / "bench" / "run.json"
+
+
+def _base_checkpoint(path: Path, vocab_size: int) -> Path:
+    from f5_tts.model import CFM, DiT
+
+    from f5_parity.configs import load_config
+    from f5_parity.fixtures import MEL_SPEC_KWARGS
+
+    arch = load_config("F5TTS_v1_Base")["arch"]
+    torch.manual_seed(0)
+    model = CFM(transformer=DiT(**arch, text_num_embeds=vocab_size, mel_dim=100), mel_spec_kwargs=MEL_SPEC_KWARGS)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # re-draw F5's zero-initialized layers, or every setting gives the same zero velocity
+        for p in model.parameters():
+            if bool((p == 0).all()):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+    raw = model.state_dict()
+    ema = {f"ema_model.{k}": v + 0.05 * v.std() * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+           for k, v in raw.items()}
+    ema["initted"], ema["step"] = torch.tensor(True), torch.tensor(1_225_400)
+    torch.save({"model_state_dict": raw, "ema_model_state_dict": ema, "update": 25_400}, path)
+    return path
+
+
+def test_bench_fast_and_full_mode_against_generation(tmp_path):
+    from f5_parity.cases import Case
+    from f5_parity.fixtures import official_vocab_path, read_vocab_chars, random_vocos_dir
+    from f5_parity.infer_path import load_infer_model, load_infer_vocoder, run_infer_cli
+    from f5_parity.session import ParitySession
+    from f5_parity.spec import infer_spec, trainer_spec
+    from f5_parity.speech import speak
+    from f5_parity.stages import ModelPool
+
+    vocab = official_vocab_path()
+    t0 = time.perf_counter()
+    ckpt = _base_checkpoint(tmp_path / "model_25400.pt", len(read_vocab_chars(vocab)))
+    build_s = time.perf_counter() - t0
+    vocos = random_vocos_dir(tmp_path / "vocos")
+    wav = speak("Eu não sei se você vai gostar da ação, mas a informação chegou depois da reunião.",
+                tmp_path / "ref.wav", words_per_minute=140)
+    case = Case("ref", wav, "Eu não sei se você vai gostar da ação, mas a informação chegou depois da reunião.",
+                "Amanhã nós vamos viajar para o interior.")
+    train = trainer_spec(ckpt, train_config="F5TTS_v1_Base", train_vocab=vocab, vocoder_path=vocos)
+    infer = infer_spec(ckpt, infer_config="F5TTS_v1_Base", infer_vocab=vocab, use_ema=True, vocoder_path=vocos)
+
+    t0 = time.perf_counter()
+    model = load_infer_model(infer)
+    vocoder = load_infer_vocoder(infer)
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gen = run_infer_cli(infer, case, model=model, vocoder=vocoder)
+    generation_s = time.perf_counter() - t0
+    del model
+
+    t0 = time.perf_counter()
+    fast = ParitySession(train, infer, [case], mode="fast", pool=ModelPool("cpu")).run()
+    fast_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    full = ParitySession(train, infer, [case], mode="full", pool=ModelPool("cpu")).run()
+    full_s = time.perf_counter() - t0
+
+    record = {
+        "what": "parity-check run --mode fast/full vs one infer_process generation (nfe 32), F5TTS_v1_Base size",
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+                    "load_average": os.getloadavg()},
+        "reference_seconds": round(case_seconds := len(gen.wav) / gen.sample_rate, 2),
+        "checkpoint_build_s": round(build_s, 1),
+        "infer_load_s": round(load_s, 1),
+        "generation_s": round(generation_s, 1),
+        "fast_s": round(fast_s, 1),
+        "full_s": round(full_s, 1),
+        "fast_over_one_generation": round(fast_s / generation_s, 3),
+        "fast_over_load_plus_generation": round(fast_s / (load_s + generation_s), 3),
+        "full_over_two_generations": round(full_s / (2 * generation_s), 3),
+        "goal": "fast_over_one_generation <= 0.5",
+        "fast_culprits": fast.culprits,
+        "fast_isolation_tests": fast.isolation.to_dict()["tests_run"],
+        "full_culprits": full.culprits,
+        "generated_seconds": round(case_seconds, 2),
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(record, indent=2) + "\n")
+    assert fast.culprits == ["weights"] and full.culprits == ["weights"]

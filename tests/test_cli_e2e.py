@@ -1,0 +1,112 @@
+"""parity-check as users meet it: the demo end to end, exit-code classes, reproducible reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from f5_parity import cli
+from f5_parity.report import strip_timestamp_lines
+
+
+@pytest.fixture(scope="module")
+def asr_cache(tmp_path_factory):
+    import os
+
+    # One Whisper assembly for the module, outside the user's real cache.
+    path = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("F5_PARITY_CACHE")
+    os.environ["F5_PARITY_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("F5_PARITY_CACHE", None)
+    else:
+        os.environ["F5_PARITY_CACHE"] = old
+
+
+@pytest.mark.slow
+def test_demo_full_mode_names_each_injected_fault_and_scores_every_path(tmp_path, asr_cache):
+    out = tmp_path / "demo"
+    rc = cli.main(["demo", "--out", str(out), "--cases", "1", "--junit", str(tmp_path / "junit.xml")])
+    assert rc == 0, "the demo's self-check: every injected fault named"
+    data = json.loads((out / "run.json").read_text())
+    assert data["verdict"] == "fail" and data["parity_verdict"] == "fail"
+    assert set(data["culprits"]) == {"arch", "weights", "vocab"}
+    for fid in ("arch", "weights", "vocab"):
+        assert data["factors"][fid]["culprit"] and data["factors"][fid]["fix"]
+    paths = {r["path"] for r in data["scores"]["rows"]}
+    assert {"reference", "griffin-lim", "trainer", "trainer-heldout", "infer", "infer-copy"} <= paths
+    assert data["scores"]["asr"]["backend"] == "faster-whisper"
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[2].startswith("**FAILED**")
+    assert report.index("## Culprits") < report.index("## Stages")  # verdict and culprits first
+    for fid in ("arch", "weights", "vocab"):
+        assert f"**{fid}**" in report
+    assert "**fix:**" in report and "griffin-lim" in report.lower()
+    for rel in data["artifacts"]["pngs"].values():
+        assert (out / rel).stat().st_size > 1000 and f"]({rel})" in report
+    for rel in data["artifacts"]["wavs"].values():
+        assert (out / rel).exists()
+    repro = data["reproducibility"]
+    assert repro["checkpoint_sha256"] == data["checkpoint"]["sha256"] and repro["versions"]["f5-tts"] == "1.1.22"
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    names = {(c.get("classname"), c.get("name")) for c in suite.iter("testcase")}
+    assert ("probe", "run.isolation") in names and ("score.ptbr_00", "infer") in names
+    failed = {(c.get("classname"), c.get("name")) for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert ("probe", "run.isolation") in failed
+
+
+def _run_args(fixture_set, out, *extra):
+    fs = fixture_set
+    return ["run", str(fs.checkpoints["trainer"]), "--train-config", str(fs.config), "--infer-config", str(fs.config),
+            "--train-vocab", str(fs.vocab), "--infer-vocab", str(fs.vocab), "--vocoder", "griffin-lim",
+            "--out", str(out), *extra]
+
+
+def test_exit_0_when_the_infer_side_is_configured_like_the_trainer(fixture_set, pt_cases, tmp_path):
+    case = pt_cases[0]
+    args = _run_args(fixture_set, tmp_path / "r", "--no-infer-ema", "--ref-audio", str(case.wav), "--ref-text", case.text)
+    assert cli.main(args) == 0
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["verdict"] == "pass"
+
+
+def test_exit_1_when_parity_breaks_and_the_same_inputs_give_the_same_report(fixture_set, pt_cases, tmp_path):
+    case = pt_cases[0]
+    args = _run_args(fixture_set, tmp_path / "r", "--ref-audio", str(case.wav), "--ref-text", case.text)
+    assert cli.main(args) == 1  # EMA where the trainer sampled raw weights
+    first = (tmp_path / "r" / "report.md").read_text()
+    assert cli.main(args) == 1
+    second = (tmp_path / "r" / "report.md").read_text()
+    assert strip_timestamp_lines(first) == strip_timestamp_lines(second)
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["culprits"] == ["weights"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "/nonexistent/model.pt"], "no such file"),
+    (["inspect", "/nonexistent/model.pt"], "/nonexistent/model.pt"),
+    (["run", "CKPT", "--infer-config", "F5TTS_v9_Huge"], "unknown config"),
+    (["run", "CKPT", "--mode", "slow"], "invalid choice"),
+])
+def test_exit_2_bad_input_is_one_line_without_traceback(fixture_set, argv, needle):
+    argv = [str(fixture_set.checkpoints["trainer"]) if a == "CKPT" else a for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "f5_parity.cli", *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and needle in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if line.strip().startswith(("error", "parity-check: error"))]) == 1
+
+
+def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys):
+    from f5_parity.commands import inspect as inspect_command
+
+    def broken(args, console):
+        raise RuntimeError("a bug in f5-parity")
+
+    monkeypatch.setattr(inspect_command, "execute", broken)  # the CLI's own error mapping is under test
+    assert cli.main(["inspect", "whatever.pt"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" in err and "a bug in f5-parity" in err and "Traceback" not in err
