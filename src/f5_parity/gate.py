@@ -35,10 +35,13 @@ from .compare import DEFAULT_REL_TOL
 from .errors import InputError
 
 BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
-GENERATED_PATHS = ("trainer", "infer", "infer-copy")
+GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
 PATH_ORDER = BASELINE_PATHS + GENERATED_PATHS
 ALL_GENERATED = "*"
-GAP_PATHS = ("infer", "infer-copy")  # each compared with "trainer"
+GAP_PATHS = ("infer", "infer-copy")
+# Like with like: the infer path's held-out text against the trainer settings on the same text,
+# its copy task against the trainer's own sample.
+GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer",)}
 
 # Defaults, from what was measured here (see shared/design/environment-facts.md):
 # * CER: Whisper base on espeak-ng pt-br speech scores good audio at CER 0.2-0.5 (0.23 at 130 wpm,
@@ -261,19 +264,20 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
                 continue
             value = _metric(entries[path], metric)
             checks.append(_check(metric, path, case, value, limit, op, _judge(value, op, limit)))
-    trainer = entries.get("trainer")
-    if trainer is None:
-        return checks
     for path in GAP_PATHS:
-        if path not in entries:
+        base = next((b for b in GAP_BASELINE[path] if b in entries), None)
+        if path not in entries or base is None:
             continue
+        trainer = entries[base]
         for metric, limit in thresholds.max_gap.items():
             t, p = _metric(trainer, metric), _metric(entries[path], metric)
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, p)):
                 gap = None
             else:  # "worse on the infer side" is positive for both: error rates up, similarity down
                 gap = (t - p) if metric == "similarity" else (p - t)
-            checks.append(_check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit)))
+            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit))
+            check["against"] = base
+            checks.append(check)
     return checks
 
 

@@ -154,4 +154,8 @@ def score_all(wavs: list[GeneratedWav], asr, out_dir: Path, on_progress: Callabl
         p = pool(scores)
         pooled[path] = {"wer": p.wer_pooled, "cer": p.cer_pooled, "cer_capped": p.cer_mean_capped,
                         "similarity": p.similarity_mean, "broken_share": p.broken_share, "n": p.n}
-    return Scores(asr.describe() if hasattr(asr, "describe") else {}, rows, pooled)
+    from .textnorm import DEFAULT_NORMALIZER
+
+    described = dict(asr.describe()) if hasattr(asr, "describe") else {}
+    described.setdefault("normalizer", DEFAULT_NORMALIZER.name)
+    return Scores(described, rows, pooled)

@@ -113,7 +113,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
             infer_mel = session.aligned_values.get(case.name, {}).get("final_mel")
             if trainer_mel is None or infer_mel is None:
                 continue
-            a, b = trainer_mel[0].T.numpy(), infer_mel[0].T.numpy()
+            a, b = trainer_mel[0].numpy(), infer_mel[0].numpy()  # [frames, mels]
             for name, fn in ((f"{case.name}_trainer", lambda p: mel_png(a, p, f"{case.name}: trainer path (final mel)")),
                              (f"{case.name}_infer", lambda p: mel_png(b, p, f"{case.name}: infer path, aligned inputs")),
                              (f"{case.name}_diff", lambda p: mel_diff_png(a, b, p, f"{case.name}: infer - trainer"))):

@@ -25,12 +25,13 @@ TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
 
 STAGE_COLUMNS = ("stage", "ok", "rule", "rel_tol", "rel L2", "max abs diff", "cosine", "SNR dB",
                  "min required tol", "note")
-PATH_ORDER = ("reference", "copy-synthesis", "griffin-lim", "trainer", "infer", "infer-copy")
+PATH_ORDER = ("reference", "copy-synthesis", "griffin-lim", "trainer", "trainer-heldout", "infer", "infer-copy")
 PATH_MEANING = {
     "reference": "the reference recording itself (ground truth for the ASR)",
     "copy-synthesis": "reference mel -> vocoder (the vocoder's own ceiling)",
     "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
     "trainer": "trainer path's generation (copy task, as update_N_gen.wav)",
+    "trainer-heldout": "the trainer's model and settings on the held-out text",
     "infer": "infer path's generation of the held-out text",
     "infer-copy": "infer path's generation of the reference text (copy task)",
 }

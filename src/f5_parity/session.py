@@ -92,17 +92,20 @@ class ParitySession:
 
     # -- comparisons -------------------------------------------------------------------------------------------
 
-    def baseline(self, case: Case) -> list[tuple[str, Any]]:
-        if case.name not in self._baseline:
-            self._baseline[case.name] = [(n, v) for n, v, _ in self.runner.iter_stages(self.train, case, self.stages)]
-        return self._baseline[case.name]
+    def baseline(self, case: Case, stages: tuple[str, ...] | None = None) -> list[tuple[str, Any]]:
+        stages = stages or self.stages
+        key = f"{case.name}|{','.join(stages)}"
+        if key not in self._baseline:
+            self._baseline[key] = [(n, v) for n, v, _ in self.runner.iter_stages(self.train, case, stages)]
+        return self._baseline[key]
 
-    def compare(self, spec: PathSpec, case: Case, *, early_exit: bool,
-                record: dict[str, Any] | None = None) -> list[StageComparison]:
+    def compare(self, spec: PathSpec, case: Case, *, early_exit: bool, record: dict[str, Any] | None = None,
+                stages: tuple[str, ...] | None = None) -> list[StageComparison]:
         """Stages of `spec` against the trainer's, in order; stop at the first divergence if asked."""
+        stages = stages or self.stages
         out = []
-        reference = dict(self.baseline(case))
-        for name, value, _ in self.runner.iter_stages(spec, case, self.stages):
+        reference = dict(self.baseline(case, stages))
+        for name, value, _ in self.runner.iter_stages(spec, case, stages):
             if record is not None:
                 record[name] = value
             comp = compare_tensors(name, reference[name], value, self.tolerances.get(name))
@@ -112,21 +115,22 @@ class ParitySession:
         return out
 
     def oracle(self, subset: tuple[str, ...]) -> tuple[Outcome, str]:
+        """Delta debugging's test: the fast stages suffice (every factor shows before the final mel)."""
         mix = self.train.mix(self.aligned, list(subset))
         try:
             for case in self.cases:
-                diverged = first_divergence(self.compare(mix, case, early_exit=True))
+                diverged = first_divergence(self.compare(mix, case, early_exit=True, stages=FAST_STAGES))
                 if diverged:
                     return Outcome.FAIL, f"{case.name}: diverges at {diverged}"
         except UnbuildableSpec as exc:
             return Outcome.UNRESOLVED, f"cannot build: {exc}"
         return Outcome.PASS, "all stages within tolerance"
 
-    def effect_of(self, spec: PathSpec) -> dict[str, Any]:
+    def effect_of(self, spec: PathSpec, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
         """How far `spec` moves each stage from the trainer's, on the first case (no early exit)."""
         case = self.cases[0]
         try:
-            comps = self._compare_all_stages(spec, case)
+            comps = self._compare_all_stages(spec, case, stages=stages)
         except UnbuildableSpec as exc:
             return {"buildable": False, "reason": str(exc)}
         effect: dict[str, Any] = {"buildable": True, "case": case.name, "first_divergence": first_divergence(comps)}
@@ -134,9 +138,10 @@ class ParitySession:
             effect[c.stage] = c.rel_l2 if c.rule != "exact" else (0 if c.passed else (c.mismatched if c.mismatched is not None else c.note))
         return effect
 
-    def _compare_all_stages(self, spec: PathSpec, case: Case, record: dict[str, Any] | None = None) -> list[StageComparison]:
+    def _compare_all_stages(self, spec: PathSpec, case: Case, record: dict[str, Any] | None = None,
+                            stages: tuple[str, ...] | None = None) -> list[StageComparison]:
         try:
-            return self.compare(spec, case, early_exit=False, record=record)
+            return self.compare(spec, case, early_exit=False, record=record, stages=stages)
         except RuntimeError as exc:  # later stages on mismatched shapes: keep what was measured
             raise UnbuildableSpec(str(exc).splitlines()[0]) from None
 
@@ -212,7 +217,7 @@ class ParitySession:
         for d in self.by_design_diffs:
             spec = self.train.with_value(d.factor, label=f"trainer+{d.factor}.{d.key}", **{d.key: d.infer})
             by_design.append({"factor": d.factor, "key": d.key, "train": d.train, "infer": d.infer,
-                              "effect": self.effect_of(spec)})
+                              "effect": self.effect_of(spec, FAST_STAGES)})
 
         unknown_keys = {f: sorted(k for ff, k in self.train.unknown if ff == f) for f in FACTOR_IDS}
         factors = {}
