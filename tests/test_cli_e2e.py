@@ -110,3 +110,23 @@ def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys):
     assert cli.main(["inspect", "whatever.pt"]) == 3
     err = capsys.readouterr().err
     assert "internal error" in err and "a bug in f5-parity" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_without_train_config_the_fingerprint_settles_the_flags(tmp_path, pt_cases):
+    """The trained v0 fixture, no --train-config: shapes give the arch, the loss gives the flags."""
+    from f5_parity.demo import fixture_dir
+
+    fx = fixture_dir()
+    case = pt_cases[0]
+    out = tmp_path / "r"
+    rc = cli.main(["run", str(fx / "model_ptbr_tiny.pt"), "--train-vocab", str(fx / "vocab.txt"),
+                   "--infer-config", str(fx / "F5TTS_ptbr_tiny.yaml"), "--infer-vocab", str(fx / "vocab.txt"),
+                   "--no-infer-ema", "--vocoder", "griffin-lim", "--ref-audio", str(case.wav), "--ref-text", case.text,
+                   "--out", str(out)])
+    data = json.loads((out / "run.json").read_text())
+    assert data["fingerprint"][0]["winner"].startswith("v0 flags"), data["fingerprint"]
+    assert any("fingerprint settled the flags as v0" in n for n in data["notes"])
+    trainer_arch = data["specs"]["trainer"]["values"]["arch"]
+    assert trainer_arch["pe_attn_head"] == 1 and trainer_arch["text_mask_padding"] is False
+    assert rc == 0 and data["verdict"] == "pass"  # infer configured like the (fingerprinted) trainer

@@ -60,4 +60,8 @@ def numeric_arch(arch: dict[str, Any], backbone: str = "DiT") -> dict[str, Any]:
     out.setdefault("pe_attn_head", None)
     out.setdefault("qk_norm", None)
     out.setdefault("conv_layers", 0)
+    out.setdefault("dim_head", 64)
+    out.setdefault("long_skip_connection", False)
+    out.setdefault("attn_mask_enabled", False)
+    out.setdefault("text_embedding_average_upsampling", False)
     return out

@@ -147,13 +147,17 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
+FAMILIES = ("arch", "vocab", "mel", "weights")
+
+
 def fingerprint(base: PathSpec, cases: list[Case], *, vocab_files: dict[str, str], include_ema: bool,
-                draws: int = 8, seed: int = 0, pool: ModelPool | None = None) -> list[FamilyVerdict]:
+                draws: int = 8, seed: int = 0, pool: ModelPool | None = None,
+                families: tuple[str, ...] = FAMILIES) -> list[FamilyVerdict]:
     """Judge each family in turn; later families are judged with the earlier winners in place."""
     pool = pool or ModelPool("cpu")
     verdicts = []
     current = base
-    for family in ("arch", "vocab", "mel", "weights"):
+    for family in families:
         cands = _dedupe(candidates_for(current, vocab_files=vocab_files, include_ema=include_ema)[family])
         results = []
         for c in cands:

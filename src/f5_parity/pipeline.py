@@ -75,6 +75,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     result = session.run()
     data = result.to_dict()
     data["parity_verdict"] = data["verdict"]
+    data["fingerprint"] = getattr(session, "fingerprint", None)
 
     say("inspecting the checkpoint", None)
     texts = sorted({t for c in session.cases for t in (c.ref_text, c.gen_text)})

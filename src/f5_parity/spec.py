@@ -123,7 +123,8 @@ def _arch_value(model_cfg: dict[str, Any] | None, detected: dict[str, Any] | Non
         return {"backbone": backbone, **numeric_arch(model_cfg["arch"], backbone)}, unknown
     if detected is None:
         raise ValueError("need a config or an arch detected from the weights")
-    arch = dict(detected)
+    backbone = detected.get("backbone") or "DiT"
+    arch = {"backbone": backbone, **numeric_arch({k: v for k, v in detected.items() if k != "backbone"}, backbone)}
     for key in ("pe_attn_head", "text_mask_padding"):
         arch[key] = UNKNOWN
         unknown.add(("arch", key))

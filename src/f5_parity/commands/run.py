@@ -98,7 +98,7 @@ def build_session(args, thresholds=None):
         arch = infer_architecture({k: chosen.meta[n] for k, n in chosen.cfm_keys().items()})
         detected = {"backbone": arch.backbone, **arch.settings}
         notes.append("--train-config not given: the trainer arch comes from the weights' shapes; "
-                     "pe_attn_head and text_mask_padding are unknown (run `parity-check fingerprint` to settle them)")
+                     "pe_attn_head and text_mask_padding are unknown until the fingerprint settles them")
     train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
                          detected_arch=detected)
@@ -142,10 +142,37 @@ def build_session(args, thresholds=None):
     else:
         cases = builtin_cases(cache_dir() / "cases", 1)
         notes.append("no cases given: the built-in Portuguese sentence (espeak-ng pt-br) is used")
+    fingerprint_result = None
+    if train.unknown:
+        train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
+        notes.append(note)
     session = ParitySession(train, infer, cases, mode=args.mode, device=args.device,
                             tolerances=thresholds.tolerances if thresholds else None)
     session.notes.extend(notes)
+    session.fingerprint = fingerprint_result
     return session
+
+
+def settle_unknown_flags(train, cases, seed: int):
+    """Without --train-config: the checkpoint's own flow-matching loss picks pe_attn_head/text_mask_padding.
+
+    Only a decisive winner (margin over the paired spread) is used; otherwise they stay unknown.
+    """
+    from ..fingerprint import fingerprint, winning_spec
+    from ..spec import PathSpec
+
+    start = train.with_value("arch", pe_attn_head=None, text_mask_padding=True)
+    start = PathSpec(train.label, start.values, start.locators, frozenset())
+    (verdict,) = fingerprint(start, cases, vocab_files={"training vocab": train.locate("vocab", "path")},
+                             include_ema=False, draws=4, seed=seed, families=("arch",))
+    if not verdict.decisive:
+        return train, [verdict.to_dict()], ("fingerprint could not settle pe_attn_head/text_mask_padding "
+                                            f"(margin {verdict.margin} within the spread {verdict.margin_spread}): "
+                                            "they stay unknown; give --train-config")
+    vocab = {"training vocab": train.locate("vocab", "path")}
+    settled = winning_spec(start, [verdict], vocab_files=vocab, include_ema=False)
+    return settled, [verdict.to_dict()], (f"--train-config not given: fingerprint settled the flags as {verdict.winner} "
+                                          f"(loss margin {verdict.margin:.4f} > paired spread {verdict.margin_spread:.4f})")
 
 
 def gate_flags(args) -> dict:

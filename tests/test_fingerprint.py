@@ -1,0 +1,54 @@
+"""The fingerprint on the committed trained fixture: its own loss picks the settings it was trained with."""
+
+from __future__ import annotations
+
+import pytest
+
+from f5_parity.cases import builtin_cases
+from f5_parity.demo import fixture_dir
+from f5_parity.faults import permuted_vocab
+from f5_parity.fingerprint import fingerprint, winning_spec
+from f5_parity.spec import trainer_spec
+
+TRUE = {"arch": "v0 flags (pe_attn_head=1, text_mask_padding=False)", "vocab": "training vocab",
+        "mel": "vocos mel features", "weights": "raw weights"}
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fp")
+    fx = fixture_dir()
+    # Start from the wrong flags (v1), as a user without the training config would.
+    base = trainer_spec(fx / "model_ptbr_tiny.pt", train_config=fx / "F5TTS_ptbr_tiny.yaml",
+                        train_vocab=fx / "vocab.txt", vocoder_path=None)
+    base = base.with_value("arch", pe_attn_head=None, text_mask_padding=True)
+    vocabs = {"training vocab": str(fx / "vocab.txt"),
+              "same vocab, other order": str(permuted_vocab(fx / "vocab.txt", tmp / "permuted.txt"))}
+    cases = builtin_cases(tmp / "cases", 2)
+    found = fingerprint(base, cases, vocab_files=vocabs, include_ema=True, draws=6, seed=0)
+    return base, vocabs, found
+
+
+@pytest.mark.slow
+def test_fingerprint_picks_the_true_setting_in_every_family(verdicts):
+    _, _, found = verdicts
+    by_family = {v.family: v for v in found}
+    assert set(by_family) == set(TRUE)
+    for family, truth in TRUE.items():
+        v = by_family[family]
+        assert v.winner == truth, (family, [(c.label, c.mean) for c in v.candidates])
+        assert v.decisive and v.margin > v.margin_spread, (family, v.margin, v.margin_spread)
+
+
+@pytest.mark.slow
+def test_fingerprint_feeds_the_trainer_spec_and_is_deterministic(verdicts, tmp_path):
+    from f5_parity.fingerprint import flow_matching_losses
+    from f5_parity.stages import ModelPool
+
+    base, vocabs, found = verdicts
+    spec = winning_spec(base, found, vocab_files=vocabs, include_ema=True)
+    assert spec.value("arch")["pe_attn_head"] == 1 and spec.value("arch")["text_mask_padding"] is False
+    assert spec.value("weights")["set"] == "raw" and not spec.unknown
+    cases = builtin_cases(tmp_path / "cases", 1)
+    first = flow_matching_losses(spec, cases, ModelPool("cpu"), draws=2, seed=0)
+    assert first == flow_matching_losses(spec, cases, ModelPool("cpu"), draws=2, seed=0)
