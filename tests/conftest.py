@@ -30,3 +30,13 @@ def pt_cases(tmp_path_factory):
     from f5_parity.speech import build_cases
 
     return build_cases(tmp_path_factory.mktemp("pt-cases"), count=4)
+
+
+@pytest.fixture(scope="module")
+def asr_cache(tmp_path_factory):
+    """One model cache for the whole session: the embedded Whisper is assembled once."""
+    path = tmp_path_factory.getbasetemp() / "asr-cache"
+    path.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("F5_PARITY_CACHE", str(path))
+        yield path

@@ -22,16 +22,6 @@ GARBAGE_SET = 4  # the first 4 of the same sentences, reversed or replaced by no
 
 
 @pytest.fixture(scope="module")
-def asr_cache(tmp_path_factory):
-    """One model cache for the whole session: the embedded Whisper is assembled once."""
-    path = tmp_path_factory.getbasetemp() / "asr-cache"
-    path.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("F5_PARITY_CACHE", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
 def clean_cases(tmp_path_factory):
     return build_cases(tmp_path_factory.mktemp("asr-clean"), count=CLEAN_SET)
 

@@ -14,21 +14,6 @@ from f5_parity import cli
 from f5_parity.report import strip_timestamp_lines
 
 
-@pytest.fixture(scope="module")
-def asr_cache(tmp_path_factory):
-    import os
-
-    # One Whisper assembly for the module, outside the user's real cache.
-    path = tmp_path_factory.mktemp("cache")
-    old = os.environ.get("F5_PARITY_CACHE")
-    os.environ["F5_PARITY_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("F5_PARITY_CACHE", None)
-    else:
-        os.environ["F5_PARITY_CACHE"] = old
-
-
 @pytest.mark.slow
 def test_demo_full_mode_names_each_injected_fault_and_scores_every_path(tmp_path, asr_cache):
     out = tmp_path / "demo"
@@ -130,3 +115,19 @@ def test_without_train_config_the_fingerprint_settles_the_flags(tmp_path, pt_cas
     trainer_arch = data["specs"]["trainer"]["values"]["arch"]
     assert trainer_arch["pe_attn_head"] == 1 and trainer_arch["text_mask_padding"] is False
     assert rc == 0 and data["verdict"] == "pass"  # infer configured like the (fingerprinted) trainer
+
+
+def test_infer_side_from_the_users_own_infer_cli_command_line(fixture_set, pt_cases, tmp_path):
+    """--infer-cli is parsed with infer_cli's defaulting: '--cfg_strength 0' silently becomes 2.0."""
+    fs, case = fixture_set, pt_cases[0]
+    out = tmp_path / "r"
+    command = (f"f5-tts_infer-cli -m F5TTS_v1_Base -mc {fs.config} -p {fs.checkpoints['trainer']} -v {fs.vocab} "
+               "--nfe_step 16 --cfg_strength 0")
+    rc = cli.main(["run", str(fs.checkpoints["trainer"]), "--train-config", str(fs.config), "--train-vocab",
+                   str(fs.vocab), "--vocoder", "griffin-lim", "--infer-cli", command, "--ref-audio", str(case.wav),
+                   "--ref-text", case.text, "--out", str(out)])
+    data = json.loads((out / "run.json").read_text())
+    sampler = data["specs"]["infer"]["values"]["sampler"]
+    assert sampler["nfe"] == 16 and sampler["cfg"] == 2.0
+    assert any("cfg_strength" in n and "infer_cli" in n for n in data["notes"])
+    assert rc == 1 and "sampler" in data["culprits"] and "weights" in data["culprits"]  # nfe 16; infer_cli loads the EMA

@@ -11,8 +11,7 @@ from f5_parity.faults import FAULTS
 
 
 @pytest.mark.slow
-def test_damage_table_has_a_row_per_fault_beside_the_baselines(tmp_path, monkeypatch):
-    monkeypatch.setenv("F5_PARITY_CACHE", str(tmp_path / "cache"))
+def test_damage_table_has_a_row_per_fault_beside_the_baselines(tmp_path, asr_cache):
     out = tmp_path / "damage"
     assert cli.main(["damage", "--cases", "1", "--out", str(out), "--factor", "weights", "--factor", "arch",
                      "--factor", "mel"]) == 0

@@ -52,3 +52,19 @@ def test_fingerprint_feeds_the_trainer_spec_and_is_deterministic(verdicts, tmp_p
     cases = builtin_cases(tmp_path / "cases", 1)
     first = flow_matching_losses(spec, cases, ModelPool("cpu"), draws=2, seed=0)
     assert first == flow_matching_losses(spec, cases, ModelPool("cpu"), draws=2, seed=0)
+
+
+@pytest.mark.slow
+def test_fingerprint_command_prints_every_family_and_writes_json(tmp_path, pt_cases):
+    import json
+
+    from f5_parity import cli
+
+    fx = fixture_dir()
+    case = pt_cases[0]
+    out = tmp_path / "fp.json"
+    assert cli.main(["fingerprint", str(fx / "model_ptbr_tiny.pt"), "--vocab", str(fx / "vocab.txt"),
+                     "--ref-audio", str(case.wav), "--ref-text", case.text, "--draws", "3", "--json", str(out)]) == 0
+    families = {f["family"]: f for f in json.loads(out.read_text())["families"]}
+    assert set(families) == {"arch", "vocab", "mel", "weights"}
+    assert families["weights"]["winner"] == "raw weights"

@@ -14,16 +14,6 @@ from f5_parity.cli import EXIT_INPUT, main
 
 
 @pytest.fixture(scope="module")
-def asr_cache(tmp_path_factory):
-    """One model cache for the whole session: the embedded Whisper is assembled once."""
-    path = tmp_path_factory.getbasetemp() / "asr-cache"
-    path.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("F5_PARITY_CACHE", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad-audio")
     (d / "empty.wav").write_bytes(b"")

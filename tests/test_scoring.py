@@ -26,16 +26,6 @@ SENTENCES = (
 )
 
 
-@pytest.fixture(scope="module")
-def asr_cache(tmp_path_factory):
-    """One model cache for the whole session: the embedded Whisper is assembled once."""
-    path = tmp_path_factory.getbasetemp() / "asr-cache"
-    path.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("F5_PARITY_CACHE", str(path))
-        yield path
-
-
 # ----------------------------------------------------------------------------- normalizer
 
 

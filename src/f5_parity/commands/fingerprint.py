@@ -28,15 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def base_spec(checkpoint: str, vocab: str, device: str):
     """The trainer spec with the arch read from the weights (flags unknown) and the v1 flags as a start."""
-    from ..checkpoint import infer_architecture, open_checkpoint
+    from ..checkpoint import architecture, open_checkpoint
     from ..spec import trainer_spec
 
     ck = open_checkpoint(checkpoint)
     sets = ck.weight_sets()
-    chosen = sets.get("raw") or sets.get("ema")
-    if chosen is None:
-        raise InputError(f"no model weights in {checkpoint}", "is this an F5-TTS checkpoint?")
-    arch = infer_architecture({k: chosen.meta[n] for k, n in chosen.cfm_keys().items()})
+    arch = architecture(ck)
     detected = {"backbone": arch.backbone, **arch.settings}
     spec = trainer_spec(checkpoint, train_config=None, train_vocab=vocab, vocoder_path=None, detected_arch=detected)
     spec = spec.with_value("arch", pe_attn_head=None, text_mask_padding=True)
@@ -47,14 +44,9 @@ def base_spec(checkpoint: str, vocab: str, device: str):
 
 def embedding_vocab_size(checkpoint: str) -> int | None:
     """Vocab entries the text embedding was built for (its rows minus the filler row)."""
-    from ..checkpoint import open_checkpoint
+    from ..checkpoint import architecture, open_checkpoint
 
-    sets = open_checkpoint(checkpoint).weight_sets()
-    ws = sets.get("raw") or sets.get("ema")
-    for k, n in ws.cfm_keys().items():
-        if k.endswith("text_embed.text_embed.weight"):
-            return ws.meta[n].shape[0] - 1
-    return None
+    return architecture(open_checkpoint(checkpoint)).text_num_embeds
 
 
 def execute(args, console) -> int:

@@ -67,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def build_session(args, thresholds=None):
     """Specs and cases from the arguments (bad input raises InputError)."""
     from ..cases import builtin_cases, cases_from_flags, load_cases
-    from ..checkpoint import infer_architecture, open_checkpoint
+    from ..checkpoint import architecture, open_checkpoint
     from ..fixtures import cache_dir
     from ..session import ParitySession
     from ..spec import infer_spec, trainer_spec
@@ -91,11 +91,7 @@ def build_session(args, thresholds=None):
             raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
     detected = None
     if not args.train_config:
-        weights = ckpt.weight_sets()
-        chosen = weights.get("raw") or weights.get("ema")
-        if chosen is None:
-            raise InputError(f"no model weights found in {ckpt_path}", "is this an F5-TTS checkpoint?")
-        arch = infer_architecture({k: chosen.meta[n] for k, n in chosen.cfm_keys().items()})
+        arch = architecture(ckpt)
         detected = {"backbone": arch.backbone, **arch.settings}
         notes.append("--train-config not given: the trainer arch comes from the weights' shapes; "
                      "pe_attn_head and text_mask_padding are unknown until the fingerprint settles them")
