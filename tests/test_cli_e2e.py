@@ -131,3 +131,24 @@ def test_infer_side_from_the_users_own_infer_cli_command_line(fixture_set, pt_ca
     assert sampler["nfe"] == 16 and sampler["cfg"] == 2.0
     assert any("cfg_strength" in n and "infer_cli" in n for n in data["notes"])
     assert rc == 1 and "sampler" in data["culprits"] and "weights" in data["culprits"]  # nfe 16; infer_cli loads the EMA
+
+
+@pytest.mark.slow
+def test_a_users_own_wrapper_is_run_and_what_it_really_did_is_observed(fixture_set, pt_cases, tmp_path, asr_cache,
+                                                                      monkeypatch):
+    """--infer-path file.py:function: the wrapper's CFM.sample calls show it loaded the EMA at nfe 16."""
+    fs, case = fixture_set, pt_cases[0]
+    monkeypatch.setenv("WRAPPER_CONFIG", str(fs.config))
+    wrapper = Path(__file__).parent / "wrappers" / "suspicious_wrapper.py"
+    out = tmp_path / "r"
+    cli.main(["run", str(fs.checkpoints["trainer"]), "--train-config", str(fs.config), "--train-vocab", str(fs.vocab),
+              "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema", "--vocoder",
+              "griffin-lim", "--mode", "full", "--infer-path", f"{wrapper}:synthesize", "--ref-audio", str(case.wav),
+              "--ref-text", case.text, "--out", str(out)])
+    data = json.loads((out / "run.json").read_text())
+    observed = data["observed_infer"]
+    assert observed["runner"] == "custom" and len(observed["runs"]) == 2
+    run = observed["runs"][0]
+    assert run["runner"].startswith("custom:") and run["weights"] == "ema" and run["steps"] == 16
+    assert run["vocab_matches_infer_spec"] is True and run["dtype"] == "float32"
+    assert {r["path"] for r in data["scores"]["rows"]} >= {"infer", "infer-copy"}

@@ -62,8 +62,57 @@ def _accelerator(mixed_precision: str, device: str):
     return Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
 
 
+@dataclass
+class InferRunner:
+    """Which real infer path generates: infer_cli's wiring, the F5TTS class, or a user's module:function."""
+
+    kind: str = "infer-cli"  # "infer-cli" | "api" | "custom"
+    target: str | None = None  # api: the official config name; custom: module:function
+    observed: list[dict[str, Any]] = field(default_factory=list)  # what each run really did (CFM.sample calls)
+
+
+def observe(calls, checkpoint: str, infer: PathSpec) -> dict[str, Any]:
+    """What a path really used, read off its CFM.sample calls: weight set, dtype, sampler, vocab."""
+    from .checkpoint import open_checkpoint
+    from .fixtures import read_vocab_chars
+
+    if not calls:
+        return {"sample_calls": 0}
+    call = calls[-1]
+    model = call.model
+    key = "transformer.proj_out.weight"
+    used = model.state_dict()[key].detach().float().cpu()
+    ck = open_checkpoint(checkpoint)
+    sets = {}
+    for name in ck.weight_sets():
+        ref = ck.state_dict(name)[key].float()
+        sets[name] = float((used - ref).norm() / ref.norm().clamp_min(1e-12))
+    closest = min(sets, key=sets.get) if sets else None
+    vocab = read_vocab_chars(infer.locate("vocab", "path"))
+    same_vocab = model.vocab_char_map == {c: i for i, c in enumerate(vocab)} if model.vocab_char_map else None
+    return {
+        "sample_calls": len(calls),
+        "weights": closest if closest is not None and sets[closest] < 1e-3 else "neither",
+        "weights_rel_distance": sets,
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "steps": call.steps,
+        "cfg_strength": call.cfg_strength,
+        "sway_sampling_coef": call.sway_sampling_coef,
+        "seed": call.seed,
+        "vocab_matches_infer_spec": same_vocab,
+        "pe_attn_head": _first_block_attr(model, "pe_attn_head"),
+        "text_mask_padding": getattr(getattr(model.transformer, "text_embed", None), "mask_padding", None),
+    }
+
+
+def _first_block_attr(model, name: str):
+    blocks = getattr(model.transformer, "transformer_blocks", None)
+    processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
+    return getattr(processor, name, None)
+
+
 def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
-                  seed: int, device: str = "cpu") -> list[GeneratedWav]:
+                  seed: int, device: str = "cpu", runner: InferRunner | None = None) -> list[GeneratedWav]:
     """Every wav of one case, written under out_dir/wavs/."""
     from f5_tts.model.utils import convert_char_to_pinyin
 
@@ -117,11 +166,23 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
         held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
     save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
 
-    # the real infer path, as infer_cli wires it
-    infer_model = load_infer_model(infer, device)
-    infer_vocoder = load_infer_vocoder(infer, device)
+    # the real infer path: infer_cli's wiring (default), the F5TTS class, or the user's own wrapper
+    from .infer_path import run_api, run_custom
+
+    runner = runner or InferRunner()
+    checkpoint = infer.locate("weights", "checkpoint")
+    if runner.kind == "infer-cli":
+        infer_model = load_infer_model(infer, device)
+        infer_vocoder = load_infer_vocoder(infer, device)
     for path, text, expected in (("infer", case.gen_text, case.gen_text), ("infer-copy", case.ref_text, case.ref_text)):
-        gen = run_infer_cli(infer, case, model=infer_model, vocoder=infer_vocoder, device=device, gen_text=text)
+        if runner.kind == "api":
+            gen = run_api(infer, case, model_name=runner.target, device=device, gen_text=text)
+        elif runner.kind == "custom":
+            gen = run_custom(runner.target, case, checkpoint=checkpoint, vocab=infer.locate("vocab", "path"),
+                             seed=seed, device=device, gen_text=text)
+        else:
+            gen = run_infer_cli(infer, case, model=infer_model, vocoder=infer_vocoder, device=device, gen_text=text)
+        runner.observed.append({"case": case.name, "path": path, "runner": gen.path, **observe(gen.calls, checkpoint, infer)})
         save(path, gen.wav, expected, gen.mel, rate=gen.sample_rate)
     return out
 

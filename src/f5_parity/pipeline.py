@@ -37,6 +37,7 @@ class PipelineOptions:
     junit: Path | None = None
     json_path: Path | None = None
     inspect_config: str | None = None
+    infer_runner: Any = None  # generation.InferRunner: infer_cli (default), the F5TTS class, or module:function
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts to keep in the JSON
 
 
@@ -91,12 +92,15 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     artifacts: dict[str, dict[str, str]] = {"wavs": {}, "pngs": {}}
     if session.mode == "full":
         from .asr import load_asr
-        from .generation import generate_case, score_all
+        from .generation import InferRunner, generate_case, score_all
 
+        runner = opts.infer_runner or InferRunner()
         wavs = []
         for i, case in enumerate(session.cases):
             say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
-            wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device)
+            wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
+                                  runner)
+        data["observed_infer"] = {"runner": runner.kind, "target": runner.target, "runs": runner.observed}
         say("loading the ASR", None)
         asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)
         done = [0]

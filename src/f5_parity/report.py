@@ -392,11 +392,28 @@ def _repro_lines(d: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
+OBSERVED_COLUMNS = ("case", "path", "runner", "weights", "dtype", "steps", "cfg_strength", "sway_sampling_coef",
+                    "pe_attn_head", "text_mask_padding", "vocab_matches_infer_spec")
+
+
+def _observed_lines(d: dict[str, Any]) -> list[str]:
+    observed = d.get("observed_infer")
+    if not observed or not observed.get("runs"):
+        return []
+    lines = ["## What the infer path really did", "",
+             f"Observed at `CFM.sample` while `{observed.get('runner')}`"
+             f"{' (' + observed['target'] + ')' if observed.get('target') else ''} generated: the weight set is the "
+             "checkpoint set its weights equal, not what its settings claim.", ""]
+    rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed["runs"]]
+    return lines + _table(OBSERVED_COLUMNS, rows) + [""]
+
+
 def render_report(run_json: dict[str, Any]) -> str:
     """report.md's text. Only formats what the JSON holds."""
     lines: list[str] = []
     for section in (_verdict_lines, _culprit_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
-                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _artifact_lines, _repro_lines):
+                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _observed_lines, _artifact_lines,
+                    _repro_lines):
         lines += section(run_json)
     text = "\n".join(lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)

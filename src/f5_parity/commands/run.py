@@ -23,6 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--infer-cli", help="your f5-tts_infer-cli command line, parsed into the infer side "
                                        "(infer_cli's own defaulting, including its 0-falls-back quirk)")
     g.add_argument("--infer-cli-config", help="your infer_cli TOML (-c), parsed the same way")
+    g.add_argument("--infer-path", default="infer-cli",
+                   help="how full mode generates on the infer side: infer-cli (utils_infer as infer_cli wires it), "
+                        "api (the f5_tts.api.F5TTS class; needs an official --infer-config name), or "
+                        "MODULE:FUNCTION / path/to/file.py:FUNCTION, your own wrapper, called as "
+                        "fn(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sample_rate)")
     g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
     g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model)")
     g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=True,
@@ -171,6 +176,23 @@ def settle_unknown_flags(train, cases, seed: int):
                                           f"(loss margin {verdict.margin:.4f} > paired spread {verdict.margin_spread:.4f})")
 
 
+def infer_runner(args):
+    from ..configs import official_config_names
+    from ..generation import InferRunner
+    from ..infer_path import load_custom
+
+    if args.infer_path == "infer-cli":
+        return InferRunner()
+    if args.infer_path == "api":
+        name = args.infer_config or "F5TTS_v1_Base"
+        if name not in official_config_names():
+            raise InputError(f"--infer-path api needs an official --infer-config name, not {name!r}",
+                             f"the F5TTS class only loads {', '.join(official_config_names())}")
+        return InferRunner("api", name)
+    load_custom(args.infer_path)  # fail now, with one line, not after the stages
+    return InferRunner("custom", args.infer_path)
+
+
 def gate_flags(args) -> dict:
     from ..gate import parse_path_values
 
@@ -195,6 +217,7 @@ def execute(args, console) -> int:
     session = build_session(args, thresholds)
     out = Path(args.out) if args.out else Path("reports") / report_dir_name(Path(args.checkpoint).stem, dt.datetime.now())
     opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, device=args.device,
+                           infer_runner=infer_runner(args),
                            asr_model=args.asr_model, asr_backend=args.asr_backend, language=args.language,
                            thresholds=thresholds, threshold_source=source,
                            junit=Path(args.junit) if args.junit else None,
