@@ -152,3 +152,49 @@ def test_a_users_own_wrapper_is_run_and_what_it_really_did_is_observed(fixture_s
     assert run["runner"].startswith("custom:") and run["weights"] == "ema" and run["steps"] == 16
     assert run["vocab_matches_infer_spec"] is True and run["dtype"] == "float32"
     assert {r["path"] for r in data["scores"]["rows"]} >= {"infer", "infer-copy"}
+
+
+@pytest.mark.parametrize("problem", ["vocab", "short", "silent", "rate", "arrow"])
+def test_exit_2_for_each_bad_input_of_run(problem, fixture_set, pt_cases, tmp_path, capsys):
+    import numpy as np
+
+    from f5_parity.audio import write_wav
+
+    fs, case = fixture_set, pt_cases[0]
+    ref, vocab = str(case.wav), str(fs.vocab)
+    extra = []
+    if problem == "vocab":
+        vocab = str(tmp_path / "small_vocab.txt")
+        Path(vocab).write_text(" \na\nb\n", encoding="utf-8")
+        needle = "size mismatch"
+    elif problem == "short":
+        ref = str(write_wav(tmp_path / "short.wav", np.full(2400, 0.1, dtype=np.float32), 24000))
+        needle = "too short"
+    elif problem == "silent":
+        ref = str(write_wav(tmp_path / "silent.wav", np.zeros(48000, dtype=np.float32), 24000))
+        needle = "silent"
+    elif problem == "rate":
+        ref = str(write_wav(tmp_path / "8k.wav", np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 8000))
+        needle = "8000 Hz"
+    else:
+        (tmp_path / "ds").mkdir()
+        (tmp_path / "ds" / "raw.arrow").write_bytes(b"not arrow")
+        extra, needle = ["--dataset", str(tmp_path / "ds")], "raw.arrow"
+    cases = extra or ["--ref-audio", ref, "--ref-text", case.text]
+    rc = cli.main(["run", str(fs.checkpoints["trainer"]), "--train-config", str(fs.config), "--train-vocab", vocab,
+                   "--vocoder", "griffin-lim", "--out", str(tmp_path / "r"), *cases])
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err
+
+
+def test_cases_from_f5s_prepared_dataset_folder(tmp_path):
+    """raw.arrow + duration.json + vocab.txt, as prepare_csv_wavs writes them."""
+    from f5_parity import training
+    from f5_parity.cases import dataset_cases
+    from f5_parity.speech import PT_BR_SENTENCES
+
+    csv = training.generate_dataset(tmp_path / "data", sentences=PT_BR_SENTENCES[:2])
+    prepared = training.prepare_dataset(csv, tmp_path / "prepared", quiet=True)
+    cases = dataset_cases(prepared, count=2)
+    assert [c.ref_text for c in cases] == list(PT_BR_SENTENCES[:2])
+    assert cases[0].gen_text == PT_BR_SENTENCES[1]  # held out: the next utterance's text

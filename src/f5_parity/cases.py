@@ -18,11 +18,25 @@ class Case:
     def __post_init__(self):
         if not str(self.ref_text).strip():
             raise InputError(f"case {self.name!r} has an empty reference text", "give the transcript of the reference audio")
-        if not Path(self.ref_audio).exists():
-            raise InputError(f"reference audio not found: {self.ref_audio}", "check the path")
+        check_reference_audio(self.ref_audio)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "ref_audio": str(self.ref_audio), "ref_text": self.ref_text, "gen_text": self.gen_text}
+
+
+MIN_REF_SECONDS, MAX_REF_SECONDS = 0.3, 30.0  # F5's own dataset filter keeps 0.3-30 s clips
+MIN_REF_RATE = 16_000  # below this, F5's 24 kHz mel has an empty top: the model never saw such audio
+
+
+def check_reference_audio(path: str | Path) -> None:
+    """A reference F5 can use: readable, 0.3-30 s, not silent, sampled at 16 kHz or more."""
+    from .audio import check_not_silent, read_audio
+
+    audio = read_audio(path, min_seconds=MIN_REF_SECONDS, max_seconds=MAX_REF_SECONDS)
+    check_not_silent(audio)
+    if audio.sample_rate < MIN_REF_RATE:
+        raise InputError(f"reference audio is sampled at {audio.sample_rate} Hz: {path}",
+                         "use a recording at 24 kHz (F5's rate); upsampling cannot restore the missing band")
 
 
 def cases_from_flags(ref_audio: list[str], ref_text: list[str], gen_text: list[str] | None) -> list[Case]:
@@ -87,14 +101,39 @@ def load_cases(path: str | Path) -> list[Case]:
     return [_case_from_row(dict(r), p.parent, i) for i, r in enumerate(rows)]
 
 
+def _prepared_rows(root: Path) -> list[tuple[str, str]]:
+    """(audio_path, text) of a folder prepare_csv_wavs wrote (raw.arrow + duration.json + vocab.txt)."""
+    from datasets import Dataset
+
+    try:
+        data = Dataset.from_file(str(root / "raw.arrow"))
+    except Exception as exc:
+        raise InputError(f"cannot read {root / 'raw.arrow'} ({exc})", "re-run F5's prepare_csv_wavs on the dataset") from None
+    rows = []
+    for row in data:
+        text = row.get("text")
+        text = "".join(text) if isinstance(text, list) else str(text)  # prepared text is stored converted
+        rows.append((str(row["audio_path"]), text))
+    return rows
+
+
 def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
-    """An F5 dataset folder: metadata.csv 'audio_path|text' (header optional) next to wavs/."""
+    """An F5 dataset folder: metadata.csv 'audio_path|text' (header optional) next to wavs/, or the
+    prepared folder (raw.arrow, duration.json, vocab.txt) that F5's prepare_csv_wavs writes."""
     import csv
 
     root = Path(folder)
     meta = root / "metadata.csv"
+    if not meta.is_file() and (root / "raw.arrow").is_file():
+        rows = _prepared_rows(root)
+        if not rows:
+            raise InputError(f"{root / 'raw.arrow'} holds no utterances", "prepare the dataset again")
+        texts = [t for _, t in rows]
+        return [Case(Path(a).stem, Path(a), t, texts[(i + 1) % len(texts)] if len(texts) > 1 else t)
+                for i, (a, t) in enumerate(rows[:count])]
     if not meta.is_file():
-        raise InputError(f"no metadata.csv in the dataset folder {root}", "point --dataset at the folder with metadata.csv and wavs/")
+        raise InputError(f"no metadata.csv or raw.arrow in the dataset folder {root}",
+                         "point --dataset at the folder with metadata.csv and wavs/, or F5's prepared folder")
     with open(meta, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.reader(f, delimiter="|") if len(r) >= 2]
     if rows and rows[0][0].strip().lower() in ("audio_file", "audio_path", "audio"):

@@ -94,6 +94,9 @@ def build_session(args, thresholds=None):
     for label, path in (("--train-vocab", train_vocab), ("--infer-vocab", args.infer_vocab)):
         if path and not Path(path).is_file():
             raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
+    check_vocab_fits(ckpt, train_vocab, "--train-vocab")
+    if args.infer_vocab:
+        check_vocab_fits(ckpt, args.infer_vocab, "--infer-vocab")
     detected = None
     if not args.train_config:
         arch = architecture(ckpt)
@@ -152,6 +155,19 @@ def build_session(args, thresholds=None):
     session.notes.extend(notes)
     session.fingerprint = fingerprint_result
     return session
+
+
+def check_vocab_fits(ckpt, vocab_path: str, label: str) -> None:
+    """A vocab of another size than the text embedding: F5's strict load fails; say so in one line."""
+    from ..checkpoint import architecture
+    from ..fixtures import read_vocab_chars
+
+    entries = architecture(ckpt).text_num_embeds
+    size = len(read_vocab_chars(vocab_path))
+    if entries is not None and size != entries:
+        raise InputError(f"{label} {vocab_path} has {size} entries but the checkpoint's text embedding was built for "
+                         f"{entries} (+1 filler row): load_model would fail with a size mismatch",
+                         "pass the vocab.txt the model was trained with (`parity-check inspect` shows the sizes)")
 
 
 def settle_unknown_flags(train, cases, seed: int):
