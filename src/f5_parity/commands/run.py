@@ -94,6 +94,11 @@ def build_session(args, thresholds=None):
     for label, path in (("--train-vocab", train_vocab), ("--infer-vocab", args.infer_vocab)):
         if path and not Path(path).is_file():
             raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
+    from ..configs import load_config
+
+    for config in (args.train_config, args.infer_config):  # an unknown name is the first thing to say
+        if config:
+            load_config(config)
     check_vocab_fits(ckpt, train_vocab, "--train-vocab")
     if args.infer_vocab:
         check_vocab_fits(ckpt, args.infer_vocab, "--infer-vocab")
