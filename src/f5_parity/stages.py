@@ -61,13 +61,16 @@ class ModelPool:
         self._models: dict[str, Any] = {}
         self._vocoders: dict[str, Any] = {}
         self._weights: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+        self._files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile
 
     def _weight_set(self, checkpoint: str, which: str) -> dict[str, torch.Tensor]:
         from .checkpoint import open_checkpoint
 
         key = (checkpoint, which)
         if key not in self._weights:
-            ckpt = open_checkpoint(checkpoint)
+            if checkpoint not in self._files:  # parse the file once, whichever weight sets are asked for
+                self._files[checkpoint] = open_checkpoint(checkpoint)
+            ckpt = self._files[checkpoint]
             try:
                 self._weights[key] = ckpt.state_dict(which)
             except KeyError as exc:
