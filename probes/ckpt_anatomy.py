@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint import anatomy
+from f5_parity.checkpoint.file import anatomy
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint import architecture, match_config, match_shipped
+from f5_parity.checkpoint.file import architecture, match_config, match_shipped
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint import ema_health
+from f5_parity.checkpoint.file import ema_health
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
-from f5_parity.vocab import analyse_vocab
+from f5_parity.checkpoint.vocab import analyse_vocab
 
 SHARE_MIN = 0.5  # below this the EMA is mostly the pretrained model
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint import LoadOutcome, architecture, simulate_loads
+from f5_parity.checkpoint.file import LoadOutcome, architecture, simulate_loads
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
-from f5_parity.vocab import analyse_vocab, inference_vocab_path
+from f5_parity.checkpoint.vocab import analyse_vocab, inference_vocab_path
 
 DEFAULT_PATH = "load_checkpoint(use_ema=True)"  # what infer_cli, F5TTS() and load_model use
 

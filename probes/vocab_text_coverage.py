@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
-from f5_parity.vocab import analyse_vocab, inference_vocab_path, text_coverage
+from f5_parity.checkpoint.vocab import analyse_vocab, inference_vocab_path, text_coverage
 
 
 def check(ctx: ProbeContext) -> ProbeResult:

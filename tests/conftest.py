@@ -13,21 +13,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def fixture_set(tmp_path_factory):
-    from f5_parity.fixtures import build_fixture_set
+    from f5_parity.testing.fixtures import build_fixture_set
 
     return build_fixture_set(tmp_path_factory.mktemp("fixture-set"))
 
 
 @pytest.fixture(scope="session")
 def vocos_dir(tmp_path_factory):
-    from f5_parity.fixtures import random_vocos_dir
+    from f5_parity.testing.fixtures import random_vocos_dir
 
     return random_vocos_dir(tmp_path_factory.mktemp("vocos"))
 
 
 @pytest.fixture(scope="session")
 def pt_cases(tmp_path_factory):
-    from f5_parity.speech import build_cases
+    from f5_parity.cases.speech import build_cases
 
     return build_cases(tmp_path_factory.mktemp("pt-cases"), count=4)
 

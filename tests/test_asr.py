@@ -12,10 +12,10 @@ import logging
 import numpy as np
 import pytest
 
-from f5_parity import asr as A
+from f5_parity.scoring import asr as A
 from f5_parity.errors import InputError
-from f5_parity.scoring import pool, score_text
-from f5_parity.speech import build_cases
+from f5_parity.scoring.metrics import pool, score_text
+from f5_parity.cases.speech import build_cases
 
 CLEAN_SET = 8  # pooled CER over 4 sentences (~200 chars) moves ~0.03 per flipped word; 8 resolves 0.05
 GARBAGE_SET = 4  # the first 4 of the same sentences, reversed or replaced by noise
@@ -93,7 +93,7 @@ def test_embedded_model_is_assembled_verified_reused_and_repaired(tmp_path, capl
         byte = f.read(1)
         f.seek(-1, 1)
         f.write(bytes([byte[0] ^ 0xFF]))
-    with caplog.at_level(logging.WARNING, logger="f5_parity.asr"):
+    with caplog.at_level(logging.WARNING, logger="f5_parity.scoring.asr"):
         repaired = A.embedded_whisper_base(cache_dir=tmp_path)
     assert repaired.action.startswith("reassembled (cached model.bin had sha256")
     assert any("corrupt Whisper cache" in r.getMessage() for r in caplog.records)
@@ -193,7 +193,7 @@ def test_wrong_local_files_are_input_errors(tmp_path, asr_cache):
 
 
 def test_audio_is_decoded_in_process_and_resampled_to_16k(clean_cases):
-    from f5_parity.audio import read_audio
+    from f5_parity.scoring.audio import read_audio
 
     src = read_audio(clean_cases[0].wav)
     out = A.audio_for_asr(clean_cases[0].wav)

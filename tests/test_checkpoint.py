@@ -16,8 +16,8 @@ import shutil
 import pytest
 import torch
 
-from f5_parity import checkpoint as C
-from f5_parity import fixtures as F
+from f5_parity.checkpoint import file as C
+from f5_parity.testing import fixtures as F
 from f5_parity.errors import InputError, UnsafeCheckpointError
 
 N_TENSORS = 54  # the tiny CFM's state dict

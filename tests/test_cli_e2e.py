@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from f5_parity import cli
-from f5_parity.report import strip_timestamp_lines
+from f5_parity.render.markdown import strip_timestamp_lines
 
 
 @pytest.mark.slow
@@ -79,14 +79,14 @@ def test_exit_1_when_parity_breaks_and_the_same_inputs_give_the_same_report(fixt
 ])
 def test_exit_2_bad_input_is_one_line_without_traceback(fixture_set, argv, needle):
     argv = [str(fixture_set.checkpoints["trainer"]) if a == "CKPT" else a for a in argv]
-    proc = subprocess.run([sys.executable, "-m", "f5_parity.cli", *argv], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "f5_parity.cli.main", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and needle in proc.stderr
     assert len([line for line in proc.stderr.splitlines() if line.strip().startswith(("error", "parity-check: error"))]) == 1
 
 
 def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys):
-    from f5_parity.commands import inspect as inspect_command
+    from f5_parity.cli.commands import inspect as inspect_command
 
     def broken(args, console):
         raise RuntimeError("a bug in f5-parity")
@@ -100,7 +100,7 @@ def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys):
 @pytest.mark.slow
 def test_without_train_config_the_fingerprint_settles_the_flags(tmp_path, pt_cases):
     """The trained v0 fixture, no --train-config: shapes give the arch, the loss gives the flags."""
-    from f5_parity.demo import fixture_dir
+    from f5_parity.testing.demo import fixture_dir
 
     fx = fixture_dir()
     case = pt_cases[0]
@@ -158,7 +158,7 @@ def test_a_users_own_wrapper_is_run_and_what_it_really_did_is_observed(fixture_s
 def test_exit_2_for_each_bad_input_of_run(problem, fixture_set, pt_cases, tmp_path, capsys):
     import numpy as np
 
-    from f5_parity.audio import write_wav
+    from f5_parity.scoring.audio import write_wav
 
     fs, case = fixture_set, pt_cases[0]
     ref, vocab = str(case.wav), str(fs.vocab)
@@ -190,8 +190,8 @@ def test_exit_2_for_each_bad_input_of_run(problem, fixture_set, pt_cases, tmp_pa
 def test_cases_from_f5s_prepared_dataset_folder(tmp_path):
     """raw.arrow + duration.json + vocab.txt, as prepare_csv_wavs writes them."""
     from f5_parity import training
-    from f5_parity.cases import dataset_cases
-    from f5_parity.speech import PT_BR_SENTENCES
+    from f5_parity.cases.case import dataset_cases
+    from f5_parity.cases.speech import PT_BR_SENTENCES
 
     csv = training.generate_dataset(tmp_path / "data", sentences=PT_BR_SENTENCES[:2])
     prepared = training.prepare_dataset(csv, tmp_path / "prepared", quiet=True)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from f5_parity import cli
-from f5_parity.faults import FAULTS
+from f5_parity.testing.faults import FAULTS
 
 
 @pytest.mark.slow

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from f5_parity.cases import builtin_cases
-from f5_parity.demo import fixture_dir
-from f5_parity.faults import permuted_vocab
-from f5_parity.fingerprint import fingerprint, winning_spec
-from f5_parity.spec import trainer_spec
+from f5_parity.cases.case import builtin_cases
+from f5_parity.testing.demo import fixture_dir
+from f5_parity.testing.faults import permuted_vocab
+from f5_parity.parity.fingerprint import fingerprint, winning_spec
+from f5_parity.paths.spec import trainer_spec
 
 TRUE = {"arch": "v0 flags (pe_attn_head=1, text_mask_padding=False)", "vocab": "training vocab",
         "mel": "vocos mel features", "weights": "raw weights"}
@@ -42,8 +42,8 @@ def test_fingerprint_picks_the_true_setting_in_every_family(verdicts):
 
 @pytest.mark.slow
 def test_fingerprint_feeds_the_trainer_spec_and_is_deterministic(verdicts, tmp_path):
-    from f5_parity.fingerprint import flow_matching_losses
-    from f5_parity.stages import ModelPool
+    from f5_parity.parity.fingerprint import flow_matching_losses
+    from f5_parity.paths.stages import ModelPool
 
     base, vocabs, found = verdicts
     spec = winning_spec(base, found, vocab_files=vocabs, include_ema=True)

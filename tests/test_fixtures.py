@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from f5_parity import fixtures as F
+from f5_parity.testing import fixtures as F
 
 
 def test_trainer_checkpoint_has_every_key_the_trainer_writes(fixture_set):

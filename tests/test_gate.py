@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from f5_parity.compare import DEFAULT_REL_TOL
+from f5_parity.parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError
-from f5_parity.gate import Thresholds, evaluate_gate, load_thresholds, parse_path_values
+from f5_parity.parity.gate import Thresholds, evaluate_gate, load_thresholds, parse_path_values
 
 EXAMPLE = Path("/work/notes/example-run.json")
 

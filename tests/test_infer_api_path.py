@@ -14,12 +14,12 @@ import torch
 def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
     from f5_tts.model import CFM, DiT
 
-    from f5_parity.cases import Case
-    from f5_parity.configs import load_config
-    from f5_parity.fixtures import MEL_SPEC_KWARGS, official_vocab_path, random_vocos_dir, read_vocab_chars
-    from f5_parity.generation import observe
-    from f5_parity.infer_path import run_api
-    from f5_parity.spec import infer_spec
+    from f5_parity.cases.case import Case
+    from f5_parity.f5.configs import load_config
+    from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, official_vocab_path, random_vocos_dir, read_vocab_chars
+    from f5_parity.parity.generate import observe
+    from f5_parity.paths.infer import run_api
+    from f5_parity.paths.spec import infer_spec
 
     vocab = official_vocab_path()
     torch.manual_seed(0)

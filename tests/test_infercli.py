@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from f5_parity.errors import InputError
-from f5_parity.infercli import (
+from f5_parity.f5.infercli import (
     UTILS_INFER_DEFAULTS,
     _build_parser,
     default_config_path,
@@ -125,7 +125,7 @@ def test_abbreviations_continuations_model_cfg_gen_file_and_empty_ref_text(tmp_p
 
 
 def test_kwargs_build_a_real_infer_spec(tmp_path):
-    from f5_parity.spec import infer_spec
+    from f5_parity.paths.spec import infer_spec
 
     s = parse_infer_cli("f5-tts_infer-cli -m F5TTS_Base -p model.pt --nfe_step 16 --cfg_strength 0", cwd=tmp_path)
     spec = infer_spec(s.checkpoint, **s.infer_spec_kwargs())

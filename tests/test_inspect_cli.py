@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from f5_parity import fixtures as F
-from f5_parity.cli import main
+from f5_parity.testing import fixtures as F
+from f5_parity.cli.main import main
 
 
 def _snapshot(folder):
@@ -100,7 +100,7 @@ def test_hostile_pickle_exit_2_in_a_fresh_process(tmp_path):
     bad = tmp_path / "model_9.pt"
     bad.write_bytes(pickle.dumps({"ema_model_state_dict": _CreatesFile(target)}, protocol=2))
     exe = shutil.which("parity-check", path=os.path.dirname(sys.executable))
-    cmd = [exe] if exe else [sys.executable, "-m", "f5_parity.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "f5_parity.cli.main"]
     proc = subprocess.run(cmd + ["inspect", str(bad)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "300"})
     assert proc.returncode == 2, proc.stderr

@@ -7,11 +7,11 @@ import unicodedata
 
 import pytest
 
-from f5_parity import fixtures as F
-from f5_parity.commands.inspect import build_context
+from f5_parity.testing import fixtures as F
+from f5_parity.cli.commands.inspect import build_context
 from f5_parity.probe import discover, run_group
 from f5_parity.results import ProbeResult, Status
-from f5_parity.vocab import analyse_vocab, compare_vocabs, text_coverage
+from f5_parity.checkpoint.vocab import analyse_vocab, compare_vocabs, text_coverage
 
 INSPECT_PROBES = ["ckpt.anatomy", "ckpt.architecture", "ckpt.load_simulation", "ckpt.ema_health", "vocab.files",
                   "vocab.text_coverage"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from f5_parity.gate import Thresholds, evaluate_gate
-from f5_parity.junit import write_junit
+from f5_parity.parity.gate import Thresholds, evaluate_gate
+from f5_parity.render.junit import write_junit
 from f5_parity.results import ProbeResult, Status
 
 

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from f5_parity.factors import BY_ID
-from f5_parity.gate import Thresholds, evaluate_gate
-from f5_parity.report import (
+from f5_parity.paths.factors import BY_ID
+from f5_parity.parity.gate import Thresholds, evaluate_gate
+from f5_parity.render.markdown import (
     TIMESTAMP_LINE_PREFIXES,
     append_github_summary,
     github_summary,
@@ -34,10 +34,10 @@ from f5_parity.results import ProbeResult, Status
 
 def _engine_run(fixture_set, case_dir, pool=None):
     from f5_parity import fixtures as F
-    from f5_parity.cases import builtin_cases
-    from f5_parity.session import ParitySession
-    from f5_parity.spec import trainer_spec
-    from f5_parity.stages import ModelPool
+    from f5_parity.cases.case import builtin_cases
+    from f5_parity.parity.session import ParitySession
+    from f5_parity.paths.spec import trainer_spec
+    from f5_parity.paths.stages import ModelPool
 
     cfg = F.model_config(fixture_set.run.arch)["model"]
     train = trainer_spec(fixture_set.checkpoints["trainer"], train_config=cfg, train_vocab=fixture_set.vocab,
@@ -178,7 +178,7 @@ def test_only_timestamp_lines_differ(run, engine):
 
 @pytest.mark.slow
 def test_two_real_runs_give_the_same_report_apart_from_timestamps(fixture_set, engine, tmp_path):
-    from f5_parity.stages import ModelPool
+    from f5_parity.paths.stages import ModelPool
 
     again = _engine_run(fixture_set, tmp_path / "cases", pool=ModelPool("cpu"))  # fresh models, fresh case wav
     first = write_report(complete(engine), tmp_path / "first").read_text()

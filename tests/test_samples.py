@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from f5_parity.audio import read_audio, write_wav
+from f5_parity.scoring.audio import read_audio, write_wav
 from f5_parity.errors import InputError
-from f5_parity.samples import cases_from_samples
-from f5_parity.speech import PT_BR_HELD_OUT
+from f5_parity.cases.samples import cases_from_samples
+from f5_parity.cases.speech import PT_BR_HELD_OUT
 
 TEXT = "Eu não sei se você vai gostar da ação."
 

@@ -12,10 +12,10 @@ import jiwer
 import numpy as np
 import pytest
 
-from f5_parity.audio import F5_SAMPLE_RATE, read_audio
+from f5_parity.scoring.audio import F5_SAMPLE_RATE, read_audio
 from f5_parity.errors import InputError
-from f5_parity.scoring import BROKEN_WER, pool, score_text, score_wav
-from f5_parity.textnorm import DEFAULT_NORMALIZER, TextNormalizer, normalizer
+from f5_parity.scoring.metrics import BROKEN_WER, pool, score_text, score_wav
+from f5_parity.scoring.textnorm import DEFAULT_NORMALIZER, TextNormalizer, normalizer
 
 SENTENCES = (
     "Eu não sei se você vai gostar da ação.",
@@ -143,7 +143,7 @@ def test_pool_refuses_nothing_and_mixed_normalizers():
 
 
 def test_score_wav_transcribes_and_keeps_the_transcript(asr_cache, pt_cases):
-    from f5_parity.asr import load_asr
+    from f5_parity.scoring.asr import load_asr
 
     asr = load_asr()
     case = pt_cases[0]
@@ -163,8 +163,8 @@ def test_score_wav_transcribes_and_keeps_the_transcript(asr_cache, pt_cases):
 
 
 def test_score_wav_refuses_empty_text_and_nan_audio(asr_cache, pt_cases):
-    from f5_parity.asr import load_asr
-    from f5_parity.audio import Audio
+    from f5_parity.scoring.asr import load_asr
+    from f5_parity.scoring.audio import Audio
 
     asr = load_asr()
     with pytest.raises(InputError, match="expected text is empty"):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from f5_parity import fixtures as F
-from f5_parity.cases import builtin_cases
-from f5_parity.faults import FAULTS, inject
-from f5_parity.session import ParitySession
-from f5_parity.spec import infer_spec, trainer_spec
-from f5_parity.stages import ModelPool
+from f5_parity.testing import fixtures as F
+from f5_parity.cases.case import builtin_cases
+from f5_parity.testing.faults import FAULTS, inject
+from f5_parity.parity.session import ParitySession
+from f5_parity.paths.spec import infer_spec, trainer_spec
+from f5_parity.paths.stages import ModelPool
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +99,9 @@ def test_pathology_warnings_name_their_factor(world, tmp_path):
 
     import numpy as np
 
-    from f5_parity.audio import read_audio, write_wav
-    from f5_parity.cases import Case
-    from f5_parity.speech import speak
+    from f5_parity.scoring.audio import read_audio, write_wav
+    from f5_parity.cases.case import Case
+    from f5_parity.cases.speech import speak
 
     wav = speak("Vamos pegar o ônibus das sete horas amanhã.", tmp_path / "onibus.wav")
     audio = read_audio(wav)
@@ -123,7 +123,7 @@ def test_pathology_warnings_name_their_factor(world, tmp_path):
 def test_frontend_word_splits_are_found():
     from f5_tts.model.utils import convert_char_to_pinyin
 
-    from f5_parity.session import _split_words
+    from f5_parity.parity.session import _split_words
 
     s = "Vamos pegar o ônibus das sete horas amanhã. A música é boa."
     assert _split_words(s, "".join(convert_char_to_pinyin([s])[0])) == [("ônibus", "ô nibus"), ("música", "mú sica")]

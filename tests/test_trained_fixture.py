@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 
-from f5_parity import training
-from f5_parity.fixtures import read_vocab_chars, sha256_file
-from f5_parity.speech import espeak_available
+from f5_parity.testing import training
+from f5_parity.testing.fixtures import read_vocab_chars, sha256_file
+from f5_parity.cases.speech import espeak_available
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ptbr-tiny"
 REPRODUCED_UPDATES = 50

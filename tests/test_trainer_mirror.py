@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from f5_parity import trainer_path
-from f5_parity.fixtures import MEL_SPEC_KWARGS, TINY_ARCH, V0_FLAGS
+from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, TINY_ARCH, V0_FLAGS
 
 
 def test_installed_trainer_sampling_code_is_the_mirrored_one():
@@ -26,9 +26,9 @@ def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
     import torchaudio
 
     from f5_parity import training
-    from f5_parity.fixtures import random_vocos_dir
-    from f5_parity.infer_path import observe_sample_calls
-    from f5_parity.stages import quiet
+    from f5_parity.testing.fixtures import random_vocos_dir
+    from f5_parity.paths.infer import observe_sample_calls
+    from f5_parity.paths.stages import quiet
 
     sentence = "Eu não sei se você vai gostar da ação."
     csv = training.generate_dataset(tmp_path / "data", sentences=(sentence,))

@@ -17,8 +17,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .errors import InputError
-from .results import ProbeResult, Status
+from f5_parity.errors import InputError
+from f5_parity.results import ProbeResult, Status
 
 ENTRY_POINT_GROUP = "f5_parity.probes"
 CATALOG_PACKAGE = "f5_parity.probes"

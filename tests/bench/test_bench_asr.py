@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from f5_parity import asr as A
-from f5_parity.scoring import pool, score_text
-from f5_parity.speech import PT_BR_SENTENCES, build_cases
+from f5_parity.scoring.metrics import pool, score_text
+from f5_parity.cases.speech import PT_BR_SENTENCES, build_cases
 
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "bench" / "asr.json"
 CONFIGS = (("faster-whisper", "int8"), ("faster-whisper", "float32"), ("openai-whisper", "float32"))

@@ -10,7 +10,7 @@ def synthesize(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device
     from f5_tts.infer.utils_infer import infer_process, load_model, preprocess_ref_audio_text
     from f5_tts.model import DiT
 
-    from f5_parity.griffinlim import GriffinLimVocoder
+    from f5_parity.paths.griffinlim import GriffinLimVocoder
 
     import os
 

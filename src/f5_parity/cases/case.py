@@ -1,0 +1,150 @@
+"""Cases: a reference recording, its transcript, and a held-out text to generate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from f5_parity.errors import InputError
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    ref_audio: Path
+    ref_text: str
+    gen_text: str  # held out: the copy task alone hides overfitting and duration problems
+
+    def __post_init__(self):
+        if not str(self.ref_text).strip():
+            raise InputError(f"case {self.name!r} has an empty reference text", "give the transcript of the reference audio")
+        check_reference_audio(self.ref_audio)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "ref_audio": str(self.ref_audio), "ref_text": self.ref_text, "gen_text": self.gen_text}
+
+
+MIN_REF_SECONDS, MAX_REF_SECONDS = 0.3, 30.0  # F5's own dataset filter keeps 0.3-30 s clips
+MIN_REF_RATE = 16_000  # below this, F5's 24 kHz mel has an empty top: the model never saw such audio
+
+
+def check_reference_audio(path: str | Path) -> None:
+    """A reference F5 can use: readable, 0.3-30 s, not silent, sampled at 16 kHz or more."""
+    from f5_parity.scoring.audio import check_not_silent, read_audio
+
+    audio = read_audio(path, min_seconds=MIN_REF_SECONDS, max_seconds=MAX_REF_SECONDS)
+    check_not_silent(audio)
+    if audio.sample_rate < MIN_REF_RATE:
+        raise InputError(f"reference audio is sampled at {audio.sample_rate} Hz: {path}",
+                         "use a recording at 24 kHz (F5's rate); upsampling cannot restore the missing band")
+
+
+def cases_from_flags(ref_audio: list[str], ref_text: list[str], gen_text: list[str] | None) -> list[Case]:
+    if len(ref_audio) != len(ref_text):
+        raise InputError(
+            f"{len(ref_audio)} --ref-audio but {len(ref_text)} --ref-text",
+            "give one --ref-text per --ref-audio, in the same order",
+        )
+    gen = list(gen_text or [])
+    if gen and len(gen) != len(ref_audio):
+        raise InputError(f"{len(gen)} --gen-text for {len(ref_audio)} --ref-audio", "give one --gen-text per case, or none")
+    return [
+        Case(Path(a).stem, Path(a), t, gen[i] if gen else t)
+        for i, (a, t) in enumerate(zip(ref_audio, ref_text))
+    ]
+
+
+def builtin_cases(out_dir: str | Path, count: int = 2) -> list[Case]:
+    """The built-in Portuguese sentences, spoken by espeak-ng."""
+    from f5_parity.cases.speech import build_cases
+
+    return [Case(c.name, c.wav, c.text, c.gen_text) for c in build_cases(out_dir, count)]
+
+
+def _case_from_row(row: dict, base: Path, index: int) -> Case:
+    def pick(*names):
+        for n in names:
+            if row.get(n) not in (None, ""):
+                return str(row[n])
+        return ""
+
+    audio = pick("ref_audio", "audio", "audio_path", "audio_file", "wav")
+    text = pick("ref_text", "text")
+    if not audio:
+        raise InputError(f"case {index + 1} has no ref_audio", "give each case a ref_audio column/key")
+    path = Path(audio) if Path(audio).is_absolute() else base / audio
+    gen = pick("gen_text") or text
+    return Case(pick("name") or path.stem, path, text, gen)
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """A cases file: CSV with a header (ref_audio, ref_text, gen_text[, name]) or TOML ([[case]] tables)."""
+    import csv
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"cases file not found: {p}", "check the path")
+    if p.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"cases file is not valid TOML: {p} ({exc})", "fix the TOML syntax") from None
+        rows = data.get("case") or data.get("cases") or []
+    elif p.suffix.lower() in (".csv", ".tsv"):
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t" if p.suffix.lower() == ".tsv" else ","))
+    else:
+        raise InputError(f"unknown cases file format: {p.suffix or p.name}", "use a .csv or .toml cases file")
+    if not rows:
+        raise InputError(f"cases file has no cases: {p}", "add at least one case")
+    return [_case_from_row(dict(r), p.parent, i) for i, r in enumerate(rows)]
+
+
+def _prepared_rows(root: Path) -> list[tuple[str, str]]:
+    """(audio_path, text) of a folder prepare_csv_wavs wrote (raw.arrow + duration.json + vocab.txt)."""
+    from datasets import Dataset
+
+    try:
+        data = Dataset.from_file(str(root / "raw.arrow"))
+    except Exception as exc:
+        raise InputError(f"cannot read {root / 'raw.arrow'} ({exc})", "re-run F5's prepare_csv_wavs on the dataset") from None
+    rows = []
+    for row in data:
+        text = row.get("text")
+        text = "".join(text) if isinstance(text, list) else str(text)  # prepared text is stored converted
+        rows.append((str(row["audio_path"]), text))
+    return rows
+
+
+def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
+    """An F5 dataset folder: metadata.csv 'audio_path|text' (header optional) next to wavs/, or the
+    prepared folder (raw.arrow, duration.json, vocab.txt) that F5's prepare_csv_wavs writes."""
+    import csv
+
+    root = Path(folder)
+    meta = root / "metadata.csv"
+    if not meta.is_file() and (root / "raw.arrow").is_file():
+        rows = _prepared_rows(root)
+        if not rows:
+            raise InputError(f"{root / 'raw.arrow'} holds no utterances", "prepare the dataset again")
+        texts = [t for _, t in rows]
+        return [Case(Path(a).stem, Path(a), t, texts[(i + 1) % len(texts)] if len(texts) > 1 else t)
+                for i, (a, t) in enumerate(rows[:count])]
+    if not meta.is_file():
+        raise InputError(f"no metadata.csv or raw.arrow in the dataset folder {root}",
+                         "point --dataset at the folder with metadata.csv and wavs/, or F5's prepared folder")
+    with open(meta, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f, delimiter="|") if len(r) >= 2]
+    if rows and rows[0][0].strip().lower() in ("audio_file", "audio_path", "audio"):
+        rows = rows[1:]
+    if not rows:
+        raise InputError(f"metadata.csv has no 'audio|text' rows: {meta}", "write one 'wavs/x.wav|transcript' per line")
+    cases = []
+    for audio, text, *_ in rows[:count]:
+        path = Path(audio) if Path(audio).is_absolute() else root / audio
+        cases.append(Case(path.stem, path, text, text))
+    # Held-out gen text: the next row's transcript, so no case only repeats its own reference.
+    texts = [r[1] for r in rows]
+    return [Case(c.name, c.ref_audio, c.ref_text, texts[(i + 1) % len(texts)] if len(texts) > 1 else c.ref_text)
+            for i, c in enumerate(cases)]

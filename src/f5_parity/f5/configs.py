@@ -1,0 +1,67 @@
+"""F5 model configs: the YAMLs shipped inside f5-tts, or a user's YAML in the same schema."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from f5_parity.errors import InputError
+
+# Arch keys that change no number the model computes (kernels and memory only).
+NON_NUMERIC_ARCH_KEYS = ("attn_backend", "checkpoint_activations")
+
+
+def official_config_names() -> list[str]:
+    root = files("f5_tts").joinpath("configs")
+    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(name_or_path: str | Path) -> dict[str, Any]:
+    """The `model:` section of an official config (by name) or of a YAML file."""
+    import yaml
+
+    text = None
+    source = str(name_or_path)
+    if source in official_config_names():
+        text = files("f5_tts").joinpath(f"configs/{source}.yaml").read_text()
+    else:
+        p = Path(source)
+        if p.suffix in (".yaml", ".yml") or p.exists():
+            if not p.exists():
+                raise InputError(f"config file not found: {p}", "check the path, or give an official name")
+            text = p.read_text(encoding="utf-8")
+        else:
+            raise InputError(
+                f"unknown config {source!r}",
+                f"use one of {', '.join(official_config_names())} or a YAML path",
+            )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"config is not valid YAML: {source} ({exc})", "fix the YAML syntax") from None
+    model = (data or {}).get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or "arch" not in model:
+        raise InputError(f"config has no model.arch section: {source}", "use a config in f5-tts's configs/*.yaml schema")
+    model = dict(model)
+    model.setdefault("backbone", "DiT")
+    model.setdefault("mel_spec", {})
+    model["source"] = source
+    return model
+
+
+def numeric_arch(arch: dict[str, Any], backbone: str = "DiT") -> dict[str, Any]:
+    """The arch kwargs that change what the model computes, with DiT's defaults made explicit."""
+    out = {k: v for k, v in dict(arch).items() if k not in NON_NUMERIC_ARCH_KEYS}
+    if backbone != "DiT":
+        return out
+    # DiT's own defaults: a config that omits these gets them silently.
+    out.setdefault("text_mask_padding", True)
+    out.setdefault("pe_attn_head", None)
+    out.setdefault("qk_norm", None)
+    out.setdefault("conv_layers", 0)
+    out.setdefault("dim_head", 64)
+    out.setdefault("long_skip_connection", False)
+    out.setdefault("attn_mask_enabled", False)
+    out.setdefault("text_embedding_average_upsampling", False)
+    return out

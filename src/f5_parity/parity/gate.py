@@ -1,0 +1,314 @@
+"""The CI gate: thresholds from defaults, project files and flags, judged against the run JSON.
+
+Where thresholds come from, lowest to highest precedence (a later source overrides an earlier one):
+
+1. the defaults below;
+2. a ``[tool.parity-check]`` table in ``pyproject.toml`` in the project folder;
+3. ``parity.toml`` in the project folder (its keys at top level, or under ``[tool.parity-check]``);
+4. flags (the CLI's options, passed in as a dict; ``None`` means "not given").
+
+Keys (hyphens and underscores are the same: ``max-cer`` = ``max_cer``)::
+
+    max_wer = 1.0                      # a number: every generated path (trainer, infer, infer-copy)
+    max_cer = {infer = 0.5, "*" = 0.6} # or a table: per path; "*" (or "default") = every generated path
+    min_similarity = 40                # rapidfuzz ratio of the normalized texts, 0-100, as scoring.py writes it
+    max_gap = {cer = 0.2, similarity = 20}   # infer (and infer-copy) minus trainer; aliases max_cer_gap, ...
+    tolerances = {velocity = 1e-3}     # per stage rel_tol, fed to the engine (ParitySession(tolerances=...))
+    per_case = false                   # also gate each case's row, not only the pooled score
+    fail_on_probe = true               # a probe with status fail or error fails the gate
+
+A number replaces a whole per-path table from an earlier source; a table is merged key by key.
+Baseline paths (reference, copy-synthesis, griffin-lim) are gated only when named explicitly.
+
+Exit codes (the CLI's, for reference): 0 pass, 1 gate failed, 2 usage or input error, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f5_parity.parity.compare import DEFAULT_REL_TOL
+from f5_parity.errors import InputError
+
+BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
+GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
+PATH_ORDER = BASELINE_PATHS + GENERATED_PATHS
+ALL_GENERATED = "*"
+GAP_PATHS = ("infer", "infer-copy")
+# Like with like: the infer path's held-out text against the trainer settings on the same text,
+# its copy task against the trainer's own sample.
+GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer",)}
+
+# Defaults, from what was measured here (see shared/design/environment-facts.md):
+# * CER: Whisper base on espeak-ng pt-br speech scores good audio at CER 0.2-0.5 (0.23 at 130 wpm,
+#   0.46-0.51 at 140 wpm; Griffin-Lim of a perfect mel 0.31-0.41) and garbage above 0.8. 0.6 sits
+#   between the two with room on both sides, for any vocoder, so it is the main intelligibility gate.
+# * WER: good audio already reaches 0.34-0.8 (one wrong word in a short sentence is 0.17), garbage
+#   about 1.0; too close to separate, so the default 1.0 only catches looping/hallucinating output
+#   (more word errors than words). Tighten it per project with real voices and a larger ASR model.
+# * similarity (rapidfuzz ratio 0-100 of the normalized texts): CER 0.6 corresponds to roughly 40-55;
+#   40 agrees with the CER gate and catches empty or unrelated transcripts.
+# * gap: trainer and infer judged by one ASR on comparable text differ by well under 0.1 CER when the
+#   paths agree; a 0.2 CER gap (one character in five more wrong) or 20 similarity points means the
+#   infer path lost what the trainer's sample shows, the symptom this tool exists for.
+# * tolerances: the engine's own per-stage defaults (compare.DEFAULT_REL_TOL).
+DEFAULT_MAX_WER: dict[str, float] = {ALL_GENERATED: 1.0}
+DEFAULT_MAX_CER: dict[str, float] = {ALL_GENERATED: 0.6}
+DEFAULT_MIN_SIMILARITY: dict[str, float] = {ALL_GENERATED: 40.0}
+DEFAULT_MAX_GAP: dict[str, float] = {"cer": 0.2, "similarity": 20.0}
+
+PER_PATH_KEYS = ("max_wer", "max_cer", "min_similarity")
+GAP_METRICS = ("wer", "cer", "similarity")
+BOOL_KEYS = ("per_case", "fail_on_probe")
+GAP_ALIASES = {f"max_{m}_gap": m for m in GAP_METRICS}
+VALID_KEYS = PER_PATH_KEYS + ("max_gap", "tolerances") + BOOL_KEYS + tuple(GAP_ALIASES)
+SOURCES = ("defaults", "pyproject.toml", "parity.toml", "flags")  # lowest to highest precedence
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_wer: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_WER))
+    max_cer: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_CER))
+    min_similarity: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIN_SIMILARITY))
+    max_gap: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_GAP))
+    tolerances: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REL_TOL))
+    per_case: bool = False  # pooled scores are the gate: one Whisper slip on one sentence should not fail CI
+    fail_on_probe: bool = True
+    sources: dict[str, str] = field(default_factory=dict)  # key -> the source that set it last
+
+    def limit(self, key: str, path: str) -> float | None:
+        """The threshold of `key` (max_wer, max_cer, min_similarity) for one path, or None (not gated)."""
+        table = getattr(self, key)
+        if path in table:
+            return table[path]
+        return table.get(ALL_GENERATED) if path in GENERATED_PATHS else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_wer": dict(self.max_wer),
+            "max_cer": dict(self.max_cer),
+            "min_similarity": dict(self.min_similarity),
+            "max_gap": dict(self.max_gap),
+            "tolerances": dict(self.tolerances),
+            "per_case": self.per_case,
+            "fail_on_probe": self.fail_on_probe,
+            "sources": {k: self.sources.get(k, "defaults") for k in
+                        PER_PATH_KEYS + ("max_gap", "tolerances") + BOOL_KEYS},
+        }
+
+
+def parse_path_values(text: str) -> float | dict[str, float]:
+    """A flag value: '0.6' (every generated path) or 'infer=0.5,trainer=0.6' (per path)."""
+    text = str(text).strip()
+    if "=" not in text:
+        return _number("value", text)
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise InputError(f"cannot read {part!r} in {text!r}", "write NAME=NUMBER pairs separated by commas")
+        name, value = (s.strip() for s in part.split("=", 1))
+        out[name] = _number(name, value)
+    return out
+
+
+def _number(where: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise InputError(f"threshold {where} is {value!r}, not a number", "give a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise InputError(f"threshold {where} is {value!r}, not a number >= 0", "give a number >= 0")
+    return float(value)
+
+
+def _norm_key(key: str) -> str:
+    return str(key).strip().replace("-", "_")
+
+
+def _apply(state: dict[str, Any], sources: dict[str, str], settings: dict[str, Any], source: str) -> bool:
+    """Merge one source's settings into `state`; True when it set anything."""
+    touched = False
+    for raw_key, value in settings.items():
+        if value is None:
+            continue
+        key = _norm_key(raw_key)
+        where = f"{key} ({source})"
+        if key not in VALID_KEYS:
+            raise InputError(f"unknown threshold {raw_key!r} in {source}", f"valid keys: {', '.join(VALID_KEYS)}")
+        if isinstance(value, str) and key not in BOOL_KEYS:
+            value = parse_path_values(value)
+        if key in PER_PATH_KEYS:
+            if isinstance(value, dict):
+                table = dict(state[key])
+                for path, v in value.items():
+                    path = ALL_GENERATED if path in ("default", ALL_GENERATED) else str(path)
+                    if path not in PATH_ORDER + (ALL_GENERATED,):
+                        raise InputError(f"unknown path {path!r} in {where}",
+                                         f"valid paths: {', '.join(PATH_ORDER)}, or \"*\" for every generated path")
+                    table[path] = _number(f"{key}.{path}", v)
+                state[key] = table
+            else:
+                state[key] = {ALL_GENERATED: _number(where, value)}
+        elif key == "max_gap" or key in GAP_ALIASES:
+            if key in GAP_ALIASES:
+                value = {GAP_ALIASES[key]: value}
+            if not isinstance(value, dict):
+                raise InputError(f"{where} must be a table like {{cer = 0.2, similarity = 20}}",
+                                 "CER (0-1) and similarity (0-100) gaps have different scales: name each")
+            table = dict(state["max_gap"])
+            for metric, v in value.items():
+                if metric not in GAP_METRICS:
+                    raise InputError(f"unknown gap metric {metric!r} in {where}", f"valid: {', '.join(GAP_METRICS)}")
+                table[metric] = _number(f"max_gap.{metric}", v)
+            state["max_gap"] = table
+            key = "max_gap"
+        elif key == "tolerances":
+            if not isinstance(value, dict):
+                raise InputError(f"{where} must be a table of stage = rel_tol",
+                                 f"stages with a tolerance: {', '.join(DEFAULT_REL_TOL)}")
+            table = dict(state["tolerances"])
+            for stage, v in value.items():
+                if stage not in DEFAULT_REL_TOL:
+                    raise InputError(f"unknown stage {stage!r} in {where}",
+                                     f"stages with a tolerance: {', '.join(DEFAULT_REL_TOL)} (tokens and duration are exact)")
+                table[stage] = _number(f"tolerances.{stage}", v)
+            state["tolerances"] = table
+        else:  # BOOL_KEYS
+            if not isinstance(value, bool):
+                raise InputError(f"{where} is {value!r}, not true or false", "write true or false")
+            state[key] = value
+        sources[key] = source
+        touched = True
+    return touched
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path} is not valid TOML ({exc})", "fix the TOML syntax") from None
+
+
+def _table(data: dict[str, Any], path: Path, whole_file: bool) -> dict[str, Any] | None:
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "parity-check" in tool:
+        table = tool["parity-check"]
+    elif whole_file:
+        table = {k: v for k, v in data.items() if k != "tool"}
+    else:
+        return None
+    if not isinstance(table, dict):
+        raise InputError(f"[tool.parity-check] in {path} is not a table", "write it as a TOML table")
+    return table
+
+
+def load_thresholds(flags: dict[str, Any] | None, project_dir: str | Path | None = None) -> tuple[Thresholds, str]:
+    """Thresholds merged defaults < pyproject.toml [tool.parity-check] < parity.toml < flags.
+
+    Returns them and the highest-precedence source that set anything ("defaults" when none did);
+    `Thresholds.sources` says which source set each key.
+    """
+    state: dict[str, Any] = {k: v for k, v in Thresholds().__dict__.items() if k != "sources"}
+    sources: dict[str, str] = {}
+    used = "defaults"
+    root = Path(project_dir) if project_dir is not None else Path.cwd()
+    for name, whole in (("pyproject.toml", False), ("parity.toml", True)):
+        p = root / name
+        if p.is_file():
+            table = _table(_read_toml(p), p, whole)
+            if table and _apply(state, sources, table, name):
+                used = name
+    if flags and _apply(state, sources, dict(flags), "flags"):
+        used = "flags"
+    return Thresholds(**state, sources=sources), used
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+def _metric(entry: dict[str, Any], metric: str) -> Any:
+    """A pooled or row value; accepts scoring.py's own names (cer_pooled, similarity_mean) too."""
+    for key in (metric, f"{metric}_pooled", f"{metric}_mean"):
+        if entry.get(key) is not None:
+            return entry[key]
+    return None
+
+
+def _judge(value: Any, op: str, threshold: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return False  # a missing or non-numeric score ("nan", "inf") cannot pass
+    return value <= threshold if op == "<=" else value >= threshold
+
+
+def _check(name: str, path: str | None, case: str | None, value: Any, threshold: Any, op: str, passed: bool) -> dict:
+    return {"name": name, "path": path, "case": case, "value": value, "threshold": threshold, "op": op,
+            "passed": bool(passed)}
+
+
+def _ordered_paths(paths) -> list[str]:
+    paths = set(paths)
+    return [p for p in PATH_ORDER if p in paths] + sorted(paths - set(PATH_ORDER))
+
+
+def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, case: str | None) -> list[dict]:
+    checks = []
+    for path in _ordered_paths(entries):
+        for key, metric, op in (("max_wer", "wer", "<="), ("max_cer", "cer", "<="), ("min_similarity", "similarity", ">=")):
+            limit = thresholds.limit(key, path)
+            if limit is None:
+                continue
+            value = _metric(entries[path], metric)
+            checks.append(_check(metric, path, case, value, limit, op, _judge(value, op, limit)))
+    for path in GAP_PATHS:
+        base = next((b for b in GAP_BASELINE[path] if b in entries), None)
+        if path not in entries or base is None:
+            continue
+        trainer = entries[base]
+        for metric, limit in thresholds.max_gap.items():
+            t, p = _metric(trainer, metric), _metric(entries[path], metric)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, p)):
+                gap = None
+            else:  # "worse on the infer side" is positive for both: error rates up, similarity down
+                gap = (t - p) if metric == "similarity" else (p - t)
+            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit))
+            check["against"] = base
+            checks.append(check)
+    return checks
+
+
+def evaluate_gate(run_json: dict[str, Any], thresholds: Thresholds, *, source: str = "defaults") -> dict[str, Any]:
+    """The "gate" object of the run JSON: every check with its value, threshold and outcome.
+
+    The parity verdict is always one check; each probe that ran is one (when fail_on_probe); score
+    checks (pooled per path, and per case when per_case) and the trainer-vs-infer gaps only when the
+    run has "scores".
+    """
+    parity = run_json.get("parity_verdict", run_json.get("verdict"))
+    checks = [_check("parity", None, None, parity, "pass", "==", parity == "pass")]
+    if thresholds.fail_on_probe:
+        for probe in run_json.get("probes") or []:
+            status = probe.get("status")
+            if status == "skip":
+                continue
+            checks.append(_check(f"probe:{probe.get('probe')}", None, None, status, ["fail", "error"], "not in",
+                                 status not in ("fail", "error")))
+    scores = run_json.get("scores")
+    if scores:
+        checks += _score_checks(scores.get("pooled") or {}, thresholds, None)
+        if thresholds.per_case:
+            by_case: dict[str, dict[str, dict]] = {}
+            for row in scores.get("rows") or []:
+                by_case.setdefault(row["case"], {})[row["path"]] = row
+            for case in by_case:
+                checks += _score_checks(by_case[case], thresholds, case)
+    return {
+        "passed": all(c["passed"] for c in checks),
+        "thresholds": thresholds.to_dict(),
+        "source": source,
+        "checks": checks,
+    }

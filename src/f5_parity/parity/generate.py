@@ -1,0 +1,222 @@
+"""Full mode: generate through both real paths, and score every wav beside baselines from the same ASR.
+
+Per case, the wavs and what each should say:
+  reference       the reference recording itself                               -> ref text
+  copy-synthesis  the dataset mel of the reference through the trainer's vocoder (update_N_ref.wav)
+  griffin-lim     the same mel through Griffin-Lim: no vocoder weights, tells a bad mel from a bad vocoder
+  trainer         trainer_path.trainer_sample, the mirror of update_N_gen.wav (copy task) -> ref text
+  trainer-heldout the trainer's model and settings on the held-out text                 -> gen text
+  infer           infer_cli's real wiring (load_model + preprocess + infer_process)      -> gen text
+  infer-copy      the same infer path asked for the trainer's copy task                  -> ref text
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from f5_parity.scoring.audio import write_wav
+from f5_parity.cases.case import Case
+from f5_parity.paths.spec import PathSpec
+from f5_parity.paths.stages import ModelPool, quiet
+
+BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
+GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
+PATH_LABELS = {
+    "reference": "reference audio (ground truth)",
+    "copy-synthesis": "reference mel -> trainer's vocoder",
+    "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
+    "trainer": "trainer path (update_N_gen mirror, copy task)",
+    "trainer-heldout": "trainer settings, held-out text",
+    "infer": "infer path (infer_cli wiring), held-out text",
+    "infer-copy": "infer path, the trainer's copy task",
+}
+
+
+@dataclass
+class GeneratedWav:
+    case: str
+    path: str  # one of BASELINE_PATHS + GENERATED_PATHS
+    expected: str
+    wav: Path
+    mel: np.ndarray | None = None  # (d, n) when the path produced a mel
+
+
+@dataclass
+class Scores:
+    asr: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pooled: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"asr": self.asr, "rows": self.rows, "pooled": self.pooled}
+
+
+def _accelerator(mixed_precision: str, device: str):
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
+
+
+@dataclass
+class InferRunner:
+    """Which real infer path generates: infer_cli's wiring, the F5TTS class, or a user's module:function."""
+
+    kind: str = "infer-cli"  # "infer-cli" | "api" | "custom"
+    target: str | None = None  # api: the official config name; custom: module:function
+    observed: list[dict[str, Any]] = field(default_factory=list)  # what each run really did (CFM.sample calls)
+
+
+def observe(calls, checkpoint: str, infer: PathSpec) -> dict[str, Any]:
+    """What a path really used, read off its CFM.sample calls: weight set, dtype, sampler, vocab."""
+    from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.testing.fixtures import read_vocab_chars
+
+    if not calls:
+        return {"sample_calls": 0}
+    call = calls[-1]
+    model = call.model
+    key = "transformer.proj_out.weight"
+    used = model.state_dict()[key].detach().float().cpu()
+    ck = open_checkpoint(checkpoint)
+    sets = {}
+    for name in ck.weight_sets():
+        ref = ck.state_dict(name)[key].float()
+        sets[name] = float((used - ref).norm() / ref.norm().clamp_min(1e-12))
+    closest = min(sets, key=sets.get) if sets else None
+    vocab = read_vocab_chars(infer.locate("vocab", "path"))
+    same_vocab = model.vocab_char_map == {c: i for i, c in enumerate(vocab)} if model.vocab_char_map else None
+    return {
+        "sample_calls": len(calls),
+        "weights": closest if closest is not None and sets[closest] < 1e-3 else "neither",
+        "weights_rel_distance": sets,
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "steps": call.steps,
+        "cfg_strength": call.cfg_strength,
+        "sway_sampling_coef": call.sway_sampling_coef,
+        "seed": call.seed,
+        "vocab_matches_infer_spec": same_vocab,
+        "pe_attn_head": _first_block_attr(model, "pe_attn_head"),
+        "text_mask_padding": getattr(getattr(model.transformer, "text_embed", None), "mask_padding", None),
+    }
+
+
+def _first_block_attr(model, name: str):
+    blocks = getattr(model.transformer, "transformer_blocks", None)
+    processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
+    return getattr(processor, name, None)
+
+
+def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
+                  seed: int, device: str = "cpu", runner: InferRunner | None = None) -> list[GeneratedWav]:
+    """Every wav of one case, written under out_dir/wavs/."""
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    from f5_parity.paths.griffinlim import GriffinLimVocoder
+    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
+    from f5_parity.paths.trainer import dataset_item, trainer_sample
+
+    wav_dir = out_dir / "wavs"
+    sr = int(train.value("mel")["target_sample_rate"])
+    out: list[GeneratedWav] = []
+
+    def save(path: str, samples: torch.Tensor | np.ndarray, expected: str, mel: np.ndarray | None = None,
+             rate: int = sr) -> None:
+        data = samples.detach().float().cpu().numpy() if torch.is_tensor(samples) else np.asarray(samples)
+        wav = write_wav(wav_dir / f"{case.name}_{path}.wav", data.reshape(-1), rate)
+        out.append(GeneratedWav(case.name, path, expected, wav, mel))
+
+    # baselines
+    from f5_parity.scoring.audio import read_audio
+
+    ref = read_audio(case.ref_audio)
+    save("reference", ref.samples, case.ref_text, rate=ref.sample_rate)
+    mel_cfg = train.value("mel")
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, mel_cfg)
+    model = pool.model(train)
+    vocoder = pool.vocoder(train)
+    vocoder_name = train.value("vocoder")["name"] if train.value("vocoder")["name"] != "griffin-lim" else "griffin-lim"
+    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
+    torch.manual_seed(seed)  # the Trainer draws this noise unseeded
+    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder,
+                            "vocos" if vocoder_name == "vocos" else vocoder_name, accelerator)
+    if vocoder_name != "griffin-lim":
+        save("copy-synthesis", sample.ref_audio, case.ref_text)
+    if mel_cfg.get("mel_spec_type", "vocos") == "vocos":
+        gl = GriffinLimVocoder(mel_cfg)
+        save("griffin-lim", gl.decode(batch_mel[:, :, : int(lengths[0])]), case.ref_text)
+    save("trainer", sample.gen_audio, case.ref_text, sample.gen_mel[0].numpy())
+
+    # the trainer's model and settings on the held-out text (the copy task hides duration faults)
+    ref_len = int(lengths[0])
+    held = convert_char_to_pinyin([case.gen_text])[0]
+    ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
+    duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
+    torch.manual_seed(seed)
+    with torch.inference_mode(), accelerator.autocast():
+        generated, _ = model.sample(cond=batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
+                                    text=[text_inputs[0] + [" "] + held], duration=duration,
+                                    steps=int(train.value("sampler")["nfe"]), cfg_strength=train.value("sampler")["cfg"],
+                                    sway_sampling_coef=train.value("sampler")["sway"])
+        held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
+        held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
+    save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
+
+    # the real infer path: infer_cli's wiring (default), the F5TTS class, or the user's own wrapper
+    from f5_parity.paths.infer import run_api, run_custom
+
+    runner = runner or InferRunner()
+    checkpoint = infer.locate("weights", "checkpoint")
+    if runner.kind == "infer-cli":
+        infer_model = load_infer_model(infer, device)
+        infer_vocoder = load_infer_vocoder(infer, device)
+    for path, text, expected in (("infer", case.gen_text, case.gen_text), ("infer-copy", case.ref_text, case.ref_text)):
+        if runner.kind == "api":
+            gen = run_api(infer, case, model_name=runner.target, device=device, gen_text=text)
+        elif runner.kind == "custom":
+            gen = run_custom(runner.target, case, checkpoint=checkpoint, vocab=infer.locate("vocab", "path"),
+                             seed=seed, device=device, gen_text=text)
+        else:
+            gen = run_infer_cli(infer, case, model=infer_model, vocoder=infer_vocoder, device=device, gen_text=text)
+        runner.observed.append({"case": case.name, "path": path, "runner": gen.path, **observe(gen.calls, checkpoint, infer)})
+        save(path, gen.wav, expected, gen.mel, rate=gen.sample_rate)
+    return out
+
+
+def score_all(wavs: list[GeneratedWav], asr, out_dir: Path, on_progress: Callable[[str], None] | None = None) -> Scores:
+    """Transcribe and score every wav; pool per path."""
+    from f5_parity.scoring.metrics import pool, score_wav
+
+    by_path: dict[str, list] = {}
+    rows = []
+    for item in wavs:
+        if on_progress:
+            on_progress(f"{item.case} {item.path}")
+        s = score_wav(item.wav, item.expected, asr)
+        by_path.setdefault(item.path, []).append(s)
+        rows.append({
+            "case": item.case,
+            "path": item.path,
+            "label": PATH_LABELS[item.path],
+            "expected": item.expected,
+            "hypothesis": s.hypothesis,
+            "wer": s.wer,
+            "cer": s.cer,
+            "cer_capped": s.cer_capped,
+            "similarity": s.similarity,
+            "wav": str(item.wav.relative_to(out_dir)),
+        })
+    pooled = {}
+    for path, scores in by_path.items():
+        p = pool(scores)
+        pooled[path] = {"wer": p.wer_pooled, "cer": p.cer_pooled, "cer_capped": p.cer_mean_capped,
+                        "similarity": p.similarity_mean, "broken_share": p.broken_share, "n": p.n}
+    from f5_parity.scoring.textnorm import DEFAULT_NORMALIZER
+
+    described = dict(asr.describe()) if hasattr(asr, "describe") else {}
+    described.setdefault("normalizer", DEFAULT_NORMALIZER.name)
+    return Scores(described, rows, pooled)

@@ -1,0 +1,283 @@
+"""One parity run: both paths on the same cases, stage by stage, and the factors that break parity.
+
+1. Align: the by-design differences (text framing, duration rule, reference preprocessing) are set to
+   the trainer's values on the infer side, so stages compare identical inputs.
+2. Compare: trainer spec vs aligned infer spec, every stage, every case; the first divergent stage.
+3. Isolate: delta debugging over the factors that still differ (cheapest evidence first).
+4. Measure: each differing factor's effect alone, and each by-design difference's effect, apart.
+5. Warn: by-design differences that hit a known pathology (12 s clip with the text kept whole,
+   a duration estimate far from the reference's own rate, characters outside the vocab, NFD text).
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from f5_parity.cases.case import Case
+from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
+from f5_parity.paths.factors import BY_ID, FACTOR_IDS
+from f5_parity.parity.isolate import Isolation, Outcome, isolate
+from f5_parity.paths.spec import ByDesignDifference, PathSpec, align_by_design, resolve_unknown
+from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
+
+CLIP_SECONDS = 12.0  # preprocess_ref_audio_text's hard limit
+DURATION_RATE_WARN = 0.25  # warn when the estimate is off the reference's own rate by more than 25 %
+
+
+@dataclass
+class Warning_:
+    factor: str
+    case: str
+    message: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "case": self.case, "message": self.message, "metrics": self.metrics}
+
+
+@dataclass
+class RunResult:
+    verdict: str
+    culprits: list[str]
+    factors: dict[str, dict[str, Any]]
+    warnings: list[Warning_]
+    stages: dict[str, list[StageComparison]]
+    first_divergence: dict[str, str | None]
+    by_design: list[dict[str, Any]]
+    isolation: Isolation
+    specs: dict[str, Any]
+    notes: list[str]
+    mode: str
+    tolerance_rule: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        from f5_parity.results import jsonable
+
+        return jsonable({
+            "verdict": self.verdict,
+            "culprits": self.culprits,
+            "factors": self.factors,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "first_divergence": self.first_divergence,
+            "stages": {case: [c.to_dict() for c in comps] for case, comps in self.stages.items()},
+            "by_design": self.by_design,
+            "isolation": self.isolation.to_dict(),
+            "specs": self.specs,
+            "notes": self.notes,
+            "mode": self.mode,
+            "tolerance_rule": self.tolerance_rule,
+            "seconds": round(self.seconds, 3),
+        })
+
+
+class ParitySession:
+    def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
+                 device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None):
+        if mode not in ("fast", "full"):
+            raise ValueError("mode is fast or full")
+        self.cases = cases
+        self.mode = mode
+        self.stages = FULL_STAGES if mode == "full" else FAST_STAGES
+        self.tolerances = {**DEFAULT_REL_TOL, **(tolerances or {})}
+        self.runner = StageRunner(pool or ModelPool(device))
+        self.infer = infer
+        self.train, self.notes = resolve_unknown(train, infer)
+        self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
+        self._baseline: dict[str, list[tuple[str, Any]]] = {}
+        self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
+
+    # -- comparisons -------------------------------------------------------------------------------------------
+
+    def baseline(self, case: Case, stages: tuple[str, ...] | None = None) -> list[tuple[str, Any]]:
+        stages = stages or self.stages
+        key = f"{case.name}|{','.join(stages)}"
+        if key not in self._baseline:
+            self._baseline[key] = [(n, v) for n, v, _ in self.runner.iter_stages(self.train, case, stages)]
+        return self._baseline[key]
+
+    def compare(self, spec: PathSpec, case: Case, *, early_exit: bool, record: dict[str, Any] | None = None,
+                stages: tuple[str, ...] | None = None) -> list[StageComparison]:
+        """Stages of `spec` against the trainer's, in order; stop at the first divergence if asked."""
+        stages = stages or self.stages
+        out = []
+        reference = dict(self.baseline(case, stages))
+        for name, value, _ in self.runner.iter_stages(spec, case, stages):
+            if record is not None:
+                record[name] = value
+            comp = compare_tensors(name, reference[name], value, self.tolerances.get(name))
+            out.append(comp)
+            if early_exit and not comp.passed:
+                break
+            if comp.note.startswith("shape differs") and name in ("cond_mel", "duration", "noise"):
+                break  # every later tensor differs in shape too: nothing more to measure, much to compute
+        return out
+
+    def oracle(self, subset: tuple[str, ...]) -> tuple[Outcome, str]:
+        """Delta debugging's test: the fast stages suffice (every factor shows before the final mel)."""
+        mix = self.train.mix(self.aligned, list(subset))
+        try:
+            for case in self.cases:
+                diverged = first_divergence(self.compare(mix, case, early_exit=True, stages=FAST_STAGES))
+                if diverged:
+                    return Outcome.FAIL, f"{case.name}: diverges at {diverged}"
+        except UnbuildableSpec as exc:
+            return Outcome.UNRESOLVED, f"cannot build: {exc}"
+        return Outcome.PASS, "all stages within tolerance"
+
+    def effect_of(self, spec: PathSpec, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """How far `spec` moves each stage from the trainer's, on the first case (no early exit)."""
+        case = self.cases[0]
+        try:
+            comps = self._compare_all_stages(spec, case, stages=stages)
+        except UnbuildableSpec as exc:
+            return {"buildable": False, "reason": str(exc)}
+        effect: dict[str, Any] = {"buildable": True, "case": case.name, "first_divergence": first_divergence(comps)}
+        for c in comps:
+            effect[c.stage] = c.rel_l2 if c.rule != "exact" else (0 if c.passed else (c.mismatched if c.mismatched is not None else c.note))
+        return effect
+
+    def _compare_all_stages(self, spec: PathSpec, case: Case, record: dict[str, Any] | None = None,
+                            stages: tuple[str, ...] | None = None) -> list[StageComparison]:
+        try:
+            return self.compare(spec, case, early_exit=False, record=record, stages=stages)
+        except RuntimeError as exc:  # later stages on mismatched shapes: keep what was measured
+            raise UnbuildableSpec(str(exc).splitlines()[0]) from None
+
+    # -- warnings ----------------------------------------------------------------------------------------------
+
+    def pathology_warnings(self) -> list[Warning_]:
+        from f5_parity.testing.fixtures import read_vocab_chars
+        from f5_parity.paths.stages import apply_unicode, frontend
+
+        warnings = []
+        infer = self.infer
+        vocab = set(read_vocab_chars(infer.locate("vocab", "path")))
+        mel = infer.value("mel")
+        for case in self.cases:
+            ref = load_reference(infer, case)
+            if ref.seconds_in > CLIP_SECONDS and ref.seconds_used < ref.seconds_in - 0.05:
+                warnings.append(Warning_("ref-audio", case.name,
+                    f"reference is {ref.seconds_in:.1f} s; infer clips it to {ref.seconds_used:.1f} s but keeps the whole "
+                    "transcript, so text and audio no longer match", {"seconds_in": ref.seconds_in, "seconds_used": ref.seconds_used}))
+            # duration: the estimate for the held-out text against the reference's own speaking rate
+            tokens, framed_ref, gen = framed_text(infer, ref, case, gen_text=case.gen_text)
+            total, ref_len = total_duration(infer, ref.wav.shape[-1] // mel["hop_length"] + 1, ref, framed_ref, gen)
+            rate = (ref.seconds_in * mel["target_sample_rate"] / mel["hop_length"]) / max(1, len(case.ref_text.encode()))
+            expected = rate * len(gen.encode())
+            ratio = (total - ref_len) / expected if expected else float("inf")
+            if abs(ratio - 1) > DURATION_RATE_WARN:
+                warnings.append(Warning_("duration", case.name,
+                    f"infer's duration estimate for the gen text is {ratio:.2f}x the reference's own rate "
+                    f"({total - ref_len} frames for {len(gen.encode())} bytes)", {"ratio": ratio, "frames": total - ref_len}))
+            for label, text in (("ref text", case.ref_text), ("gen text", case.gen_text)):
+                chars = frontend(apply_unicode(text, infer.value("text").get("unicode", "as-is")), "pinyin")
+                outside = sorted({c for c in chars if c not in vocab})
+                if outside:
+                    warnings.append(Warning_("text", case.name,
+                        f"{label} has characters outside the infer vocab, read as id 0 (' ') without a word: "
+                        + ", ".join(f"{c!r} U+{ord(c[0]):04X}" for c in outside), {"outside": outside}))
+                split = _split_words(text, "".join(chars))
+                if split:
+                    warnings.append(Warning_("text", case.name,
+                        f"{label}: f5's frontend (convert_char_to_pinyin, rjieba segmentation) inserts spaces inside "
+                        f"words: {', '.join(f'{a!r} -> {b!r}' for a, b in split)}; the dataset was prepared the same "
+                        "way only if it used this f5-tts version", {"split": split}))
+                if not unicodedata.is_normalized("NFC", text):
+                    warnings.append(Warning_("text", case.name,
+                        f"{label} is not NFC: decomposed accents (e.g. 'ã' as 'a'+U+0303) tokenize as two symbols",
+                        {"nfc": unicodedata.normalize("NFC", text)}))
+        return warnings
+
+    # -- the run -----------------------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        start = time.perf_counter()
+        stages: dict[str, list[StageComparison]] = {}
+        diverged: dict[str, str | None] = {}
+        for case in self.cases:
+            try:
+                stages[case.name] = self._compare_all_stages(self.aligned, case,
+                                                             record=self.aligned_values.setdefault(case.name, {}))
+            except UnbuildableSpec as exc:
+                stages[case.name] = []
+                self.notes.append(f"{case.name}: the infer spec cannot be built: {exc}")
+            diverged[case.name] = first_divergence(stages[case.name]) if stages[case.name] else "build"
+        parity = all(d is None for d in diverged.values())
+
+        differing = sorted(self.train.differing(self.aligned), key=lambda f: _stage_rank(BY_ID[f].first_stage))
+        isolation = Isolation() if parity else isolate(differing, self.oracle)
+
+        effects = {f: self.effect_of(self.train.mix(self.aligned, [f])) for f in differing}
+        culprits = [f for s in isolation.culprit_sets for f in s]
+        culprits.sort(key=lambda f: -_harm(effects.get(f, {}), self.mode))
+
+        by_design = []
+        for d in self.by_design_diffs:
+            spec = self.train.with_value(d.factor, label=f"trainer+{d.factor}.{d.key}", **{d.key: d.infer})
+            by_design.append({"factor": d.factor, "key": d.key, "train": d.train, "infer": d.infer,
+                              "effect": self.effect_of(spec, FAST_STAGES)})
+
+        unknown_keys = {f: sorted(k for ff, k in self.train.unknown if ff == f) for f in FACTOR_IDS}
+        factors = {}
+        for f in FACTOR_IDS:
+            tv, iv = self.train.value(f), self.infer.value(f)
+            factors[f] = {
+                "title": BY_ID[f].title,
+                "train": tv,
+                "infer": iv,
+                "differs": tv != iv,
+                "differs_after_alignment": f in differing,
+                "by_design_keys": sorted(d.key for d in self.by_design_diffs if d.factor == f),
+                "unknown": unknown_keys[f],
+                "culprit": f in culprits,
+                "effect": effects.get(f),
+                "fix": BY_ID[f].fix if f in culprits else None,
+            }
+        verdict = "pass" if parity else "fail"
+        return RunResult(
+            verdict=verdict,
+            culprits=culprits,
+            factors=factors,
+            warnings=self.pathology_warnings(),
+            stages=stages,
+            first_divergence=diverged,
+            by_design=by_design,
+            isolation=isolation,
+            specs={"trainer": self.train.to_dict(), "infer": self.infer.to_dict(), "infer_aligned": self.aligned.to_dict()},
+            notes=self.notes,
+            mode=self.mode,
+            tolerance_rule=rule_text(self.tolerances),
+            seconds=time.perf_counter() - start,
+        )
+
+
+_STAGE_ORDER = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "final_mel", "wav")
+
+
+def _stage_rank(stage: str) -> int:
+    return _STAGE_ORDER.index(stage) if stage in _STAGE_ORDER else len(_STAGE_ORDER)
+
+
+def _harm(effect: dict[str, Any], mode: str) -> float:
+    """Rank culprits by how far they move the generated output (velocity in fast mode, final mel in full)."""
+    key = "final_mel" if mode == "full" and isinstance(effect.get("final_mel"), float) else "velocity"
+    value = effect.get(key)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float("inf") if effect.get("buildable") is False else 0.0
+
+
+def _split_words(original: str, converted: str) -> list[tuple[str, str]]:
+    """Words the frontend broke apart ('ônibus' -> 'ô nibus'), found by aligning the word lists."""
+    import difflib
+
+    a, b = original.split(), converted.split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "replace" and "".join(a[i1:i2]) == "".join(b[j1:j2]):
+            out.append((" ".join(a[i1:i2]), " ".join(b[j1:j2])))
+    return out

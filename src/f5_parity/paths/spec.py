@@ -1,0 +1,239 @@
+"""Path specs: every setting that can differ between two ways of running one checkpoint.
+
+A PathSpec holds one value per factor id (factors.FACTOR_IDS). Values are small JSON-able dicts and
+are what gets compared; `locators` hold where things live (file paths), which never count as a
+difference by themselves (two copies of one vocab are the same vocab).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f5_parity.f5.configs import load_config, numeric_arch
+from f5_parity.paths.factors import BY_DESIGN, FACTOR_IDS
+from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, official_vocab_path, sha256_file
+
+UNKNOWN = "unknown"
+
+# utils_infer's module globals (f5-tts 1.1.22, L52-65): what load_model / infer_process use.
+INFER_DEFAULTS = dict(nfe=32, cfg=2.0, sway=-1.0, ode="euler", speed=1.0, fix_duration=None, target_rms=0.1)
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    label: str
+    values: dict[str, dict[str, Any]]
+    locators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unknown: frozenset[tuple[str, str]] = frozenset()  # (factor, key) the weights cannot reveal
+
+    def __post_init__(self):
+        missing = [f for f in FACTOR_IDS if f not in self.values]
+        if missing:
+            raise ValueError(f"spec {self.label!r} lacks factors {missing}")
+
+    def value(self, fid: str) -> dict[str, Any]:
+        return self.values[fid]
+
+    def locate(self, fid: str, key: str, default: Any = None) -> Any:
+        return self.locators.get(fid, {}).get(key, default)
+
+    def differing(self, other: "PathSpec") -> list[str]:
+        return [f for f in FACTOR_IDS if self.values[f] != other.values[f]]
+
+    def mix(self, donor: "PathSpec", fids: list[str] | tuple[str, ...], label: str | None = None) -> "PathSpec":
+        """This spec with the factors `fids` taken from `donor` (values and locators)."""
+        values = copy.deepcopy(self.values)
+        locators = copy.deepcopy(self.locators)
+        unknown = {u for u in self.unknown if u[0] not in fids}
+        for f in fids:
+            values[f] = copy.deepcopy(donor.values[f])
+            if f in donor.locators:
+                locators[f] = copy.deepcopy(donor.locators[f])
+            else:
+                locators.pop(f, None)
+            unknown |= {u for u in donor.unknown if u[0] == f}
+        return PathSpec(label or f"{self.label}+{'+'.join(fids)}", values, locators, frozenset(unknown))
+
+    def with_value(self, fid: str, label: str | None = None, locator: dict[str, Any] | None = None,
+                   **changes: Any) -> "PathSpec":
+        values = copy.deepcopy(self.values)
+        values[fid] = {**values[fid], **changes}
+        locators = copy.deepcopy(self.locators)
+        if locator is not None:
+            locators[fid] = {**locators.get(fid, {}), **locator}
+        return PathSpec(label or self.label, values, locators, self.unknown)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "values": self.values,
+            "locators": self.locators,
+            "unknown": sorted(f"{f}.{k}" for f, k in self.unknown),
+        }
+
+
+@dataclass(frozen=True)
+class ByDesignDifference:
+    factor: str
+    key: str
+    train: Any
+    infer: Any
+
+
+def align_by_design(train: PathSpec, infer: PathSpec) -> tuple[PathSpec, list[ByDesignDifference]]:
+    """The infer spec with its by-design keys set to the trainer's, so stages see identical inputs.
+
+    Only the canonical pair counts as by design (trainer value on one side, infer value on the
+    other); any other value is a real difference and stays.
+    """
+    aligned = infer
+    found = []
+    for (fid, key), (train_value, infer_value) in BY_DESIGN.items():
+        t, i = train.values[fid].get(key), infer.values[fid].get(key)
+        if t == train_value and i == infer_value:
+            aligned = aligned.with_value(fid, **{key: t})
+            found.append(ByDesignDifference(fid, key, t, i))
+    return PathSpec(f"{infer.label} (aligned)", aligned.values, aligned.locators, aligned.unknown), found
+
+
+def _vocab_value(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    from f5_parity.testing.fixtures import read_vocab_chars
+
+    p = Path(path)
+    chars = read_vocab_chars(p)
+    return {"sha256": sha256_file(p), "size": len(chars)}, {"path": str(p)}
+
+
+def _vocoder_value(name: str, path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    if name == "griffin-lim" or path is None:
+        return {"name": name, "weights": None}, {"path": None}
+    weights = Path(path) / "pytorch_model.bin"
+    digest = sha256_file(weights) if weights.exists() else None
+    return {"name": name, "weights": digest}, {"path": str(path)}
+
+
+def _arch_value(model_cfg: dict[str, Any] | None, detected: dict[str, Any] | None) -> tuple[dict, set]:
+    """Arch from a config; or from the weights' shapes, with what shapes cannot reveal marked unknown."""
+    unknown: set[tuple[str, str]] = set()
+    if model_cfg is not None:
+        backbone = model_cfg.get("backbone", "DiT")
+        return {"backbone": backbone, **numeric_arch(model_cfg["arch"], backbone)}, unknown
+    if detected is None:
+        raise ValueError("need a config or an arch detected from the weights")
+    backbone = detected.get("backbone") or "DiT"
+    arch = {"backbone": backbone, **numeric_arch({k: v for k, v in detected.items() if k != "backbone"}, backbone)}
+    for key in ("pe_attn_head", "text_mask_padding"):
+        arch[key] = UNKNOWN
+        unknown.add(("arch", key))
+    return arch, unknown
+
+
+def _mel_value(mel_spec_type: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**MEL_SPEC_KWARGS, **(overrides or {}), "mel_spec_type": mel_spec_type}
+
+
+def trainer_spec(
+    checkpoint: str | Path,
+    *,
+    train_config: str | Path | dict[str, Any] | None,
+    train_vocab: str | Path,
+    vocoder_path: str | Path | None,
+    seed: int = 0,
+    mixed_precision: str = "no",
+    detected_arch: dict[str, Any] | None = None,
+) -> PathSpec:
+    """What Trainer.train does when it writes update_N_gen.wav (f5-tts 1.1.22, trainer.py ~L400-435)."""
+    model_cfg = load_config(train_config) if isinstance(train_config, (str, Path)) else train_config
+    arch, unknown = _arch_value(model_cfg, detected_arch)
+    mel_cfg = dict((model_cfg or {}).get("mel_spec") or {})
+    mel_type = mel_cfg.pop("mel_spec_type", "vocos")
+    vocab, vocab_loc = _vocab_value(train_vocab)
+    vocoder, vocoder_loc = _vocoder_value(mel_type if vocoder_path else "griffin-lim", vocoder_path)
+    values = {
+        "weights": {"set": "raw"},  # accelerator.unwrap_model(self.model): the online model, not the EMA
+        "arch": arch,
+        "vocab": vocab,
+        "text": {"frontend": "pinyin", "unicode": "as-is", "framing": "trainer"},
+        "mel": _mel_value(mel_type, {k: v for k, v in mel_cfg.items() if k in MEL_SPEC_KWARGS}),
+        "vocoder": vocoder,
+        "ref-audio": {"preprocess": "dataset", "target_rms": None},
+        "duration": {"rule": "2x", "speed": 1.0, "fix_duration": None},
+        "sampler": {"nfe": INFER_DEFAULTS["nfe"], "cfg": INFER_DEFAULTS["cfg"], "sway": INFER_DEFAULTS["sway"],
+                    "ode": "euler", "seed": seed},
+        "dtype": {"weights": "fp32", "autocast": mixed_precision},
+    }
+    locators = {"weights": {"checkpoint": str(checkpoint)}, "vocab": vocab_loc, "vocoder": vocoder_loc,
+                "arch": {"config": (model_cfg or {}).get("source", "detected from weights")}}
+    return PathSpec("trainer", values, locators, frozenset(unknown))
+
+
+def default_infer_dtype(device: str) -> str:
+    """load_checkpoint's own rule: fp16 on CUDA with compute capability >= 7, else fp32."""
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.get_device_properties(device).major >= 7:
+            return "fp16"
+    return "fp32"
+
+
+def infer_spec(
+    checkpoint: str | Path,
+    *,
+    infer_config: str | Path | dict[str, Any] = "F5TTS_v1_Base",
+    infer_vocab: str | Path | None = None,
+    use_ema: bool = True,
+    vocoder_path: str | Path | None = None,
+    vocoder_name: str | None = None,
+    nfe: int = 32,
+    cfg: float = 2.0,
+    sway: float = -1.0,
+    speed: float = 1.0,
+    fix_duration: float | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str | None = None,
+    unicode: str = "as-is",
+    label: str = "infer",
+) -> PathSpec:
+    """What f5-tts's infer_cli / F5TTS do: load_model + preprocess_ref_audio_text + infer_process."""
+    model_cfg = load_config(infer_config) if isinstance(infer_config, (str, Path)) else infer_config
+    arch, _ = _arch_value(model_cfg, None)
+    mel_type = vocoder_name or (model_cfg.get("mel_spec") or {}).get("mel_spec_type", "vocos")
+    vocab, vocab_loc = _vocab_value(infer_vocab or official_vocab_path())
+    vocoder, vocoder_loc = _vocoder_value(mel_type if vocoder_path else "griffin-lim", vocoder_path)
+    values = {
+        "weights": {"set": "ema" if use_ema else "raw"},
+        "arch": arch,
+        "vocab": vocab,
+        "text": {"frontend": "pinyin", "unicode": unicode, "framing": "infer"},
+        # load_model takes mel settings from utils_infer's globals, never from the YAML.
+        "mel": _mel_value(mel_type),
+        "vocoder": vocoder,
+        "ref-audio": {"preprocess": "infer", "target_rms": INFER_DEFAULTS["target_rms"]},
+        "duration": {"rule": "bytes", "speed": speed, "fix_duration": fix_duration},
+        "sampler": {"nfe": nfe, "cfg": cfg, "sway": sway, "ode": "euler", "seed": seed},
+        "dtype": {"weights": dtype or default_infer_dtype(device), "autocast": "no"},
+    }
+    locators = {"weights": {"checkpoint": str(checkpoint)}, "vocab": vocab_loc, "vocoder": vocoder_loc,
+                "arch": {"config": model_cfg.get("source", "given")}}
+    return PathSpec(label, values, locators)
+
+
+def resolve_unknown(train: PathSpec, infer: PathSpec) -> tuple[PathSpec, list[str]]:
+    """Settings the weights cannot reveal take the infer side's values for the comparison, said aloud.
+
+    The arch factor then cannot be judged: it is reported unknown, never silently equal.
+    """
+    if not train.unknown:
+        return train, []
+    notes = []
+    spec = train
+    for fid, key in sorted(train.unknown):
+        value = infer.values[fid].get(key)
+        spec = spec.with_value(fid, **{key: value})
+        notes.append(f"{fid}.{key} is unknown from the weights; compared with the infer side's value {value!r}")
+    return PathSpec(spec.label, spec.values, spec.locators, train.unknown), notes

@@ -1,0 +1,400 @@
+"""Stage-by-stage execution of one path spec on one case, with f5-tts's own building blocks.
+
+Stages, cheapest first: tokens, cond_mel, duration, noise, timesteps, velocity (one guided
+velocity-field evaluation at a fixed (x_t, t)), then in full mode final_mel (the real CFM.sample)
+and wav (the vocoder). In fast mode `wav` is the vocoder's resynthesis of the cond mel, like the
+trainer's update_N_ref.wav. The glue between f5's pieces mirrors CFM.sample and infer_batch_process
+(f5-tts 1.1.22); tests/test_stages.py proves the mirror against the real calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from f5_parity.cases.case import Case
+from f5_parity.errors import InputError
+from f5_parity.paths.spec import UNKNOWN, PathSpec
+
+FAST_STAGES = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "wav")
+FULL_STAGES = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "final_mel", "wav")
+VELOCITY_T = 0.5  # the fixed flow time of the velocity probe: half noise, half reference
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class UnbuildableSpec(Exception):
+    """A mix of factors that cannot be built (shapes do not fit): delta debugging's UNRESOLVED."""
+
+
+@contextlib.contextmanager
+def quiet():
+    """f5-tts prints as it loads and preprocesses; nothing below the CLI may print."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def autocast_context(spec: PathSpec, device: str):
+    mode = spec.value("dtype").get("autocast", "no")
+    if mode in (None, "no"):
+        return contextlib.nullcontext()
+    # What accelerate's Accelerator(mixed_precision=...).autocast() enters.
+    return torch.autocast(device_type=device.split(":")[0], dtype=DTYPES[mode])
+
+
+# --- models and vocoders, built once per distinct setting -------------------------------------------------
+
+
+class ModelPool:
+    """CFM models keyed by everything that changes their weights or their forward pass."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._models: dict[str, Any] = {}
+        self._vocoders: dict[str, Any] = {}
+        self._weights: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+        self._files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile
+
+    def _weight_set(self, checkpoint: str, which: str) -> dict[str, torch.Tensor]:
+        from f5_parity.checkpoint.file import open_checkpoint
+
+        key = (checkpoint, which)
+        if key not in self._weights:
+            if checkpoint not in self._files:  # parse the file once, whichever weight sets are asked for
+                self._files[checkpoint] = open_checkpoint(checkpoint)
+            ckpt = self._files[checkpoint]
+            try:
+                self._weights[key] = ckpt.state_dict(which)
+            except KeyError as exc:
+                raise UnbuildableSpec(f"the checkpoint has no {which} weights ({exc})") from None
+        return self._weights[key]
+
+    def model_key(self, spec: PathSpec) -> str:
+        return repr((spec.locate("weights", "checkpoint"), spec.value("weights"), spec.value("arch"),
+                     spec.value("vocab"), spec.value("mel"), spec.value("dtype").get("weights"),
+                     spec.value("sampler").get("ode")))
+
+    def model(self, spec: PathSpec):
+        from f5_tts.model import CFM, DiT, MMDiT, UNetT
+
+        from f5_parity.testing.fixtures import read_vocab_chars
+
+        arch = dict(spec.value("arch"))
+        if UNKNOWN in arch.values():
+            raise UnbuildableSpec("arch settings unknown")
+        mel = dict(spec.value("mel"))
+        key = self.model_key(spec)
+        if key in self._models:
+            return self._models[key]
+        backbone = arch.pop("backbone", "DiT")
+        vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
+        cls = {"DiT": DiT, "UNetT": UNetT, "MMDiT": MMDiT}[backbone]
+        # The constructor load_model uses (utils_infer.py L251-266).
+        try:
+            model = CFM(
+                transformer=cls(**arch, text_num_embeds=len(vocab_chars), mel_dim=mel["n_mel_channels"]),
+                mel_spec_kwargs=mel,
+                odeint_kwargs=dict(method=spec.value("sampler").get("ode", "euler")),
+                vocab_char_map={c: i for i, c in enumerate(vocab_chars)},
+            )
+        except TypeError as exc:
+            raise UnbuildableSpec(f"arch does not construct: {exc}") from None
+        sd = self._weight_set(spec.locate("weights", "checkpoint"), spec.value("weights")["set"])
+        try:
+            model.load_state_dict(sd)  # strict, like load_checkpoint
+        except RuntimeError as exc:
+            raise UnbuildableSpec(str(exc).splitlines()[0] + " ...") from None
+        model = model.to(DTYPES[spec.value("dtype").get("weights", "fp32")]).to(self.device).eval()
+        self._models[key] = model
+        return model
+
+    def vocoder(self, spec: PathSpec):
+        value = spec.value("vocoder")
+        key = repr(value)
+        if key not in self._vocoders:
+            name = value["name"]
+            if name == "griffin-lim":
+                from f5_parity.paths.griffinlim import GriffinLimVocoder
+
+                self._vocoders[key] = GriffinLimVocoder(spec.value("mel"))
+            else:
+                from f5_tts.infer.utils_infer import load_vocoder
+
+                path = spec.locate("vocoder", "path")
+                with quiet():
+                    self._vocoders[key] = load_vocoder(name, is_local=True, local_path=path, device=self.device)
+        return self._vocoders[key]
+
+
+def decode(vocoder, mel_spec_type: str, mel_bdn: torch.Tensor) -> torch.Tensor:
+    """Vocoder call as infer_batch_process and the trainer make it (mel is b, d, n)."""
+    if mel_spec_type == "bigvgan":
+        return vocoder(mel_bdn).squeeze(0)
+    return vocoder.decode(mel_bdn)
+
+
+# --- inputs ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RefAudio:
+    wav: torch.Tensor  # (1, samples) at the mel sample rate, after the path's preprocessing
+    ref_text: str  # after the path's text framing of the reference
+    rms: float  # of the audio as loaded (before any RMS raise)
+    seconds_in: float
+    seconds_used: float
+
+
+def load_reference(spec: PathSpec, case: Case) -> RefAudio:
+    """The reference as each path reads it: dataset (torchaudio.load + resample) or infer (pydub clip first)."""
+    import torchaudio
+
+    mel = spec.value("mel")
+    pre = spec.value("ref-audio")
+    path = str(case.ref_audio)
+    ref_text = case.ref_text
+    try:
+        original, sr0 = torchaudio.load(path)
+    except Exception as exc:
+        raise InputError(f"cannot decode reference audio {path}: {exc}", "give a PCM wav file") from None
+    seconds_in = original.shape[-1] / sr0
+    if pre.get("preprocess") == "infer":
+        from f5_tts.infer import utils_infer
+
+        with quiet():
+            clipped, ref_text = utils_infer.preprocess_ref_audio_text(path, ref_text, show_info=lambda *a, **k: None)
+        audio, sr = torchaudio.load(clipped)
+    else:
+        audio, sr = original, sr0
+    if audio.shape[0] > 1:
+        audio = torch.mean(audio, dim=0, keepdim=True)
+    rms = float(torch.sqrt(torch.mean(torch.square(audio))))
+    target = pre.get("target_rms")
+    if target is not None and rms < target:  # infer_batch_process raises quiet references
+        audio = audio * target / rms
+    if sr != mel["target_sample_rate"]:
+        audio = torchaudio.transforms.Resample(sr, mel["target_sample_rate"])(audio)
+    return RefAudio(audio, ref_text, rms, seconds_in, audio.shape[-1] / mel["target_sample_rate"])
+
+
+def apply_unicode(text: str, form: str) -> str:
+    return text if form in (None, "as-is") else unicodedata.normalize(form, text)
+
+
+def frontend(text: str, kind: str) -> list[str]:
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    if kind == "pinyin":  # what prepare_csv_wavs stores and infer_batch_process applies
+        return convert_char_to_pinyin([text])[0]
+    if kind == "chars":
+        return list(text)
+    raise ValueError(f"unknown text frontend {kind!r}")
+
+
+def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None = None) -> tuple[list[str], str, str]:
+    """(token list fed to CFM.sample, the reference text as framed, the gen text) for this path."""
+    t = spec.value("text")
+    form, kind = t.get("unicode", "as-is"), t.get("frontend", "pinyin")
+    if t["framing"] == "trainer":
+        # trainer.py: text_inputs[0] + [" "] + text_inputs[0] on the dataset's prepared text (the copy task)
+        prepared = frontend(apply_unicode(case.ref_text, form), kind)
+        return prepared + [" "] + prepared, case.ref_text, case.ref_text
+    gen = case.ref_text if gen_text is None else gen_text
+    ref_text = ref.ref_text
+    if spec.value("ref-audio").get("preprocess") != "infer":
+        # preprocess_ref_audio_text's suffix rule, when the audio side of it is not in play
+        if not ref_text.endswith(". ") and not ref_text.endswith("。"):
+            ref_text += " " if ref_text.endswith(".") else ". "
+    if len(ref_text[-1].encode("utf-8")) == 1:  # infer_batch_process L468
+        ref_text = ref_text + " "
+    return frontend(apply_unicode(ref_text + gen, form), kind), ref_text, gen
+
+
+def total_duration(spec: PathSpec, ref_frames_dataset: int, ref: RefAudio, framed_ref_text: str, gen_text: str) -> tuple[int, int]:
+    """(total frames, frames of reference to cut from the output) under the path's duration rule."""
+    d = spec.value("duration")
+    mel = spec.value("mel")
+    speed = d.get("speed", 1.0) or 1.0
+    if d["rule"] == "2x":
+        ref_len = ref_frames_dataset  # mel_lengths[0]: frames of the dataset mel (center=True: n//hop + 1)
+        if d.get("fix_duration") is not None:
+            return int(d["fix_duration"] * mel["target_sample_rate"] / mel["hop_length"]), ref_len
+        return ref_len + int(round(ref_len / speed)), ref_len
+    # infer_batch_process L479-494: a byte-ratio estimate from the reference's rate
+    ref_len = ref.wav.shape[-1] // mel["hop_length"]
+    if d.get("fix_duration") is not None:
+        return int(d["fix_duration"] * mel["target_sample_rate"] / mel["hop_length"]), ref_len
+    local_speed = 0.3 if len(gen_text.encode("utf-8")) < 10 else speed
+    ref_text_len = len(framed_ref_text.encode("utf-8"))
+    gen_text_len = len(gen_text.encode("utf-8"))
+    return ref_len + int(ref_len / ref_text_len * gen_text_len / local_speed), ref_len
+
+
+def timesteps(spec: PathSpec, dtype: torch.dtype, device: str) -> torch.Tensor:
+    """CFM.sample's time grid: EPSS for t_start 0, then sway sampling."""
+    from f5_tts.model.utils import get_epss_timesteps
+
+    s = spec.value("sampler")
+    t = get_epss_timesteps(int(s["nfe"]), device=device, dtype=dtype)
+    if s.get("sway") is not None:
+        t = t + s["sway"] * (torch.cos(torch.pi / 2 * t) - 1 + t)
+    return t
+
+
+# --- the stages ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StageContext:
+    """What later stages of one path need from earlier ones."""
+
+    model: Any = None
+    ref: RefAudio | None = None
+    tokens: torch.Tensor | None = None
+    cond: torch.Tensor | None = None  # (1, n, d) in the model's dtype
+    duration: int = 0
+    ref_len: int = 0
+    noise: torch.Tensor | None = None
+    framed_ref_text: str = ""
+    gen_text: str = ""
+
+
+def _digest(*parts: Any) -> str:
+    """Content key for memoizing stage work: tensors by their bytes, everything else by repr."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if torch.is_tensor(part):
+            t = part.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{list(t.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+class StageRunner:
+    """Runs stages; identical inputs are computed once (delta debugging re-runs many shared prefixes)."""
+
+    def __init__(self, pool: ModelPool):
+        self.pool = pool
+        self.device = pool.device
+        self._memo: dict[str, Any] = {}
+
+    def _memoized(self, key: str, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def iter_stages(self, spec: PathSpec, case: Case, stages: tuple[str, ...] = FAST_STAGES) -> Iterator[tuple[str, torch.Tensor, StageContext]]:
+        """Yield (stage, output) in order; stop consuming to stop computing (cheapest evidence first)."""
+        from f5_tts.model.modules import MelSpec
+        from f5_tts.model.utils import list_str_to_idx
+
+        ctx = StageContext()
+        ctx.ref = self._memoized(_digest("ref", case, spec.value("ref-audio"), spec.value("mel")),
+                                 lambda: load_reference(spec, case))
+        mel = spec.value("mel")
+
+        # tokens: frontend + vocab, exactly list_str_to_idx as CFM.sample calls it
+        from f5_parity.testing.fixtures import read_vocab_chars
+
+        vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
+        text_list, ctx.framed_ref_text, ctx.gen_text = framed_text(spec, ctx.ref, case)
+        ctx.tokens = list_str_to_idx([text_list], {c: i for i, c in enumerate(vocab_chars)})
+        yield "tokens", ctx.tokens, ctx
+
+        # cond mel: MelSpec of the path's mel settings on the path's reference audio
+        mel_module = MelSpec(**mel)
+        cond = mel_module(ctx.ref.wav).permute(0, 2, 1)  # (1, n, d)
+        yield "cond_mel", cond, ctx
+
+        n_frames = cond.shape[1]
+        ctx.duration, ctx.ref_len = total_duration(spec, n_frames, ctx.ref, ctx.framed_ref_text, ctx.gen_text)
+        # CFM.sample: at least text/prompt length + 1
+        ctx.duration = max(ctx.duration, max(int(ctx.tokens.shape[-1]), n_frames) + 1)
+        yield "duration", torch.tensor([ctx.duration, ctx.ref_len]), ctx
+
+        ctx.model = self.pool.model(spec)
+        dtype = next(ctx.model.parameters()).dtype
+        ctx.cond = cond.to(self.device).to(dtype)
+        seed = spec.value("sampler").get("seed")
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        ctx.noise = torch.randn(ctx.duration, ctx.model.num_channels, device=self.device, dtype=dtype).unsqueeze(0)
+        yield "noise", ctx.noise.float(), ctx
+
+        yield "timesteps", timesteps(spec, dtype, self.device).float(), ctx
+
+        velocity_key = _digest("velocity", self.pool.model_key(spec), ctx.tokens, ctx.cond, ctx.noise,
+                               spec.value("sampler")["cfg"], spec.value("dtype"))
+        yield "velocity", self._memoized(velocity_key, lambda: self._velocity(spec, ctx).float()), ctx
+
+        if "final_mel" in stages:
+            final_key = _digest("final", self.pool.model_key(spec), ctx.tokens, ctx.cond, ctx.duration, ctx.ref_len,
+                                spec.value("sampler"), spec.value("dtype"))
+            final = self._memoized(final_key, lambda: self._final_mel(spec, ctx))
+            yield "final_mel", final, ctx
+            mel_for_wav = final
+        else:
+            mel_for_wav = cond.float()  # copy synthesis of the reference, like update_N_ref.wav
+        def vocode():
+            with torch.inference_mode():
+                wav = decode(self.pool.vocoder(spec), mel["mel_spec_type"], mel_for_wav.permute(0, 2, 1).to(self.device))
+            return wav.float().cpu()
+
+        yield "wav", self._memoized(_digest("wav", spec.value("vocoder"), mel["mel_spec_type"], mel_for_wav), vocode), ctx
+
+    def _padded_cond(self, ctx: StageContext) -> tuple[torch.Tensor, torch.Tensor]:
+        n = ctx.cond.shape[1]
+        cond = F.pad(ctx.cond, (0, 0, 0, ctx.duration - n), value=0.0)
+        cond_mask = F.pad(torch.ones(1, n, dtype=torch.bool, device=self.device), (0, ctx.duration - n), value=False)
+        step_cond = torch.where(cond_mask.unsqueeze(-1), cond, torch.zeros_like(cond))
+        return step_cond, cond_mask
+
+    def _velocity(self, spec: PathSpec, ctx: StageContext) -> torch.Tensor:
+        """The guided velocity CFM.sample's fn(t, x) returns, at t=VELOCITY_T, x_t = (1-t) noise + t cond."""
+        s = spec.value("sampler")
+        step_cond, _ = self._padded_cond(ctx)
+        t = torch.tensor(VELOCITY_T, device=self.device, dtype=step_cond.dtype)
+        x = (1 - t) * ctx.noise + t * step_cond
+        model = ctx.model
+        with torch.inference_mode(), autocast_context(spec, self.device):
+            if s["cfg"] < 1e-5:
+                v = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
+                                      drop_audio_cond=False, drop_text=False, cache=False)
+            else:
+                pred_cfg = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
+                                             cfg_infer=True, cache=False)
+                pred, null_pred = torch.chunk(pred_cfg, 2, dim=0)
+                v = pred + (pred - null_pred) * s["cfg"]
+        return v.float().cpu()
+
+    def _final_mel(self, spec: PathSpec, ctx: StageContext) -> torch.Tensor:
+        """The real CFM.sample with this path's inputs; the generated part as both paths cut it."""
+        s = spec.value("sampler")
+        with torch.inference_mode(), autocast_context(spec, self.device):
+            out, _ = ctx.model.sample(
+                cond=ctx.cond,
+                text=ctx.tokens.to(self.device),
+                duration=ctx.duration,
+                steps=int(s["nfe"]),
+                cfg_strength=s["cfg"],
+                sway_sampling_coef=s["sway"],
+                seed=s.get("seed"),
+            )
+        return out.float()[:, ctx.ref_len:, :].cpu()
+
+
+def run_stages(runner: StageRunner, spec: PathSpec, case: Case, stages: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    return {name: value for name, value, _ in runner.iter_stages(spec, case, stages)}
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
