@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint.file import architecture, match_config, match_shipped
+from f5_parity.checkpoint.loads import architecture, match_shipped
+
+from f5_parity.checkpoint.architecture import match_config
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
 

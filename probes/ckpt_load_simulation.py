@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from f5_parity.checkpoint.file import LoadOutcome, architecture, simulate_loads
+from f5_parity.checkpoint.loads import LoadOutcome, architecture, simulate_loads
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
 from f5_parity.checkpoint.vocab import analyse_vocab, inference_vocab_path

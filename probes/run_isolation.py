@@ -6,17 +6,17 @@ from f5_parity.results import ProbeResult, Status
 
 def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
-    iso = run["isolation"]
-    culprits = run["culprits"]
+    iso = run.isolation
+    culprits = run.culprits
     metrics = {"tests_run": iso["tests_run"], "culprits": len(culprits)}
     evidence = {"culprit_sets": iso["culprit_sets"], "trials": iso["trials"],
                 "remaining_unresolved": iso["remaining_unresolved"],
-                "effects": {f: run["factors"][f]["effect"] for f in culprits}}
+                "effects": {f: run.factors[f]["effect"] for f in culprits}}
     if iso["remaining_unresolved"] and not culprits:
         return ProbeResult("run.isolation", Status.ERROR, "differences could not be judged: "
                            + ", ".join(iso["remaining_unresolved"]), metrics, evidence=evidence)
     if culprits:
-        fixes = "; ".join(f"{f}: {run['factors'][f]['fix']}" for f in culprits)
+        fixes = "; ".join(f"{f}: {run.factors[f]['fix']}" for f in culprits)
         return ProbeResult("run.isolation", Status.FAIL, "culprits: " + ", ".join(culprits), metrics,
                            evidence=evidence, fix=fixes)
     return ProbeResult("run.isolation", Status.PASS, "no factor breaks parity", metrics, evidence=evidence)

@@ -6,9 +6,9 @@ from f5_parity.results import ProbeResult, Status
 
 def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
-    warnings = run["warnings"]
-    evidence = {"warnings": warnings, "by_design": run["by_design"]}
-    metrics = {"warnings": len(warnings), "by_design_differences": len(run["by_design"])}
+    warnings = run.warnings
+    evidence = {"warnings": warnings, "by_design": run.by_design}
+    metrics = {"warnings": len(warnings), "by_design_differences": len(run.by_design)}
     if warnings:
         factors = sorted({w["factor"] for w in warnings})
         return ProbeResult("run.pathologies", Status.WARN, f"{len(warnings)} known pathology hit(s) in: {', '.join(factors)}",

@@ -5,7 +5,7 @@ from f5_parity.results import ProbeResult, Status
 
 
 def check(ctx: ProbeContext) -> ProbeResult:
-    scores = ctx["run"].get("scores")
+    scores = ctx["run"].scores
     if not scores:
         return ProbeResult("run.scores", Status.SKIP, "skipped: fast mode generates no audio (use --mode full)")
     pooled = scores["pooled"]

@@ -6,16 +6,16 @@ from f5_parity.results import ProbeResult, Status
 
 def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
-    diverged = {case: stage for case, stage in run["first_divergence"].items() if stage}
-    metrics = {f"{case}.first_divergence": stage for case, stage in run["first_divergence"].items()}
+    diverged = {case: stage for case, stage in run.first_divergence.items() if stage}
+    metrics = {f"{case}.first_divergence": stage for case, stage in run.first_divergence.items()}
     evidence = {case: [{k: c.get(k) for k in ("stage", "passed", "rel_l2", "rel_tol", "mismatched", "note")}
-                       for c in comps] for case, comps in run["stages"].items()}
+                       for c in comps] for case, comps in run.stages.items()}
     if diverged:
         where = ", ".join(f"{c} at {s}" for c, s in diverged.items())
         return ProbeResult("run.stage_parity", Status.FAIL, f"paths diverge: {where}", metrics,
-                           threshold={"rule": run["tolerance_rule"]}, evidence=evidence)
-    return ProbeResult("run.stage_parity", Status.PASS, f"all stages within tolerance on {len(run['stages'])} case(s)",
-                       metrics, threshold={"rule": run["tolerance_rule"]}, evidence=evidence)
+                           threshold={"rule": run.tolerance_rule}, evidence=evidence)
+    return ProbeResult("run.stage_parity", Status.PASS, f"all stages within tolerance on {len(run.stages)} case(s)",
+                       metrics, threshold={"rule": run.tolerance_rule}, evidence=evidence)
 
 
 PROBE = Probe("run.stage_parity", "Trainer vs infer, stage by stage", "run", check, needs=("run",), order=10)

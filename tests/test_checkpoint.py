@@ -16,8 +16,10 @@ import shutil
 import pytest
 import torch
 
-from f5_parity.checkpoint import file as C
+from f5_parity import checkpoint as C
 from f5_parity.testing import fixtures as F
+from f5_parity.checkpoint.ema import ema_share
+from f5_parity.files import sha256_file
 from f5_parity.errors import InputError, UnsafeCheckpointError
 
 N_TENSORS = 54  # the tiny CFM's state dict
@@ -73,7 +75,7 @@ def test_anatomy_of_every_factory_format(files, fmt):
         assert ws.dtypes == {dtype: N_TENSORS}
         assert ws.has_transformer_prefix
         assert ws.legacy_keys == []
-    assert facts["file"]["sha256"] == F.sha256_file(files[fmt])
+    assert facts["file"]["sha256"] == sha256_file(files[fmt])
     assert (facts["optimizer"] is not None) == fmt.startswith("trainer")
 
 
@@ -441,7 +443,7 @@ def test_ema_health_on_the_trainer_file(fixture_set, files):
     run = fixture_set.run
     h = C.ema_health(C.open_checkpoint(files["trainer"]), run.vocab_chars)
     assert (h.ema_step, h.update, h.inherited_step) == (1_225_400, 25_400, 1_200_000)
-    assert h.share == pytest.approx(F.ema_share(25_400, inherited_step=1_200_000))
+    assert h.share == pytest.approx(ema_share(25_400, inherited_step=1_200_000))
     assert 0.22 < h.share < 0.23
     assert h.mostly_pretrained
     assert "the EMA is still about 78% the pretrained model: infer with use_ema=False" in h.verdict
@@ -458,7 +460,7 @@ def test_ema_health_on_the_trainer_file(fixture_set, files):
     far = h.text_rows["farthest_rows"][0]
     assert far["token"] == run.vocab_chars[far["vocab_id"]]
     assert h.updates_for_90 == C.updates_for_share(0.9)
-    assert F.ema_share(h.updates_for_90, inherited_step=1_200_000) >= 0.9
+    assert ema_share(h.updates_for_90, inherited_step=1_200_000) >= 0.9
 
 
 def test_ema_health_releases_pages_and_data_stays_correct(files):
@@ -475,7 +477,7 @@ def test_ema_health_without_one_of_the_sets(files):
     only_ema = C.ema_health(C.open_checkpoint(files["pretrained-pt"]))
     assert only_ema.overall is None and not only_ema.mostly_pretrained
     assert only_ema.verdict.startswith("EMA weights only (step 1225400)")
-    assert only_ema.share_table[25_000] == pytest.approx(F.ema_share(25_000, inherited_step=1_225_400))
+    assert only_ema.share_table[25_000] == pytest.approx(ema_share(25_000, inherited_step=1_225_400))
     only_raw = C.ema_health(C.open_checkpoint(files["bare"]))
     assert only_raw.verdict.startswith("no EMA weights in this file")
 
@@ -494,9 +496,9 @@ def test_ema_health_of_a_run_trained_from_scratch(tmp_path, fixture_set):
 def test_user_files_are_never_written(files):
     folder = files["trainer"].parent
     before = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()}
-    sha = F.sha256_file(files["trainer"])
+    sha = sha256_file(files["trainer"])
     ck = C.open_checkpoint(files["trainer"])
     C.ema_health(ck)
     C.simulate_loads(ck, None, 99)
     assert {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()} == before
-    assert F.sha256_file(files["trainer"]) == sha
+    assert sha256_file(files["trainer"]) == sha

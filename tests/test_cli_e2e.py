@@ -79,7 +79,7 @@ def test_exit_1_when_parity_breaks_and_the_same_inputs_give_the_same_report(fixt
 ])
 def test_exit_2_bad_input_is_one_line_without_traceback(fixture_set, argv, needle):
     argv = [str(fixture_set.checkpoints["trainer"]) if a == "CKPT" else a for a in argv]
-    proc = subprocess.run([sys.executable, "-m", "f5_parity.cli.main", *argv], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and needle in proc.stderr
     assert len([line for line in proc.stderr.splitlines() if line.strip().startswith(("error", "parity-check: error"))]) == 1
@@ -189,7 +189,7 @@ def test_exit_2_for_each_bad_input_of_run(problem, fixture_set, pt_cases, tmp_pa
 
 def test_cases_from_f5s_prepared_dataset_folder(tmp_path):
     """raw.arrow + duration.json + vocab.txt, as prepare_csv_wavs writes them."""
-    from f5_parity import training
+    from f5_parity.testing import training
     from f5_parity.cases.case import dataset_cases
     from f5_parity.cases.speech import PT_BR_SENTENCES
 

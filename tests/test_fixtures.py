@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from f5_parity.testing import fixtures as F
+from f5_parity.files import sha256_file
 
 
 def test_trainer_checkpoint_has_every_key_the_trainer_writes(fixture_set):
@@ -48,7 +49,7 @@ def test_fp16_and_bf16_copies_hold_those_dtypes(fixture_set):
 def test_factory_is_deterministic(tmp_path):
     a = F.save_checkpoint(F.simulate_finetune(seed=3), tmp_path / "a.safetensors", "ema-safetensors")
     b = F.save_checkpoint(F.simulate_finetune(seed=3), tmp_path / "b.safetensors", "ema-safetensors")
-    assert F.sha256_file(a) == F.sha256_file(b)
+    assert sha256_file(a) == sha256_file(b)
 
 
 def test_random_vocos_loads_through_f5_load_vocoder(vocos_dir):

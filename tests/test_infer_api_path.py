@@ -16,7 +16,9 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
 
     from f5_parity.cases.case import Case
     from f5_parity.f5.configs import load_config
-    from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, official_vocab_path, random_vocos_dir, read_vocab_chars
+    from f5_parity.f5.configs import MEL_SPEC_KWARGS
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.testing.fixtures import random_vocos_dir
     from f5_parity.parity.generate import observe
     from f5_parity.paths.infer import run_api
     from f5_parity.paths.spec import infer_spec

@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from f5_parity.testing import fixtures as F
+from f5_parity.files import sha256_file
 from f5_parity.cli.main import main
 
 
 def _snapshot(folder):
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size, F.sha256_file(p)) for p in sorted(folder.iterdir())}
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size, sha256_file(p)) for p in sorted(folder.iterdir())}
 
 
 @pytest.fixture()
@@ -42,7 +42,7 @@ def test_exit_0_with_json_and_the_folder_untouched(user_copy, fixture_set, tmp_p
     text = capsys.readouterr().out
     assert "ckpt.ema_health" in text and "WARN" in text and "PASSED" in text
     data = json.loads(out.read_text())
-    assert data["checkpoint"]["sha256"] == F.sha256_file(ckpt)
+    assert data["checkpoint"]["sha256"] == sha256_file(ckpt)
     assert [r["probe"] for r in data["results"]] == ["ckpt.anatomy", "ckpt.architecture", "ckpt.load_simulation",
                                                      "ckpt.ema_health", "vocab.files", "vocab.text_coverage"]
     ema = next(r for r in data["results"] if r["probe"] == "ckpt.ema_health")
@@ -100,7 +100,7 @@ def test_hostile_pickle_exit_2_in_a_fresh_process(tmp_path):
     bad = tmp_path / "model_9.pt"
     bad.write_bytes(pickle.dumps({"ema_model_state_dict": _CreatesFile(target)}, protocol=2))
     exe = shutil.which("parity-check", path=os.path.dirname(sys.executable))
-    cmd = [exe] if exe else [sys.executable, "-m", "f5_parity.cli.main"]
+    cmd = [exe] if exe else [sys.executable, "-m", "f5_parity"]
     proc = subprocess.run(cmd + ["inspect", str(bad)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "300"})
     assert proc.returncode == 2, proc.stderr

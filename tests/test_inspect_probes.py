@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from f5_parity.testing import fixtures as F
-from f5_parity.cli.commands.inspect import build_context
+from f5_parity.checkpoint.inspect import build_context
 from f5_parity.probe import discover, run_group
 from f5_parity.results import ProbeResult, Status
 from f5_parity.checkpoint.vocab import analyse_vocab, compare_vocabs, text_coverage

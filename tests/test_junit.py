@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from f5_parity.parity.gate import Thresholds, evaluate_gate
+from f5_parity.parity.gate import Thresholds
 from f5_parity.render.junit import write_junit
 from f5_parity.results import ProbeResult, Status
+from runjson import gate_of, report_of
 
 
 def _stage(stage, passed, rule="rel_l2<=tol", rel_l2=0.0, rel_tol=1e-3, mismatched=None, note=""):
@@ -44,6 +45,7 @@ def run_json():
                    "b": []},
         "first_divergence": {"a": "velocity", "b": "build"},
         "notes": ["b: the infer spec cannot be built: size mismatch for text_embed"],
+        "unbuilt": {"b": "size mismatch for text_embed"},
         "checkpoint": {"path": "/x/model_25400.pt", "name": "model_25400.pt", "sha256": "cd" * 32},
         "probes": probes,
         "scores": {"asr": {}, "rows": rows,
@@ -51,12 +53,12 @@ def run_json():
                               "infer": {"wer": 1.5, "cer": 1.05, "similarity": 56.0, "n": 2}}},
         "reproducibility": {"created": "2026-11-22T01:30:05+00:00", "command": "parity-check run /x/model_25400.pt"},
     }
-    d["gate"] = evaluate_gate(d, Thresholds(per_case=True), source="flags")
+    d["gate"] = gate_of(d, Thresholds(per_case=True), source="flags")
     return d
 
 
 def _parse(tmp_path, d):
-    path = write_junit(d, tmp_path / "out" / "junit.xml")
+    path = write_junit(report_of(d), tmp_path / "out" / "junit.xml")
     root = ET.parse(path).getroot()
     (suite,) = root.findall("testsuite")
     return root, suite
@@ -123,7 +125,7 @@ def test_failures_and_skips_match_the_json(tmp_path):
 
 def test_passing_engine_only_run(tmp_path):
     d = {"verdict": "pass", "culprits": [], "stages": {"a": [_stage("velocity", True)]}, "seconds": 1.0}
-    d["gate"] = evaluate_gate(d, Thresholds())
+    d["gate"] = gate_of(d, Thresholds())
     _, suite = _parse(tmp_path, d)
     assert [(t.get("classname"), t.get("name")) for t in suite.findall("testcase")] == [("stage.a", "velocity"),
                                                                                           ("gate", "parity")]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from f5_parity.paths.factors import BY_ID
-from f5_parity.parity.gate import Thresholds, evaluate_gate
+from f5_parity.parity.gate import Thresholds
 from f5_parity.render.markdown import (
     TIMESTAMP_LINE_PREFIXES,
     append_github_summary,
@@ -30,10 +30,11 @@ from f5_parity.render.markdown import (
     write_report,
 )
 from f5_parity.results import ProbeResult, Status
+from runjson import gate_of, report_of
 
 
 def _engine_run(fixture_set, case_dir, pool=None):
-    from f5_parity import fixtures as F
+    from f5_parity.testing import fixtures as F
     from f5_parity.cases.case import builtin_cases
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import trainer_spec
@@ -75,7 +76,7 @@ def complete(engine: dict, *, created="2026-11-22T01:30:05+00:00", durations=(0.
                                "similarity": r["similarity"], "broken_share": float(r["wer"] > 0.5), "n": 1}
                    for r in rows},
     }
-    d["gate"] = evaluate_gate(d, Thresholds(), source="defaults")
+    d["gate"] = gate_of(d, Thresholds(), source="defaults")
     d["verdict"] = "pass" if d["parity_verdict"] == "pass" and d["gate"]["passed"] else "fail"
     d["artifacts"] = {"wavs": {f"{case} infer": f"wavs/{case}/infer take.wav"},
                       "pngs": {f"{case} trainer mel": f"pngs/{case}_trainer.png",
@@ -104,7 +105,7 @@ def _lines(text):
 
 
 def test_verdict_and_culprits_come_first(run):
-    text = render_report(run)
+    text = render_report(report_of(run))
     lines = _lines(text)
     assert lines[0] == "# Parity report: model_25400.pt"
     assert lines[2].startswith("**FAILED** — trainer path vs infer path of `model_25400.pt` (fast mode): parity fail")
@@ -119,7 +120,7 @@ def test_verdict_and_culprits_come_first(run):
 
 
 def test_tables_gate_stages_scores(run):
-    text = render_report(run)
+    text = render_report(report_of(run))
     assert "| cer | infer | pooled | 0.91 | <= | 0.6 | **FAIL** |" in text
     assert "| parity | - | - | fail | == | pass | **FAIL** |" in text
     case = next(iter(run["stages"]))
@@ -143,7 +144,7 @@ def test_tables_gate_stages_scores(run):
 
 
 def test_probe_sections_and_reproducibility(run):
-    text = render_report(run)
+    text = render_report(report_of(run))
     assert "### ckpt.ema_health — WARN" in text and "- **fix:** infer with use_ema=False" in text
     assert "| ema_step | 1225400 |" in text and "<details><summary>evidence</summary>" in text
     assert "### vocab.text_coverage — SKIP" in text
@@ -153,16 +154,16 @@ def test_probe_sections_and_reproducibility(run):
 
 
 def test_same_json_gives_same_bytes(run, tmp_path):
-    a = write_report(run, tmp_path / "a").read_bytes()
-    b = write_report(copy.deepcopy(run), tmp_path / "b").read_bytes()
+    a = write_report(report_of(run), tmp_path / "a").read_bytes()
+    b = write_report(report_of(copy.deepcopy(run)), tmp_path / "b").read_bytes()
     assert a == b
 
 
 def test_only_timestamp_lines_differ(run, engine):
     other = copy.deepcopy(engine)
     other["seconds"] = engine["seconds"] + 12.5
-    a = render_report(run)
-    b = render_report(complete(other, created="2026-12-01T09:00:00+00:00", durations=(3.0, 4.0, 5.0)))
+    a = render_report(report_of(run))
+    b = render_report(report_of(complete(other, created="2026-12-01T09:00:00+00:00", durations=(3.0, 4.0, 5.0))))
     la, lb = _lines(a), _lines(b)
     assert len(la) == len(lb)
     differing = [x for x, y in zip(la, lb) if x != y]
@@ -173,7 +174,7 @@ def test_only_timestamp_lines_differ(run, engine):
     # Stripping hides only those lines: any other change still shows.
     changed = complete(other)
     changed["culprits"] = []
-    assert strip_timestamp_lines(render_report(changed)) != strip_timestamp_lines(a)
+    assert strip_timestamp_lines(render_report(report_of(changed))) != strip_timestamp_lines(a)
 
 
 @pytest.mark.slow
@@ -181,8 +182,8 @@ def test_two_real_runs_give_the_same_report_apart_from_timestamps(fixture_set, e
     from f5_parity.paths.stages import ModelPool
 
     again = _engine_run(fixture_set, tmp_path / "cases", pool=ModelPool("cpu"))  # fresh models, fresh case wav
-    first = write_report(complete(engine), tmp_path / "first").read_text()
-    second = write_report(complete(again, created=datetime.now(timezone.utc).isoformat()), tmp_path / "second").read_text()
+    first = write_report(report_of(complete(engine)), tmp_path / "first").read_text()
+    second = write_report(report_of(complete(again, created=datetime.now(timezone.utc).isoformat())), tmp_path / "second").read_text()
     assert strip_timestamp_lines(first) == strip_timestamp_lines(second)
 
 
@@ -190,7 +191,7 @@ def test_passing_engine_only_json_renders_without_optional_sections(engine):
     d = copy.deepcopy(engine)
     d["verdict"], d["culprits"] = "pass", []
     d["checkpoint"] = "/x/model_last.pt"  # the engine's bare path form
-    text = render_report(d)
+    text = render_report(report_of(d))
     assert _lines(text)[2].startswith("**PASSED**")
     assert "None: no factor that differs" in text
     for head in ("## Gate", "## Probes", "## Scores", "## Spectrograms"):
@@ -206,17 +207,17 @@ def test_report_dir_name():
 
 
 def test_github_summary_is_appended_only_when_set(run, tmp_path):
-    summary = github_summary(run)
+    summary = github_summary(report_of(run))
     assert summary.startswith("### parity-check: FAILED — model_25400.pt")
     assert f"fix: {BY_ID['weights'].fix}" in summary
     assert "| cer | infer | pooled | 0.91 | <= | 0.6 | **FAIL** |" in summary
     target = tmp_path / "step_summary.md"
     target.write_text("earlier step\n")
-    assert append_github_summary(run, {"GITHUB_STEP_SUMMARY": str(target)}) == target
-    append_github_summary(run, {"GITHUB_STEP_SUMMARY": str(target)})
+    assert append_github_summary(report_of(run), {"GITHUB_STEP_SUMMARY": str(target)}) == target
+    append_github_summary(report_of(run), {"GITHUB_STEP_SUMMARY": str(target)})
     text = target.read_text()
     assert text.startswith("earlier step\n") and text.count("### parity-check: FAILED") == 2
-    assert append_github_summary(run, {}) is None
+    assert append_github_summary(report_of(run), {}) is None
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

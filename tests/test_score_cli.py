@@ -77,7 +77,7 @@ def test_bad_options_are_one_line_and_exit_2(capsys, pt_cases, tmp_path, monkeyp
 
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "f5_parity.cli.main", "score", str(tmp_path / "missing.wav"), "--text", "Eu não sei."],
+        [sys.executable, "-m", "f5_parity", "score", str(tmp_path / "missing.wav"), "--text", "Eu não sei."],
         capture_output=True,
         text=True,
         timeout=120,

@@ -16,7 +16,8 @@ import torch
 import yaml
 
 from f5_parity.testing import training
-from f5_parity.testing.fixtures import read_vocab_chars, sha256_file
+from f5_parity.f5.vocab import read_vocab_chars
+from f5_parity.files import sha256_file
 from f5_parity.cases.speech import espeak_available
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ptbr-tiny"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from f5_parity import trainer_path
-from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, TINY_ARCH, V0_FLAGS
+from f5_parity.paths import trainer as trainer_path
+from f5_parity.f5.configs import MEL_SPEC_KWARGS, V0_FLAGS
+from f5_parity.testing.fixtures import TINY_ARCH
 
 
 def test_installed_trainer_sampling_code_is_the_mirrored_one():
@@ -25,7 +26,7 @@ def test_installed_trainer_sampling_code_is_the_mirrored_one():
 def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
     import torchaudio
 
-    from f5_parity import training
+    from f5_parity.testing import training
     from f5_parity.testing.fixtures import random_vocos_dir
     from f5_parity.paths.infer import observe_sample_calls
     from f5_parity.paths.stages import quiet

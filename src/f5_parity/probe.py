@@ -45,7 +45,6 @@ class ProbeContext:
     """Resources the command prepared (checkpoint, vocab, texts, ...), looked up by name."""
 
     resources: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
         return self.resources.get(name) is not None

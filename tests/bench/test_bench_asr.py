@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from f5_parity import asr as A
+from f5_parity.scoring import asr as A
 from f5_parity.scoring.metrics import pool, score_text
 from f5_parity.cases.speech import PT_BR_SENTENCES, build_cases
 

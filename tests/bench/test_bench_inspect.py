@@ -43,7 +43,7 @@ def build_full_trainer_checkpoint(path: Path, seed: int = 0) -> dict:
     from torch.optim import AdamW
     from torch.optim.lr_scheduler import LinearLR, SequentialLR
 
-    from f5_parity.checkpoint.file import load_config
+    from f5_parity.checkpoint.architecture import load_config
     from f5_tts.model import CFM, DiT
 
     cfg = load_config(CONFIG)
@@ -93,7 +93,7 @@ _MEASURE = textwrap.dedent("""
 _PAGEMAP = textwrap.dedent("""
     import json, os, sys, resource, time
     import torch
-    from f5_parity.cli.commands.inspect import inspect_checkpoint
+    from f5_parity.checkpoint.inspect import inspect_checkpoint
     t = time.perf_counter()
     report = inspect_checkpoint(sys.argv[2], config=sys.argv[3])
     wall = time.perf_counter() - t
@@ -156,7 +156,7 @@ def test_bench_inspect_full_trainer_checkpoint(tmp_path_factory):
         build_s = time.perf_counter() - t
         size = ckpt.stat().st_size
         exe = shutil.which("parity-check", path=os.path.dirname(sys.executable))
-        cli = [exe] if exe else [sys.executable, "-m", "f5_parity.cli.main"]
+        cli = [exe] if exe else [sys.executable, "-m", "f5_parity"]
         out_json = folder / "inspect-out.json"
         measure = folder / "measure.json"
         subprocess.run([sys.executable, "-c", _MEASURE, str(measure), *cli, "inspect", str(ckpt), "--config", CONFIG,

@@ -26,7 +26,7 @@ def _base_checkpoint(path: Path, vocab_size: int) -> Path:
     from f5_tts.model import CFM, DiT
 
     from f5_parity.f5.configs import load_config
-    from f5_parity.testing.fixtures import MEL_SPEC_KWARGS
+    from f5_parity.f5.configs import MEL_SPEC_KWARGS
 
     arch = load_config("F5TTS_v1_Base")["arch"]
     torch.manual_seed(0)
@@ -46,7 +46,8 @@ def _base_checkpoint(path: Path, vocab_size: int) -> Path:
 
 def test_bench_fast_and_full_mode_against_generation(tmp_path):
     from f5_parity.cases.case import Case
-    from f5_parity.testing.fixtures import official_vocab_path, read_vocab_chars, random_vocos_dir
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.testing.fixtures import random_vocos_dir
     from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import infer_spec, trainer_spec

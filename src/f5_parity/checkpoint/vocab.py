@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.errors import InputError
-from f5_parity.testing.fixtures import official_vocab_path, read_vocab_chars, sha256_file
+from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+from f5_parity.files import sha256_file
 
 
 @dataclass

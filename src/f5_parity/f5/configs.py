@@ -8,8 +8,32 @@ from typing import Any
 
 from f5_parity.errors import InputError
 
+# F5's mel front end: utils_infer's module globals fix it (load_model ignores a YAML's mel block).
+MEL_SPEC_KWARGS = dict(
+    n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100, target_sample_rate=24000, mel_spec_type="vocos"
+)
+
+# The two flag sets that leave every key and shape unchanged (F5TTS_Base vs F5TTS_v1_Base).
+V1_FLAGS: dict[str, Any] = dict(text_mask_padding=True, pe_attn_head=None)
+V0_FLAGS: dict[str, Any] = dict(text_mask_padding=False, pe_attn_head=1)
+
+# infer_cli's --model default and F5TTS(model=...)'s default.
+DEFAULT_INFER_MODEL = "F5TTS_v1_Base"
+
 # Arch keys that change no number the model computes (kernels and memory only).
 NON_NUMERIC_ARCH_KEYS = ("attn_backend", "checkpoint_activations")
+
+
+BACKBONES = ("DiT", "UNetT", "MMDiT")
+
+
+def backbone_class(name: str):
+    """f5_tts.model's class for a backbone name (what load_model and the Trainer build)."""
+    import f5_tts.model as m
+
+    if name not in BACKBONES:
+        raise InputError(f"unknown backbone {name!r}", f"f5-tts ships {', '.join(BACKBONES)}")
+    return getattr(m, name)
 
 
 def official_config_names() -> list[str]:

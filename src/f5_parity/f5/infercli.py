@@ -21,22 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.errors import InputError
+from f5_parity.f5.configs import DEFAULT_INFER_MODEL
+from f5_parity.f5.defaults import utils_infer_defaults
 
-# utils_infer.py module globals (f5-tts 1.1.22, L52-65): infer_cli's fallbacks after the TOML.
-UTILS_INFER_DEFAULTS: dict[str, Any] = {
-    "mel_spec_type": "vocos",
-    "target_rms": 0.1,
-    "cross_fade_duration": 0.15,
-    "nfe_step": 32,
-    "cfg_strength": 2.0,
-    "sway_sampling_coef": -1.0,
-    "speed": 1.0,
-    "fix_duration": None,
-}
+# utils_infer.py module globals: infer_cli's fallbacks after the TOML (read from the installed source).
+UTILS_INFER_DEFAULTS: dict[str, Any] = utils_infer_defaults()
 
 # infer_cli's literal fallbacks for settings utils_infer does not define.
 INFER_CLI_DEFAULTS: dict[str, Any] = {
-    "model": "F5TTS_v1_Base",
+    "model": DEFAULT_INFER_MODEL,
     "ckpt_file": "",
     "vocab_file": "",
     "ref_audio": "infer/examples/basic/basic_ref_en.wav",
@@ -266,20 +259,11 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
     fix_duration = pick("fix_duration", UTILS_INFER_DEFAULTS["fix_duration"], "--fix_duration")
     device = pick("device", None, "--device")
 
-    for name, value in (("nfe_step", nfe_step), ("cfg_strength", cfg_strength), ("sway_sampling_coef", sway),
-                        ("speed", speed), ("target_rms", target_rms), ("cross_fade_duration", cross_fade)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{name} in {config_path} is {value!r}, not a number", f"write {name} as a number")
-    if fix_duration is not None and (isinstance(fix_duration, bool) or not isinstance(fix_duration, (int, float))):
-        raise InputError(f"fix_duration in {config_path} is {fix_duration!r}, not a number", "write it in seconds")
-    for name, value in (("model", model), ("ckpt_file", ckpt_file), ("vocab_file", vocab_file),
-                        ("ref_audio", ref_audio), ("ref_text", ref_text), ("gen_text", gen_text),
-                        ("gen_file", gen_file), ("vocoder_name", vocoder_name)):
-        if not isinstance(value, str):
-            raise InputError(f"{name} in {config_path} is {value!r}, not a string", f"quote {name} in the TOML")
-    if vocoder_name not in VOCODER_LOCAL_PATHS:
-        raise InputError(f"vocoder_name {vocoder_name!r} in {config_path} is not vocos or bigvgan",
-                         "set vocoder_name to vocos or bigvgan")
+    _check_types(config_path, numbers=dict(nfe_step=nfe_step, cfg_strength=cfg_strength, sway_sampling_coef=sway,
+                                           speed=speed, target_rms=target_rms, cross_fade_duration=cross_fade),
+                 fix_duration=fix_duration,
+                 strings=dict(model=model, ckpt_file=ckpt_file, vocab_file=vocab_file, ref_audio=ref_audio,
+                              ref_text=ref_text, gen_text=gen_text, gen_file=gen_file, vocoder_name=vocoder_name))
 
     # infer_cli's "patches for pip pkg user": example paths point into the installed package.
     ref_audio = _package_file(ref_audio) if "infer/examples/" in ref_audio else _resolve(ref_audio, base)
@@ -296,6 +280,44 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
         findings.append("ref_text is empty: infer_cli would transcribe the reference with Whisper from the model hub; "
                         "give the transcript instead")
 
+    model_cfg, model_cfg_given = _model_config(args, config, model, vocoder_name, base, sources)
+
+    checkpoint, vocab, vocoder_local_path = _locations(ckpt_file, vocab_file, model, vocoder_name, local, base,
+                                                       findings)
+    if target_rms != UTILS_INFER_DEFAULTS["target_rms"]:
+        findings.append(f"target_rms {_fmt(target_rms)} differs from utils_infer's 0.1, which the infer spec models")
+
+    return InferCliSettings(
+        model=model, model_cfg=model_cfg, model_cfg_given=model_cfg_given,
+        checkpoint=checkpoint, checkpoint_given=bool(ckpt_file), vocab_file=vocab,
+        ref_audio=ref_audio, ref_text=ref_text, gen_text=gen_text,
+        vocoder_name=vocoder_name, load_vocoder_from_local=local, vocoder_local_path=vocoder_local_path,
+        nfe_step=int(nfe_step), cfg_strength=float(cfg_strength), sway_sampling_coef=float(sway),
+        speed=float(speed), fix_duration=None if fix_duration is None else float(fix_duration),
+        target_rms=float(target_rms), cross_fade_duration=float(cross_fade), device=device,
+        remove_silence=remove_silence, config_path=str(config_path), argv=list(argv),
+        sources=sources, findings=findings,
+    )
+
+
+def _check_types(config_path: Path, *, numbers: dict[str, Any], fix_duration: Any, strings: dict[str, Any]) -> None:
+    """A TOML can hold any type; infer_cli would crash later on a wrong one. Say which, now."""
+    for name, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{name} in {config_path} is {value!r}, not a number", f"write {name} as a number")
+    if fix_duration is not None and (isinstance(fix_duration, bool) or not isinstance(fix_duration, (int, float))):
+        raise InputError(f"fix_duration in {config_path} is {fix_duration!r}, not a number", "write it in seconds")
+    for name, value in strings.items():
+        if not isinstance(value, str):
+            raise InputError(f"{name} in {config_path} is {value!r}, not a string", f"quote {name} in the TOML")
+    if strings["vocoder_name"] not in VOCODER_LOCAL_PATHS:
+        raise InputError(f"vocoder_name {strings['vocoder_name']!r} in {config_path} is not vocos or bigvgan",
+                         "set vocoder_name to vocos or bigvgan")
+
+
+def _model_config(args, config: dict[str, Any], model: str, vocoder_name: str, base: Path,
+                  sources: dict[str, str]) -> tuple[str, bool]:
+    """The model YAML infer_cli loads (-mc, the TOML's model_cfg, or the package's configs/<model>.yaml)."""
     model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
     if model_cfg_given:
         model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
@@ -319,7 +341,12 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
                 f"{Path(model_cfg).name} has mel_spec_type {cfg_mel}",
                 f"use --vocoder_name {cfg_mel}, or a config trained with {vocoder_name}",
             )
+    return model_cfg, model_cfg_given
 
+
+def _locations(ckpt_file: str, vocab_file: str, model: str, vocoder_name: str, local: bool, base: Path,
+               findings: list[str]) -> tuple[str, str | None, str | None]:
+    """Which checkpoint, vocab and local vocoder folder infer_cli would read, and what is odd about them."""
     if ckpt_file:
         checkpoint = _resolve(ckpt_file, base)
     else:
@@ -337,20 +364,7 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
         vocoder_local_path = _resolve(VOCODER_LOCAL_PATHS[vocoder_name], base)
         findings.append(f"--load_vocoder_from_local reads {VOCODER_LOCAL_PATHS[vocoder_name]} relative to the "
                         f"working directory: {vocoder_local_path}")
-    if target_rms != UTILS_INFER_DEFAULTS["target_rms"]:
-        findings.append(f"target_rms {_fmt(target_rms)} differs from utils_infer's 0.1, which the infer spec models")
-
-    return InferCliSettings(
-        model=model, model_cfg=model_cfg, model_cfg_given=model_cfg_given,
-        checkpoint=checkpoint, checkpoint_given=bool(ckpt_file), vocab_file=vocab,
-        ref_audio=ref_audio, ref_text=ref_text, gen_text=gen_text,
-        vocoder_name=vocoder_name, load_vocoder_from_local=local, vocoder_local_path=vocoder_local_path,
-        nfe_step=int(nfe_step), cfg_strength=float(cfg_strength), sway_sampling_coef=float(sway),
-        speed=float(speed), fix_duration=None if fix_duration is None else float(fix_duration),
-        target_rms=float(target_rms), cross_fade_duration=float(cross_fade), device=device,
-        remove_silence=remove_silence, config_path=str(config_path), argv=list(argv),
-        sources=sources, findings=findings,
-    )
+    return checkpoint, vocab, vocoder_local_path
 
 
 def parse_infer_cli(command_line: str, *, cwd: str | Path | None = None) -> InferCliSettings:

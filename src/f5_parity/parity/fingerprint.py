@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
+from f5_parity.f5.configs import V0_FLAGS, V1_FLAGS
 from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec
 from f5_parity.paths.stages import ModelPool, UnbuildableSpec, apply_unicode, frontend, load_reference
 
-V1 = {"pe_attn_head": None, "text_mask_padding": True}
-V0 = {"pe_attn_head": 1, "text_mask_padding": False}
+V1, V0 = V1_FLAGS, V0_FLAGS
 
 
 @dataclass
@@ -70,7 +70,7 @@ def flow_matching_losses(spec: PathSpec, cases: list[Case], pool: ModelPool, dra
     from f5_tts.model.modules import MelSpec
     from f5_tts.model.utils import list_str_to_idx
 
-    from f5_parity.testing.fixtures import read_vocab_chars
+    from f5_parity.f5.vocab import read_vocab_chars
 
     model = pool.model(spec)
     dtype = next(model.parameters()).dtype
@@ -110,7 +110,8 @@ def judge(family: str, results: list[CandidateLoss]) -> FamilyVerdict:
 
 def candidates_for(base: PathSpec, *, vocab_files: dict[str, str], include_ema: bool) -> dict[str, list[Candidate]]:
     """Candidate specs per family, each differing from `base` in that family only."""
-    from f5_parity.testing.fixtures import read_vocab_chars, sha256_file
+    from f5_parity.f5.vocab import read_vocab_chars
+    from f5_parity.files import sha256_file
 
     fam: dict[str, list[Candidate]] = {}
     arch = base.value("arch")

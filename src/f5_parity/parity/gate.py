@@ -33,17 +33,15 @@ from typing import Any
 
 from f5_parity.parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError
+from f5_parity.parity.pathnames import GENERATED_PATHS, PATH_ORDER
 
-BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
-GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
-PATH_ORDER = BASELINE_PATHS + GENERATED_PATHS
 ALL_GENERATED = "*"
 GAP_PATHS = ("infer", "infer-copy")
 # Like with like: the infer path's held-out text against the trainer settings on the same text,
 # its copy task against the trainer's own sample.
 GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer",)}
 
-# Defaults, from what was measured here (see shared/design/environment-facts.md):
+# Defaults, from what was measured here (the README figures; Whisper base on espeak-ng pt-br):
 # * CER: Whisper base on espeak-ng pt-br speech scores good audio at CER 0.2-0.5 (0.23 at 130 wpm,
 #   0.46-0.51 at 140 wpm; Griffin-Lim of a perfect mel 0.31-0.41) and garbage above 0.8. 0.6 sits
 #   between the two with room on both sides, for any vocoder, so it is the main intelligibility gate.
@@ -66,7 +64,6 @@ GAP_METRICS = ("wer", "cer", "similarity")
 BOOL_KEYS = ("per_case", "fail_on_probe")
 GAP_ALIASES = {f"max_{m}_gap": m for m in GAP_METRICS}
 VALID_KEYS = PER_PATH_KEYS + ("max_gap", "tolerances") + BOOL_KEYS + tuple(GAP_ALIASES)
-SOURCES = ("defaults", "pyproject.toml", "parity.toml", "flags")  # lowest to highest precedence
 
 
 @dataclass(frozen=True)
@@ -232,11 +229,8 @@ def load_thresholds(flags: dict[str, Any] | None, project_dir: str | Path | None
 # --- evaluation ---------------------------------------------------------------------------------
 
 def _metric(entry: dict[str, Any], metric: str) -> Any:
-    """A pooled or row value; accepts scoring.py's own names (cer_pooled, similarity_mean) too."""
-    for key in (metric, f"{metric}_pooled", f"{metric}_mean"):
-        if entry.get(key) is not None:
-            return entry[key]
-    return None
+    """A pooled or row value of the run JSON (keys wer, cer, cer_capped, similarity)."""
+    return entry.get(metric)
 
 
 def _judge(value: Any, op: str, threshold: float) -> bool:
@@ -281,23 +275,23 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
     return checks
 
 
-def evaluate_gate(run_json: dict[str, Any], thresholds: Thresholds, *, source: str = "defaults") -> dict[str, Any]:
+def evaluate_gate(parity_verdict: str, probes: list, scores: dict[str, Any] | None, thresholds: Thresholds, *,
+                  source: str = "defaults") -> dict[str, Any]:
     """The "gate" object of the run JSON: every check with its value, threshold and outcome.
 
     The parity verdict is always one check; each probe that ran is one (when fail_on_probe); score
     checks (pooled per path, and per case when per_case) and the trainer-vs-infer gaps only when the
-    run has "scores".
+    run has scores.
     """
-    parity = run_json.get("parity_verdict", run_json.get("verdict"))
+    parity = parity_verdict
     checks = [_check("parity", None, None, parity, "pass", "==", parity == "pass")]
     if thresholds.fail_on_probe:
-        for probe in run_json.get("probes") or []:
-            status = probe.get("status")
+        for probe in probes:
+            status = probe.status.value
             if status == "skip":
                 continue
-            checks.append(_check(f"probe:{probe.get('probe')}", None, None, status, ["fail", "error"], "not in",
+            checks.append(_check(f"probe:{probe.probe}", None, None, status, ["fail", "error"], "not in",
                                  status not in ("fail", "error")))
-    scores = run_json.get("scores")
     if scores:
         checks += _score_checks(scores.get("pooled") or {}, thresholds, None)
         if thresholds.per_case:

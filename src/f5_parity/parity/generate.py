@@ -22,19 +22,9 @@ import torch
 from f5_parity.scoring.audio import write_wav
 from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec
-from f5_parity.paths.stages import ModelPool, quiet
+from f5_parity.paths.stages import ModelPool
+from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS, PATH_LABELS  # noqa: F401 (re-exported)
 
-BASELINE_PATHS = ("reference", "copy-synthesis", "griffin-lim")
-GENERATED_PATHS = ("trainer", "trainer-heldout", "infer", "infer-copy")
-PATH_LABELS = {
-    "reference": "reference audio (ground truth)",
-    "copy-synthesis": "reference mel -> trainer's vocoder",
-    "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
-    "trainer": "trainer path (update_N_gen mirror, copy task)",
-    "trainer-heldout": "trainer settings, held-out text",
-    "infer": "infer path (infer_cli wiring), held-out text",
-    "infer-copy": "infer path, the trainer's copy task",
-}
 
 
 @dataclass
@@ -74,7 +64,7 @@ class InferRunner:
 def observe(calls, checkpoint: str, infer: PathSpec) -> dict[str, Any]:
     """What a path really used, read off its CFM.sample calls: weight set, dtype, sampler, vocab."""
     from f5_parity.checkpoint.file import open_checkpoint
-    from f5_parity.testing.fixtures import read_vocab_chars
+    from f5_parity.f5.vocab import read_vocab_chars
 
     if not calls:
         return {"sample_calls": 0}

@@ -1,14 +1,13 @@
 """A whole parity run as users meet it: engine, probes, full-mode audio and scores, gate, report files.
 
-The JSON assembled here is the single source of truth; report.md, the JUnit file and the GitHub
-step summary are rendered from it. Progress goes to a callback; nothing here prints.
+It returns one RunReport (parity/result.py), the single source of truth; report.md, the JUnit file, the
+GitHub step summary and the PNGs are rendered from it by the render layer. Progress goes to a callback;
+nothing here prints.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
 from f5_parity.results import jsonable
+from f5_parity.parity.result import RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -38,15 +38,8 @@ class PipelineOptions:
     json_path: Path | None = None
     inspect_config: str | None = None
     infer_runner: Any = None  # generation.InferRunner: infer_cli (default), the F5TTS class, or module:function
+    fingerprint: dict[str, Any] | None = None  # what the fingerprint settled, when it ran
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts to keep in the JSON
-
-
-@dataclass
-class PipelineOutcome:
-    data: dict[str, Any]
-    report: Path
-    json_path: Path
-    junit: Path | None
 
 
 def _versions(asr_backend: str) -> dict[str, str | None]:
@@ -61,11 +54,11 @@ def _versions(asr_backend: str) -> dict[str, str | None]:
 
 
 def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineOptions,
-                 progress: Progress | None = None) -> PipelineOutcome:
-    from f5_parity.cli.commands.inspect import inspect_checkpoint
+                 progress: Progress | None = None) -> RunReport:
+    """The whole run as one typed RunReport. Wavs and mel data land under opts.out_dir; writing run.json,
+    report.md, the PNGs and the JUnit file is the render layer's job."""
+    from f5_parity.checkpoint.inspect import inspect_checkpoint
     from f5_parity.parity.gate import evaluate_gate
-    from f5_parity.render.junit import write_junit
-    from f5_parity.render.markdown import append_github_summary, mel_diff_png, mel_png, write_report
 
     say = progress or (lambda what, frac=None: None)
     out = Path(opts.out_dir)
@@ -74,90 +67,80 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
 
     say("comparing stages and isolating", None)
     result = session.run()
-    data = result.to_dict()
-    data["parity_verdict"] = data["verdict"]
-    data["fingerprint"] = getattr(session, "fingerprint", None)
 
     say("inspecting the checkpoint", None)
     texts = sorted({t for c in session.cases for t in (c.ref_text, c.gen_text)})
-    report = inspect_checkpoint(checkpoint, config=opts.inspect_config,
-                                vocab=session.infer.locate("vocab", "path"),
-                                train_vocab=session.train.locate("vocab", "path"), texts=texts)
-    ck = report.context["checkpoint"]
-    data["checkpoint"] = {"path": str(checkpoint), "name": checkpoint.stem, "sha256": ck.sha256}
-    probes = [r.to_dict() for r in report.results]
-    data["cases"] = [c.to_dict() for c in session.cases]
-
-    data["scores"] = None
-    artifacts: dict[str, dict[str, str]] = {"wavs": {}, "pngs": {}}
+    inspected = inspect_checkpoint(checkpoint, config=opts.inspect_config,
+                                   vocab=session.infer.locate("vocab", "path"),
+                                   train_vocab=session.train.locate("vocab", "path"), texts=texts)
+    ck = inspected.context["checkpoint"]
+    run = result.to_dict()
+    report = RunReport(
+        verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"], factors=run["factors"],
+        warnings=run["warnings"], first_divergence=run["first_divergence"], stages=run["stages"],
+        by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
+        mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
+        fingerprint=opts.fingerprint,
+        checkpoint={"path": str(checkpoint), "name": checkpoint.stem, "sha256": ck.sha256},
+        cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate={}, reproducibility={},
+        extra=dict(opts.extra),
+    )
     if session.mode == "full":
-        from f5_parity.scoring.asr import load_asr
-        from f5_parity.parity.generate import InferRunner, generate_case, score_all
-
-        runner = opts.infer_runner or InferRunner()
-        wavs = []
-        for i, case in enumerate(session.cases):
-            say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
-            wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
-                                  runner)
-        data["observed_infer"] = {"runner": runner.kind, "target": runner.target, "runs": runner.observed}
-        say("loading the ASR", None)
-        asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)
-        done = [0]
-
-        def tick(what: str) -> None:
-            say(f"transcribing {what}", done[0] / max(1, len(wavs)))
-            done[0] += 1
-
-        data["scores"] = jsonable(score_all(wavs, asr, out, on_progress=tick).to_dict())
-        for w in wavs:
-            artifacts["wavs"][f"{w.case}/{w.path}"] = str(w.wav.relative_to(out))
-        say("drawing mel spectrograms", None)
-        for case in session.cases:
-            trainer_mel = dict(session.baseline(case)).get("final_mel")
-            infer_mel = session.aligned_values.get(case.name, {}).get("final_mel")
-            if trainer_mel is None or infer_mel is None:
-                continue
-            a, b = trainer_mel[0].numpy(), infer_mel[0].numpy()  # [frames, mels]
-            for name, fn in ((f"{case.name}_trainer", lambda p: mel_png(a, p, f"{case.name}: trainer path (final mel)")),
-                             (f"{case.name}_infer", lambda p: mel_png(b, p, f"{case.name}: infer path, aligned inputs")),
-                             (f"{case.name}_diff", lambda p: mel_diff_png(a, b, p, f"{case.name}: infer - trainer"))):
-                path = out / "mels" / f"{name}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fn(path)
-                artifacts["pngs"][name] = str(path.relative_to(out))
-    data["artifacts"] = artifacts
+        _generate_and_score(session, report, opts, out, say)
 
     say("running the run probes", None)
-    run_results = run_group("run", ProbeContext(resources={"run": data}), catalog=discover())
-    data["probes"] = probes + [r.to_dict() for r in run_results]
-
-    data["gate"] = evaluate_gate(data, opts.thresholds)
-    data["gate"]["source"] = opts.threshold_source
-    data["verdict"] = "pass" if data["parity_verdict"] == "pass" and data["gate"]["passed"] else "fail"
-    data["reproducibility"] = {
+    report.probes += run_group("run", ProbeContext(resources={"run": report}), catalog=discover())
+    report.gate = evaluate_gate(report.parity_verdict, report.probes, report.scores, opts.thresholds,
+                                source=opts.threshold_source)
+    report.verdict = "pass" if report.parity_verdict == "pass" and report.gate["passed"] else "fail"
+    report.reproducibility = {
         "versions": _versions(opts.asr_backend),
-        "asr_model": (data["scores"] or {}).get("asr", {}).get("model") if data["scores"] else None,
+        "asr_model": (report.scores or {}).get("asr", {}).get("model") if report.scores else None,
         "checkpoint_sha256": ck.sha256,
         "seed": opts.seed,
         "device": opts.device,
         "command": opts.command,
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    data.update(opts.extra)
-    data = jsonable(data)
+    return report
 
-    json_path = opts.json_path or out / "run.json"
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if opts.json_path and opts.json_path.resolve() != (out / "run.json").resolve():
-        (out / "run.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    report_path = write_report(data, out)
-    if opts.junit:
-        write_junit(data, opts.junit)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        append_github_summary(data)
-    return PipelineOutcome(data, report_path, json_path, opts.junit)
+
+def _generate_and_score(session: ParitySession, report: RunReport, opts: PipelineOptions, out: Path, say) -> None:
+    """Full mode: both real paths generate every case, the ASR scores every wav; final mels kept as data."""
+    import numpy as np
+
+    from f5_parity.parity.generate import InferRunner, generate_case, score_all
+    from f5_parity.scoring.asr import load_asr
+
+    runner = opts.infer_runner or InferRunner()
+    wavs = []
+    for i, case in enumerate(session.cases):
+        say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
+        wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
+                              runner)
+    report.observed_infer = {"runner": runner.kind, "target": runner.target, "runs": runner.observed}
+    say("loading the ASR", None)
+    asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)
+    done = [0]
+
+    def tick(what: str) -> None:
+        say(f"transcribing {what}", done[0] / max(1, len(wavs)))
+        done[0] += 1
+
+    report.scores = jsonable(score_all(wavs, asr, out, on_progress=tick).to_dict())
+    for w in wavs:
+        report.artifacts["wavs"][f"{w.case}/{w.path}"] = str(w.wav.relative_to(out))
+    # The final mels of both paths on aligned inputs, as data: the render layer draws them.
+    for case in session.cases:
+        trainer_mel = dict(session.baseline(case)).get("final_mel")
+        infer_mel = session.aligned_values.get(case.name, {}).get("final_mel")
+        if trainer_mel is None or infer_mel is None:
+            continue
+        for side, mel in (("trainer", trainer_mel), ("infer", infer_mel)):
+            path = out / "mels" / f"{case.name}_{side}.npy"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, mel[0].float().numpy())  # [frames, mels]
+            report.artifacts.setdefault("mels", {})[f"{case.name}_{side}"] = str(path.relative_to(out))
 
 
 def exact_command() -> str:

@@ -20,7 +20,7 @@ from f5_parity.cases.case import Case
 from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
-from f5_parity.paths.spec import ByDesignDifference, PathSpec, align_by_design, resolve_unknown
+from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown
 from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
 
 CLIP_SECONDS = 12.0  # preprocess_ref_audio_text's hard limit
@@ -53,6 +53,7 @@ class RunResult:
     mode: str
     tolerance_rule: str
     seconds: float
+    unbuilt: dict[str, str] = field(default_factory=dict)  # case -> why the infer spec could not be built
 
     def to_dict(self) -> dict[str, Any]:
         from f5_parity.results import jsonable
@@ -71,6 +72,7 @@ class RunResult:
             "mode": self.mode,
             "tolerance_rule": self.tolerance_rule,
             "seconds": round(self.seconds, 3),
+            "unbuilt": self.unbuilt,
         })
 
 
@@ -150,7 +152,7 @@ class ParitySession:
     # -- warnings ----------------------------------------------------------------------------------------------
 
     def pathology_warnings(self) -> list[Warning_]:
-        from f5_parity.testing.fixtures import read_vocab_chars
+        from f5_parity.f5.vocab import read_vocab_chars
         from f5_parity.paths.stages import apply_unicode, frontend
 
         warnings = []
@@ -198,12 +200,14 @@ class ParitySession:
         start = time.perf_counter()
         stages: dict[str, list[StageComparison]] = {}
         diverged: dict[str, str | None] = {}
+        unbuilt: dict[str, str] = {}
         for case in self.cases:
             try:
                 stages[case.name] = self._compare_all_stages(self.aligned, case,
                                                              record=self.aligned_values.setdefault(case.name, {}))
             except UnbuildableSpec as exc:
                 stages[case.name] = []
+                unbuilt[case.name] = str(exc)
                 self.notes.append(f"{case.name}: the infer spec cannot be built: {exc}")
             diverged[case.name] = first_divergence(stages[case.name]) if stages[case.name] else "build"
         parity = all(d is None for d in diverged.values())
@@ -252,6 +256,7 @@ class ParitySession:
             mode=self.mode,
             tolerance_rule=rule_text(self.tolerances),
             seconds=time.perf_counter() - start,
+            unbuilt=unbuilt,
         )
 
 

@@ -53,10 +53,3 @@ BY_DESIGN: dict[tuple[str, str], tuple[object, object]] = {
     ("ref-audio", "target_rms"): (None, 0.1),  # infer raises quiet references to RMS 0.1
     ("duration", "rule"): ("2x", "bytes"),  # 2 x ref frames vs the UTF-8 byte-ratio estimate
 }
-
-
-def factor(fid: str) -> Factor:
-    try:
-        return BY_ID[fid]
-    except KeyError:
-        raise ValueError(f"unknown factor id {fid!r}; known: {', '.join(FACTOR_IDS)}") from None

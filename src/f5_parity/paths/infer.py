@@ -90,9 +90,9 @@ def observe_sample_calls(seed_each: int | None = None):
 
 
 def _model_cls(backbone: str):
-    from f5_tts.model import DiT, MMDiT, UNetT
+    from f5_parity.f5.configs import backbone_class
 
-    return {"DiT": DiT, "UNetT": UNetT, "MMDiT": MMDiT}[backbone]
+    return backbone_class(backbone)
 
 
 def load_infer_model(spec: PathSpec, device: str = "cpu"):

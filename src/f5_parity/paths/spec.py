@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from f5_parity.f5.configs import load_config, numeric_arch
+from f5_parity.f5.defaults import infer_defaults
+from f5_parity.f5.configs import DEFAULT_INFER_MODEL, load_config, numeric_arch
 from f5_parity.paths.factors import BY_DESIGN, FACTOR_IDS
-from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, official_vocab_path, sha256_file
+from f5_parity.f5.configs import MEL_SPEC_KWARGS
+from f5_parity.f5.vocab import official_vocab_path
+from f5_parity.files import sha256_file
 
 UNKNOWN = "unknown"
 
 # utils_infer's module globals (f5-tts 1.1.22, L52-65): what load_model / infer_process use.
-INFER_DEFAULTS = dict(nfe=32, cfg=2.0, sway=-1.0, ode="euler", speed=1.0, fix_duration=None, target_rms=0.1)
+INFER_DEFAULTS = infer_defaults()  # utils_infer's, read from the installed f5-tts
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def align_by_design(train: PathSpec, infer: PathSpec) -> tuple[PathSpec, list[By
 
 
 def _vocab_value(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    from f5_parity.testing.fixtures import read_vocab_chars
+    from f5_parity.f5.vocab import read_vocab_chars
 
     p = Path(path)
     chars = read_vocab_chars(p)
@@ -183,7 +186,7 @@ def default_infer_dtype(device: str) -> str:
 def infer_spec(
     checkpoint: str | Path,
     *,
-    infer_config: str | Path | dict[str, Any] = "F5TTS_v1_Base",
+    infer_config: str | Path | dict[str, Any] = DEFAULT_INFER_MODEL,
     infer_vocab: str | Path | None = None,
     use_ema: bool = True,
     vocoder_path: str | Path | None = None,

@@ -4,7 +4,7 @@ Stages, cheapest first: tokens, cond_mel, duration, noise, timesteps, velocity (
 velocity-field evaluation at a fixed (x_t, t)), then in full mode final_mel (the real CFM.sample)
 and wav (the vocoder). In fast mode `wav` is the vocoder's resynthesis of the cond mel, like the
 trainer's update_N_ref.wav. The glue between f5's pieces mirrors CFM.sample and infer_batch_process
-(f5-tts 1.1.22); tests/test_stages.py proves the mirror against the real calls.
+(f5-tts 1.1.22); tests/test_trainer_mirror.py proves the trainer side against a real Trainer sample.
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ class ModelPool:
                      spec.value("sampler").get("ode")))
 
     def model(self, spec: PathSpec):
-        from f5_tts.model import CFM, DiT, MMDiT, UNetT
+        from f5_tts.model import CFM
+        from f5_parity.f5.configs import backbone_class
 
-        from f5_parity.testing.fixtures import read_vocab_chars
+        from f5_parity.f5.vocab import read_vocab_chars
 
         arch = dict(spec.value("arch"))
         if UNKNOWN in arch.values():
@@ -96,7 +97,7 @@ class ModelPool:
             return self._models[key]
         backbone = arch.pop("backbone", "DiT")
         vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
-        cls = {"DiT": DiT, "UNetT": UNetT, "MMDiT": MMDiT}[backbone]
+        cls = backbone_class(backbone)
         # The constructor load_model uses (utils_infer.py L251-266).
         try:
             model = CFM(
@@ -304,7 +305,7 @@ class StageRunner:
         mel = spec.value("mel")
 
         # tokens: frontend + vocab, exactly list_str_to_idx as CFM.sample calls it
-        from f5_parity.testing.fixtures import read_vocab_chars
+        from f5_parity.f5.vocab import read_vocab_chars
 
         vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
         text_list, ctx.framed_ref_text, ctx.gen_text = framed_text(spec, ctx.ref, case)
@@ -391,10 +392,6 @@ class StageRunner:
                 seed=s.get("seed"),
             )
         return out.float()[:, ctx.ref_len:, :].cpu()
-
-
-def run_stages(runner: StageRunner, spec: PathSpec, case: Case, stages: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    return {name: value for name, value, _ in runner.iter_stages(spec, case, stages)}
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

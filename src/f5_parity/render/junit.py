@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from f5_parity.parity.result import RunReport
+
 SUITE_NAME = "parity-check"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -61,15 +63,15 @@ class _Suite:
         return tc
 
 
-def _probe_cases(s: _Suite, d: dict[str, Any]) -> None:
-    for p in d.get("probes") or []:
-        status = str(p.get("status"))
-        payload = {k: p.get(k) for k in ("metrics", "threshold", "margin", "evidence", "fix")}
-        failure = (str(p.get("summary", "")), status, _details(payload)) if status in ("fail", "error") else None
-        s.case("probe", str(p.get("probe")), failure=failure,
-               skipped=str(p.get("summary", "")) if status == "skip" else None,
-               out=None if failure or status == "skip" else f"{status.upper()}: {p.get('summary', '')}",
-               time=p.get("duration_s"))
+def _probe_cases(s: _Suite, d: RunReport) -> None:
+    for p in d.probes or []:
+        status = p.status.value
+        payload = {k: getattr(p, k) for k in ("metrics", "threshold", "margin", "evidence", "fix")}
+        failure = (p.summary, status, _details(payload)) if status in ("fail", "error") else None
+        s.case("probe", p.probe, failure=failure,
+               skipped=p.summary if status == "skip" else None,
+               out=None if failure or status == "skip" else f"{status.upper()}: {p.summary}",
+               time=round(p.duration_s, 4))
 
 
 def _stage_message(c: dict[str, Any]) -> str:
@@ -81,13 +83,12 @@ def _stage_message(c: dict[str, Any]) -> str:
             + (f" ({c['note']})" if c.get("note") else ""))
 
 
-def _stage_cases(s: _Suite, d: dict[str, Any]) -> None:
-    culprits = ", ".join(d.get("culprits") or []) or "none isolated"
-    for case, comps in (d.get("stages") or {}).items():
+def _stage_cases(s: _Suite, d: RunReport) -> None:
+    culprits = ", ".join(d.culprits or []) or "none isolated"
+    for case, comps in (d.stages or {}).items():
         if not comps:
-            notes = [n for n in d.get("notes") or [] if str(n).startswith(f"{case}:")]
-            s.case(f"stage.{case}", "build", failure=(f"{case}: the infer spec cannot be built", "build",
-                                                      "\n".join(notes) or "see the report's notes"))
+            why = f"{case}: the infer spec cannot be built: {d.unbuilt[case]}" if case in d.unbuilt else "see the report's notes"
+            s.case(f"stage.{case}", "build", failure=(f"{case}: the infer spec cannot be built", "build", why))
             continue
         for c in comps:
             failure = None
@@ -107,23 +108,23 @@ def _check_line(c: dict[str, Any]) -> str:
            f"{'holds' if c.get('passed') else 'does not hold'}"
 
 
-def _gate_cases(s: _Suite, d: dict[str, Any]) -> None:
-    gate = d.get("gate") or {}
-    factors = d.get("factors") or {}
+def _gate_cases(s: _Suite, d: RunReport) -> None:
+    gate = d.gate or {}
+    factors = d.factors or {}
     for c in gate.get("checks") or []:
         failure = None
         if not c.get("passed"):
             details = _details(c)
             if c.get("name") == "parity":
-                fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.get("culprits") or []]
+                fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.culprits or []]
                 details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
             failure = (_check_line(c), "gate", details)
         s.case("gate", _check_name(c), failure=failure, out=None if failure else _check_line(c))
 
 
-def _score_cases(s: _Suite, d: dict[str, Any]) -> None:
-    scores = d.get("scores") or {}
-    checks = (d.get("gate") or {}).get("checks") or []
+def _score_cases(s: _Suite, d: RunReport) -> None:
+    scores = d.scores or {}
+    checks = (d.gate or {}).get("checks") or []
     for r in scores.get("rows") or []:
         case, path = r.get("case"), r.get("path")
         failed = [c for c in checks if c.get("case") == case and c.get("path") == path and not c.get("passed")]
@@ -135,18 +136,18 @@ def _score_cases(s: _Suite, d: dict[str, Any]) -> None:
         s.case(f"score.{case}", str(path), failure=failure, out=None if failure else summary)
 
 
-def build_junit(run_json: dict[str, Any]) -> ET.ElementTree:
-    d = run_json
+def build_junit(report: RunReport) -> ET.ElementTree:
+    d = report
     s = _Suite()
     props = ET.SubElement(s.suite, "properties")
-    repro = d.get("reproducibility") or {}
-    ck = d.get("checkpoint")
+    repro = d.reproducibility or {}
+    ck = d.checkpoint
     ck = ck if isinstance(ck, dict) else {"path": ck}
-    for name, value in (("verdict", d.get("verdict")), ("parity_verdict", d.get("parity_verdict", d.get("verdict"))),
-                        ("culprits", ",".join(d.get("culprits") or [])), ("mode", d.get("mode")),
+    for name, value in (("verdict", d.verdict), ("parity_verdict", d.parity_verdict),
+                        ("culprits", ",".join(d.culprits or [])), ("mode", d.mode),
                         ("checkpoint", ck.get("path")),
                         ("checkpoint_sha256", ck.get("sha256") or repro.get("checkpoint_sha256")),
-                        ("gate_source", (d.get("gate") or {}).get("source")), ("command", repro.get("command"))):
+                        ("gate_source", (d.gate or {}).get("source")), ("command", repro.get("command"))):
         if value not in (None, ""):
             ET.SubElement(props, "property", name=name, value=_text(value))
     _probe_cases(s, d)
@@ -155,7 +156,7 @@ def build_junit(run_json: dict[str, Any]) -> ET.ElementTree:
     _score_cases(s, d)
     attrs = {k: str(v) for k, v in s.counts.items()}
     attrs["errors"] = "0"  # an erroring probe is a failure of its testcase (type "error"), not a crash
-    attrs["time"] = f"{d['seconds']:.3f}" if isinstance(d.get("seconds"), (int, float)) else "0"
+    attrs["time"] = f"{d.seconds:.3f}" if isinstance(d.seconds, (int, float)) else "0"
     for k, v in attrs.items():
         s.suite.set(k, v)
     if repro.get("created"):
@@ -167,9 +168,9 @@ def build_junit(run_json: dict[str, Any]) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def write_junit(run_json: dict[str, Any], path: str | Path) -> Path:
+def write_junit(report: RunReport, path: str | Path) -> Path:
     """Write the JUnit XML for the run to `path` (parent folders created) and return the path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    build_junit(run_json).write(p, encoding="utf-8", xml_declaration=True)
+    build_junit(report).write(p, encoding="utf-8", xml_declaration=True)
     return p

@@ -20,21 +20,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
+from f5_parity.parity.result import RunReport
+
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
 
 STAGE_COLUMNS = ("stage", "ok", "rule", "rel_tol", "rel L2", "max abs diff", "cosine", "SNR dB",
                  "min required tol", "note")
-PATH_ORDER = ("reference", "copy-synthesis", "griffin-lim", "trainer", "trainer-heldout", "infer", "infer-copy")
-PATH_MEANING = {
-    "reference": "the reference recording itself (ground truth for the ASR)",
-    "copy-synthesis": "reference mel -> vocoder (the vocoder's own ceiling)",
-    "griffin-lim": "reference mel -> Griffin-Lim (vocoder-free)",
-    "trainer": "trainer path's generation (copy task, as update_N_gen.wav)",
-    "trainer-heldout": "the trainer's model and settings on the held-out text",
-    "infer": "infer path's generation of the held-out text",
-    "infer-copy": "infer path's generation of the reference text (copy task)",
-}
 MAX_TEXT = 160  # long ASR loops are cut in tables; the JSON keeps them whole
 
 
@@ -91,14 +84,14 @@ def _verdict_word(verdict: Any) -> str:
     return "PASSED" if verdict == "pass" else "FAILED"
 
 
-def checkpoint_info(run_json: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_info(report: RunReport) -> dict[str, Any]:
     """{"path", "name", "sha256"} whether the JSON holds a dict or (the engine's) a bare path."""
-    ck = run_json.get("checkpoint")
+    ck = report.checkpoint
     info = dict(ck) if isinstance(ck, dict) else {"path": ck}
     path = info.get("path")
     info.setdefault("name", Path(str(path)).name if path else "checkpoint")
     if not info.get("sha256"):
-        info["sha256"] = (run_json.get("reproducibility") or {}).get("checkpoint_sha256")
+        info["sha256"] = (report.reproducibility or {}).get("checkpoint_sha256")
     return info
 
 
@@ -128,31 +121,31 @@ def _effect_text(effect: dict[str, Any] | None) -> str:
     return f"{head}{case}; per stage (rel L2, or ids that differ): {parts or 'none'}"
 
 
-def _verdict_lines(d: dict[str, Any]) -> list[str]:
+def _verdict_lines(d: RunReport) -> list[str]:
     ck = checkpoint_info(d)
-    parity = d.get("parity_verdict", d.get("verdict"))
-    gate = d.get("gate")
+    parity = d.parity_verdict
+    gate = d.gate
     gate_text = ""
     if gate:
         failed = sum(not c.get("passed") for c in gate.get("checks", []))
         gate_text = f", gate {'pass' if gate.get('passed') else 'fail'} ({failed} of {len(gate.get('checks', []))} checks failed)"
-    culprits = ", ".join(d.get("culprits") or []) or "none"
+    culprits = ", ".join(d.culprits or []) or "none"
     return [
         f"# Parity report: {ck['name']}",
         "",
-        f"**{_verdict_word(d.get('verdict'))}** — trainer path vs infer path of `{ck['name']}` "
-        f"({d.get('mode', '?')} mode): parity {parity}{gate_text}; culprits: {culprits}",
+        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck['name']}` "
+        f"({d.mode} mode): parity {parity}{gate_text}; culprits: {culprits}",
         "",
     ]
 
 
-def _culprit_lines(d: dict[str, Any]) -> list[str]:
+def _culprit_lines(d: RunReport) -> list[str]:
     out = ["## Culprits", ""]
-    culprits = d.get("culprits") or []
-    factors = d.get("factors") or {}
+    culprits = d.culprits or []
+    factors = d.factors or {}
     if not culprits:
         out.append("None: no factor that differs between the paths breaks parity on its own."
-                   if d.get("parity_verdict", d.get("verdict")) == "pass" or not d.get("stages")
+                   if d.parity_verdict == "pass" or not d.stages
                    else "None isolated: the stages diverge but no single set of differing factors explains it "
                         "(see Isolation).")
     for i, fid in enumerate(culprits, 1):
@@ -161,7 +154,7 @@ def _culprit_lines(d: dict[str, Any]) -> list[str]:
                 f"   - trainer: {_code(f.get('train'))} · infer: {_code(f.get('infer'))}",
                 f"   - effect alone: {_effect_text(f.get('effect'))}",
                 f"   - **fix:** {f.get('fix') or 'no fix recorded'}"]
-    unresolved = (d.get("isolation") or {}).get("remaining_unresolved") or []
+    unresolved = (d.isolation or {}).get("remaining_unresolved") or []
     if unresolved:
         out += ["", f"Unresolved (could not be tested alone): {', '.join(map(str, unresolved))}"]
     return out + [""]
@@ -176,8 +169,8 @@ def _gate_rows(gate: dict[str, Any]) -> list[list[Any]]:
 GATE_HEADER = ("check", "path", "case", "value", "op", "threshold", "result")
 
 
-def _gate_lines(d: dict[str, Any]) -> list[str]:
-    gate = d.get("gate")
+def _gate_lines(d: RunReport) -> list[str]:
+    gate = d.gate
     if not gate:
         return []
     out = ["## Gate", "", f"{'Passed' if gate.get('passed') else 'Failed'}; thresholds from {gate.get('source', 'defaults')}.", ""]
@@ -191,27 +184,27 @@ def _gate_lines(d: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
-def _warning_lines(d: dict[str, Any]) -> list[str]:
+def _warning_lines(d: RunReport) -> list[str]:
     out = []
-    if d.get("warnings"):
+    if d.warnings:
         out += ["## Warnings", ""]
-        for w in d["warnings"]:
+        for w in d.warnings:
             metrics = f" ({', '.join(f'{k} {_num(v)}' for k, v in (w.get('metrics') or {}).items())})" if w.get("metrics") else ""
             out.append(f"- [{w.get('factor')}] {w.get('case')}: {w.get('message')}{metrics}")
         out.append("")
-    if d.get("notes"):
-        out += ["## Notes", ""] + [f"- {n}" for n in d["notes"]] + [""]
+    if d.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in d.notes] + [""]
     return out
 
 
-def _stage_lines(d: dict[str, Any]) -> list[str]:
-    stages = d.get("stages") or {}
+def _stage_lines(d: RunReport) -> list[str]:
+    stages = d.stages or {}
     if not stages:
         return []
     out = ["## Stages", "", "Trainer path (a) vs infer path (b) on identical inputs, by-design differences aligned.",
-           f"Tolerance rule: {d.get('tolerance_rule', '-')}", ""]
+           f"Tolerance rule: {d.tolerance_rule}", ""]
     for case, comps in stages.items():
-        first = (d.get("first_divergence") or {}).get(case)
+        first = (d.first_divergence or {}).get(case)
         out += [f"### Case {case} — first divergence: {first or 'none'}", ""]
         rows = []
         for c in comps:
@@ -235,8 +228,8 @@ def _stage_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def _factor_lines(d: dict[str, Any]) -> list[str]:
-    factors = d.get("factors") or {}
+def _factor_lines(d: RunReport) -> list[str]:
+    factors = d.factors or {}
     if not factors:
         return []
     rows = [[_Raw(f"**{fid}**" if f.get("culprit") else fid), f.get("differs"), f.get("differs_after_alignment"),
@@ -247,8 +240,8 @@ def _factor_lines(d: dict[str, Any]) -> list[str]:
                                         "trainer", "infer"), rows) + [""]
 
 
-def _by_design_lines(d: dict[str, Any]) -> list[str]:
-    items = d.get("by_design") or []
+def _by_design_lines(d: RunReport) -> list[str]:
+    items = d.by_design or []
     if not items:
         return []
     rows = []
@@ -261,8 +254,8 @@ def _by_design_lines(d: dict[str, Any]) -> list[str]:
         _table(("difference", "trainer", "infer", "first divergence", "velocity", "final_mel", "wav"), rows) + [""]
 
 
-def _isolation_lines(d: dict[str, Any]) -> list[str]:
-    iso = d.get("isolation")
+def _isolation_lines(d: RunReport) -> list[str]:
+    iso = d.isolation
     if not iso:
         return []
     sets = "; ".join("{" + ", ".join(s) + "}" for s in iso.get("culprit_sets") or []) or "none"
@@ -278,27 +271,27 @@ def _isolation_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def _probe_lines(d: dict[str, Any]) -> list[str]:
-    probes = d.get("probes") or []
+def _probe_lines(d: RunReport) -> list[str]:
+    probes = d.probes or []
     if not probes:
         return []
     out = ["## Probes", ""]
     out += _table(("probe", "status", "summary"),
-                  [[p.get("probe"), str(p.get("status", "")).upper(), _Raw(_cell(p.get("summary"), MAX_TEXT))]
+                  [[p.probe, p.status.value.upper(), _Raw(_cell(p.summary, MAX_TEXT))]
                    for p in probes])
     out.append("")
     for p in probes:
-        out += [f"### {p.get('probe')} — {str(p.get('status', '')).upper()}", "", str(p.get("summary", "")), ""]
-        if p.get("threshold") is not None or p.get("margin") is not None:
-            out.append(f"- threshold: {_code(p.get('threshold'))}; margin: {_num(p.get('margin'))}")
-        if p.get("fix"):
-            out.append(f"- **fix:** {p['fix']}")
-        metrics = p.get("metrics") or {}
+        out += [f"### {p.probe} — {p.status.value.upper()}", "", p.summary, ""]
+        if p.threshold is not None or p.margin is not None:
+            out.append(f"- threshold: {_code(p.threshold)}; margin: {_num(p.margin)}")
+        if p.fix:
+            out.append(f"- **fix:** {p.fix}")
+        metrics = p.metrics or {}
         scalars = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
         if scalars:
             out += [""] + _table(("metric", "value"), scalars)
         nested = {k: v for k, v in metrics.items() if isinstance(v, (dict, list))}
-        for label, payload in (("more metrics", nested), ("evidence", p.get("evidence") or {})):
+        for label, payload in (("more metrics", nested), ("evidence", p.evidence or {})):
             if payload:
                 out += ["", f"<details><summary>{label}</summary>", "", "```json",
                         json.dumps(payload, indent=2, ensure_ascii=False), "```", "", "</details>"]
@@ -311,8 +304,8 @@ def _ordered_paths(paths) -> list[str]:
     return [p for p in PATH_ORDER if p in paths] + [p for p in paths if p not in PATH_ORDER]
 
 
-def _score_lines(d: dict[str, Any]) -> list[str]:
-    scores = d.get("scores")
+def _score_lines(d: RunReport) -> list[str]:
+    scores = d.scores
     if not scores:
         return []
     asr = scores.get("asr") or {}
@@ -328,10 +321,10 @@ def _score_lines(d: dict[str, Any]) -> list[str]:
     if pooled:
         out += ["### Pooled over cases", ""]
         out += _table(("path", "n", "WER", "CER", "CER capped", "similarity", "broken share"),
-                      [[p, pooled[p].get("n"), pooled[p].get("wer", pooled[p].get("wer_pooled")),
-                        pooled[p].get("cer", pooled[p].get("cer_pooled")),
-                        pooled[p].get("cer_capped", pooled[p].get("cer_mean_capped")),
-                        pooled[p].get("similarity", pooled[p].get("similarity_mean")), pooled[p].get("broken_share")]
+                      [[p, pooled[p].get("n"), pooled[p].get("wer"),
+                        pooled[p].get("cer"),
+                        pooled[p].get("cer_capped"),
+                        pooled[p].get("similarity"), pooled[p].get("broken_share")]
                        for p in _ordered_paths(pooled)])
         out.append("")
     by_case: dict[str, list[dict]] = {}
@@ -349,8 +342,8 @@ def _score_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def _artifact_lines(d: dict[str, Any]) -> list[str]:
-    art = d.get("artifacts") or {}
+def _artifact_lines(d: RunReport) -> list[str]:
+    art = d.artifacts or {}
     pngs, wavs = art.get("pngs") or {}, art.get("wavs") or {}
     out = []
     if pngs:
@@ -362,8 +355,8 @@ def _artifact_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def _repro_lines(d: dict[str, Any]) -> list[str]:
-    r = d.get("reproducibility") or {}
+def _repro_lines(d: RunReport) -> list[str]:
+    r = d.reproducibility or {}
     ck = checkpoint_info(d)
     out = ["## Reproducibility", ""]
     versions = r.get("versions") or {}
@@ -372,15 +365,15 @@ def _repro_lines(d: dict[str, Any]) -> list[str]:
     out += [f"- Checkpoint: `{ck.get('path')}`",
             f"- Checkpoint sha256: `{ck.get('sha256') or '-'}`",
             f"- ASR model: {_cell(r.get('asr_model'))}",
-            f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.get('mode', '-')}",
+            f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.mode}",
             f"- Created: {r.get('created', '-')}",
-            f"- Run time: {_num(d.get('seconds'))} s"]
-    times = [f"{p.get('probe')} {_num(p.get('duration_s'))} s" for p in d.get("probes") or []]
+            f"- Run time: {_num(d.seconds)} s"]
+    times = [f"{p.probe} {_num(round(p.duration_s, 4))} s" for p in d.probes]
     if times:
         out.append(f"- Probe times: {', '.join(times)}")
     if r.get("command"):
         out += ["", "Command:", "", "```", str(r["command"]), "```"]
-    specs = d.get("specs") or {}
+    specs = d.specs or {}
     located = [[name, fid, _Raw(_code(loc))] for name, spec in specs.items()
                for fid, loc in ((spec or {}).get("locators") or {}).items()]
     if located:
@@ -396,8 +389,8 @@ OBSERVED_COLUMNS = ("case", "path", "runner", "weights", "dtype", "steps", "cfg_
                     "pe_attn_head", "text_mask_padding", "vocab_matches_infer_spec")
 
 
-def _observed_lines(d: dict[str, Any]) -> list[str]:
-    observed = d.get("observed_infer")
+def _observed_lines(d: RunReport) -> list[str]:
+    observed = d.observed_infer
     if not observed or not observed.get("runs"):
         return []
     lines = ["## What the infer path really did", "",
@@ -408,24 +401,24 @@ def _observed_lines(d: dict[str, Any]) -> list[str]:
     return lines + _table(OBSERVED_COLUMNS, rows) + [""]
 
 
-def render_report(run_json: dict[str, Any]) -> str:
+def render_report(report: RunReport) -> str:
     """report.md's text. Only formats what the JSON holds."""
     lines: list[str] = []
     for section in (_verdict_lines, _culprit_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
                     _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _observed_lines, _artifact_lines,
                     _repro_lines):
-        lines += section(run_json)
+        lines += section(report)
     text = "\n".join(lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def write_report(run_json: dict[str, Any], out_dir: str | Path) -> Path:
+def write_report(report: RunReport, out_dir: str | Path) -> Path:
     """Write out_dir/report.md (UTF-8, '\\n' line ends) and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.md"
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(render_report(run_json))
+        f.write(render_report(report))
     return path
 
 
@@ -436,33 +429,33 @@ def strip_timestamp_lines(text: str) -> str:
 
 # --- GitHub step summary --------------------------------------------------------------------------
 
-def github_summary(run_json: dict[str, Any]) -> str:
+def github_summary(report: RunReport) -> str:
     """A short markdown summary: verdict, culprits with their fixes, the gate table."""
-    d = run_json
+    d = report
     ck = checkpoint_info(d)
-    out = [f"### parity-check: {_verdict_word(d.get('verdict'))} — {ck['name']}", "",
-           f"Parity {d.get('parity_verdict', d.get('verdict'))} ({d.get('mode', '?')} mode); "
-           f"culprits: {', '.join(d.get('culprits') or []) or 'none'}", ""]
-    for fid in d.get("culprits") or []:
-        f = (d.get("factors") or {}).get(fid, {})
+    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck['name']}", "",
+           f"Parity {d.parity_verdict} ({d.mode} mode); "
+           f"culprits: {', '.join(d.culprits or []) or 'none'}", ""]
+    for fid in d.culprits or []:
+        f = (d.factors or {}).get(fid, {})
         out.append(f"- **{fid}**: trainer {_code(f.get('train'))} vs infer {_code(f.get('infer'))} — "
                    f"fix: {f.get('fix') or 'no fix recorded'}")
-    if d.get("culprits"):
+    if d.culprits:
         out.append("")
-    gate = d.get("gate")
+    gate = d.gate
     if gate:
         out += _table(GATE_HEADER, _gate_rows(gate)) + [""]
     return "\n".join(out)
 
 
-def append_github_summary(run_json: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
+def append_github_summary(report: RunReport, environ: dict[str, str] | None = None) -> Path | None:
     """Append github_summary to $GITHUB_STEP_SUMMARY when it is set; the file's path, else None."""
     target = (environ if environ is not None else os.environ).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     path = Path(target)
     with open(path, "a", encoding="utf-8", newline="\n") as f:
-        f.write(github_summary(run_json) + "\n")
+        f.write(github_summary(report) + "\n")
     return path
 
 

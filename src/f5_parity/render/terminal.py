@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from f5_parity.parity.result import RunReport
+from f5_parity.results import Status
+
 
 def _num(x: Any, fmt: str = ".3g") -> str:
     if isinstance(x, bool) or x is None:
@@ -13,21 +16,21 @@ def _num(x: Any, fmt: str = ".3g") -> str:
     return str(x)
 
 
-def render_run_summary(data: dict[str, Any], console) -> None:
+def render_run_summary(data: RunReport, console) -> None:
     from rich.table import Table
 
-    verdict = data["verdict"]
+    verdict = data.verdict
     colour = "green" if verdict == "pass" else "red"
-    culprits = ", ".join(data["culprits"]) or "none"
+    culprits = ", ".join(data.culprits) or "none"
     console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
-                  f"({data['mode']} mode) | culprits: {culprits}")
-    for fid in data["culprits"]:
-        f = data["factors"][fid]
+                  f"({data.mode} mode) | culprits: {culprits}")
+    for fid in data.culprits:
+        f = data.factors[fid]
         eff = f.get("effect") or {}
         console.print(f"  [bold]{fid}[/]: train {f['train']} vs infer {f['infer']}; alone it moves the velocity by "
                       f"rel L2 {_num(eff.get('velocity'))} (first divergence: {eff.get('first_divergence')})")
         console.print(f"    fix: {f['fix']}")
-    for case, comps in data["stages"].items():
+    for case, comps in data.stages.items():
         table = Table(title=f"stages, case {case} (trainer vs infer on identical inputs)")
         for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):
             table.add_column(col)
@@ -36,14 +39,49 @@ def render_run_summary(data: dict[str, Any], console) -> None:
                           _num(c.get("max_abs_diff")), _num(c.get("cosine"), ".6f"), _num(c.get("snr_db"), ".1f"),
                           c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else ""))
         console.print(table)
-    if data["by_design"]:
+    if data.by_design:
         console.print("[bold]by design[/] (differences the two paths have on purpose, measured apart):")
-        for d in data["by_design"]:
+        for d in data.by_design:
             eff = d["effect"]
             console.print(f"  {d['factor']}.{d['key']}: {d['train']} vs {d['infer']} -> first shows at "
                           f"{eff.get('first_divergence')}, velocity rel L2 {_num(eff.get('velocity'))}")
-    for w in data["warnings"]:
+    for w in data.warnings:
         console.print(f"[yellow]warning[/] [{w['factor']}] {w['case']}: {w['message']}")
-    for n in data.get("notes", []):
+    for n in data.notes:
         console.print(f"[dim]note: {n}[/]")
-    console.print(f"[dim]tolerance rule: {data['tolerance_rule']}[/]")
+    console.print(f"[dim]tolerance rule: {data.tolerance_rule}[/]")
+
+
+STATUS_STYLE = {
+    Status.PASS: "bold green",
+    Status.FAIL: "bold red",
+    Status.WARN: "bold yellow",
+    Status.INFO: "cyan",
+    Status.SKIP: "dim",
+    Status.ERROR: "bold magenta",
+}
+
+
+def render_inspect(report, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    ck = report.checkpoint
+    console.print(f"[bold]{escape(ck['path'])}[/]  {ck['format']}, {ck['bytes']:,} bytes, sha256 {ck['sha256']}",
+                  soft_wrap=True)
+    table = Table(show_lines=True, expand=False)
+    table.add_column("probe", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("finding", overflow="fold")
+    for r in report.results:
+        finding = escape(r.summary)
+        if r.fix and r.status in (Status.FAIL, Status.WARN, Status.ERROR, Status.INFO):
+            finding += f"\n[bold]fix:[/] {escape(r.fix)}"
+        table.add_row(r.probe, f"[{STATUS_STYLE[r.status]}]{r.status.value.upper()}[/]", finding)
+    console.print(table)
+    for b in report.broken_probes:
+        console.print(f"[magenta]probe module failed to import:[/] {escape(b['module'])}: {escape(b['reason'])}")
+    counts = {s: sum(r.status == s for r in report.results) for s in Status}
+    line = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    verdict = "[bold red]FAILED[/]" if report.failed else "[bold green]PASSED[/]"
+    console.print(f"{verdict} ({line})")

@@ -259,6 +259,23 @@ def _count_layers(variables: dict, prefix: str) -> int:
     pattern = re.compile(rf"^{prefix}/layer_(\d+)/")
     return 1 + max(int(m.group(1)) for name in variables if (m := pattern.match(name)))
 
+def _whisper_dims(variables: dict[str, Any], n_audio_layer: int, n_text_layer: int) -> dict[str, int]:
+    """openai-whisper's ModelDimensions, read off the CTranslate2 tensors' shapes."""
+    conv1 = variables["encoder/conv1/weight"]
+    return {
+        "n_mels": int(conv1.shape[1]),
+        "n_audio_ctx": int(variables["encoder/position_encodings/encodings"].shape[0]),
+        "n_audio_state": int(conv1.shape[0]),
+        "n_audio_head": int(variables["encoder/num_heads"]),
+        "n_audio_layer": n_audio_layer,
+        "n_vocab": int(variables["decoder/embeddings/weight"].shape[0]),
+        "n_text_ctx": int(variables["decoder/position_encodings/encodings"].shape[0]),
+        "n_text_state": int(variables["decoder/embeddings/weight"].shape[1]),
+        "n_text_head": int(variables["decoder/num_heads"]),
+        "n_text_layer": n_text_layer,
+    }
+
+
 
 def ct2_to_openai_checkpoint(ct2_dir: str | Path) -> dict[str, Any]:
     """Convert a CTranslate2 Whisper folder into openai-whisper's checkpoint dict.
@@ -331,19 +348,7 @@ def ct2_to_openai_checkpoint(ct2_dir: str | Path) -> dict[str, Any]:
     state["decoder.ln.weight"] = t("decoder/layer_norm/gamma")
     state["decoder.ln.bias"] = t("decoder/layer_norm/beta")
 
-    conv1 = variables["encoder/conv1/weight"]
-    dims = {
-        "n_mels": int(conv1.shape[1]),
-        "n_audio_ctx": int(variables["encoder/position_encodings/encodings"].shape[0]),
-        "n_audio_state": int(conv1.shape[0]),
-        "n_audio_head": int(variables["encoder/num_heads"]),
-        "n_audio_layer": n_audio_layer,
-        "n_vocab": int(variables["decoder/embeddings/weight"].shape[0]),
-        "n_text_ctx": int(variables["decoder/position_encodings/encodings"].shape[0]),
-        "n_text_state": int(variables["decoder/embeddings/weight"].shape[1]),
-        "n_text_head": int(variables["decoder/num_heads"]),
-        "n_text_layer": n_text_layer,
-    }
+    dims = _whisper_dims(variables, n_audio_layer, n_text_layer)
     checkpoint: dict[str, Any] = {"dims": dims, "model_state_dict": state}
     config = ct2_dir / "config.json"
     if config.is_file():
@@ -772,7 +777,3 @@ def load_asr(
         asr = OpenAiWhisperAsr(resolved, language, device, options, "float32", name=backend)
         asr._model = _load_openai_whisper(resolved, device)
     return asr
-
-
-def transcribe_file(path_or_audio: str | Path | Audio, asr: AsrBackend) -> Transcript:
-    return asr.transcribe(audio_for_asr(path_or_audio).samples)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from f5_parity.f5.configs import V1_FLAGS
 from f5_parity.errors import InputError
 
 INJECTED = ("arch", "weights", "vocab")
@@ -53,7 +54,7 @@ def prepare_inputs(out_dir: Path, fixture: Path | None = None) -> DemoInputs:
     cfg = yaml.safe_load((fx / "F5TTS_ptbr_tiny.yaml").read_text(encoding="utf-8"))
     model = cfg["model"]
     # The v1 defaults where the model was trained with v0 flags: same keys and shapes, other numbers.
-    model["arch"] = {**model["arch"], "pe_attn_head": None, "text_mask_padding": True}
+    model["arch"] = {**model["arch"], **V1_FLAGS}
     model["name"] = "F5TTS_ptbr_tiny_v1_flags"
     infer_config = out_dir / "infer_config_v1_flags.yaml"
     infer_config.write_text(yaml.safe_dump({"model": model}, sort_keys=False, allow_unicode=True), encoding="utf-8")

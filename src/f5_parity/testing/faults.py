@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Callable
 
+from f5_parity.f5.configs import V0_FLAGS, V1_FLAGS
 from f5_parity.paths.spec import PathSpec
 
 FaultFn = Callable[[PathSpec, Path], PathSpec]
@@ -18,7 +19,8 @@ FaultFn = Callable[[PathSpec, Path], PathSpec]
 
 def permuted_vocab(vocab_path: str | Path, out: Path, seed: int = 25400) -> Path:
     """Same size, ' ' still id 0, every other id means another character: silent in F5."""
-    from f5_parity.testing.fixtures import read_vocab_chars, write_vocab
+    from f5_parity.f5.vocab import read_vocab_chars
+    from f5_parity.testing.fixtures import write_vocab
 
     chars = read_vocab_chars(vocab_path)
     rest = chars[1:]
@@ -33,12 +35,12 @@ def _weights(spec: PathSpec, work: Path) -> PathSpec:
 def _arch(spec: PathSpec, work: Path) -> PathSpec:
     arch = spec.value("arch")
     v0 = arch.get("pe_attn_head") == 1 and arch.get("text_mask_padding") is False
-    flags = {"pe_attn_head": None, "text_mask_padding": True} if v0 else {"pe_attn_head": 1, "text_mask_padding": False}
+    flags = V1_FLAGS if v0 else V0_FLAGS
     return spec.with_value("arch", **flags)
 
 
 def _vocab(spec: PathSpec, work: Path) -> PathSpec:
-    from f5_parity.testing.fixtures import sha256_file
+    from f5_parity.files import sha256_file
 
     path = permuted_vocab(spec.locate("vocab", "path"), work / "vocab_permuted.txt")
     return spec.with_value("vocab", locator={"path": str(path)}, sha256=sha256_file(path))
@@ -54,7 +56,8 @@ def _mel(spec: PathSpec, work: Path) -> PathSpec:
 
 
 def _vocoder(spec: PathSpec, work: Path) -> PathSpec:
-    from f5_parity.testing.fixtures import random_vocos_dir, sha256_file
+    from f5_parity.testing.fixtures import random_vocos_dir
+    from f5_parity.files import sha256_file
 
     path = random_vocos_dir(work / "vocos-other", seed=7)
     return spec.with_value("vocoder", locator={"path": str(path)}, name="vocos",

@@ -9,25 +9,21 @@ built from the vocos-mel-24khz config (random weights: its noise output is itsel
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 
-# F5's mel front end is fixed by utils_infer's globals; the tiny models keep it.
-MEL_SPEC_KWARGS = dict(
-    n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100, target_sample_rate=24000, mel_spec_type="vocos"
-)
+from f5_parity.checkpoint.ema import ema_share
+from f5_parity.f5.configs import MEL_SPEC_KWARGS, V1_FLAGS
+from f5_parity.files import cache_dir
+
 
 # A tiny DiT with every structural feature of the Base configs (text ConvNeXt, dim_head 64).
 TINY_ARCH: dict[str, Any] = dict(dim=128, depth=2, heads=2, ff_mult=2, text_dim=64, conv_layers=1)
-V1_FLAGS: dict[str, Any] = dict(text_mask_padding=True, pe_attn_head=None)
-V0_FLAGS: dict[str, Any] = dict(text_mask_padding=False, pe_attn_head=1)
 
 # Everything a Portuguese fine-tune meets: the letters, the accented vowels, ç, punctuation.
 _PT_EXTRA = "áàâãéêíóôõúüçÁÀÂÃÉÊÍÓÔÕÚÇ"
@@ -51,17 +47,8 @@ def write_vocab(path: str | Path, chars: Iterable[str]) -> Path:
     return p
 
 
-def official_vocab_path() -> Path:
-    """The 2545-entry vocab f5-tts's load_model uses when no vocab_file is given."""
-    from importlib.resources import files
-
-    return Path(str(files("f5_tts").joinpath("infer/examples/vocab.txt")))
 
 
-def read_vocab_chars(path: str | Path) -> list[str]:
-    """Read a vocab exactly as f5-tts's get_tokenizer does (each line minus its last character)."""
-    with open(path, "r", encoding="utf-8") as f:
-        return [line[:-1] for line in f]
 
 
 def build_cfm(
@@ -78,10 +65,12 @@ def build_cfm(
     F5 zero-initializes AdaLN and the output projection, so a fresh model predicts a zero velocity
     whatever its input; settings could not change its output and parity tests would pass vacuously.
     """
-    from f5_tts.model import CFM, DiT, MMDiT, UNetT
+    from f5_tts.model import CFM
+
+    from f5_parity.f5.configs import backbone_class
 
     arch = dict(TINY_ARCH | V1_FLAGS) if arch is None else dict(arch)
-    cls = {"DiT": DiT, "UNetT": UNetT, "MMDiT": MMDiT}[backbone]
+    cls = backbone_class(backbone)
     torch.manual_seed(seed)
     transformer = cls(**arch, text_num_embeds=len(vocab_chars), mel_dim=MEL_SPEC_KWARGS["n_mel_channels"])
     model = CFM(
@@ -107,18 +96,6 @@ def perturb(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
     return model
 
 
-def ema_share(updates: int, *, inherited_step: int, beta: float = 0.9999, update_every: int = 10,
-              update_after_step: int = 100) -> float:
-    """Share of the fine-tuned weights inside an ema_pytorch EMA after `updates` fine-tune updates.
-
-    With the EMA step inherited from pretraining (~1.2 M for the official models) the warm-up is long
-    over, so the decay sits at `beta` and applies once every `update_every` updates.
-    """
-    applied = 0
-    for step in range(inherited_step, inherited_step + updates):
-        if step % update_every == 0 and step > update_after_step:
-            applied += 1
-    return 1.0 - beta**applied
 
 
 @dataclass
@@ -301,12 +278,6 @@ head:
 """
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("F5_PARITY_CACHE")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "f5-parity"
 
 
 def random_vocos_dir(out_dir: str | Path | None = None, *, seed: int = 0) -> Path:
@@ -387,10 +358,3 @@ def build_fixture_set(root: str | Path, *, seed: int = 0, arch: dict[str, Any] |
     (root / "manifest.json").write_text(json.dumps(fs.manifest(), indent=2))
     return fs
 
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -28,7 +28,13 @@ from typing import Any
 
 import torch
 
-from f5_parity.testing.fixtures import MEL_SPEC_KWARGS, V0_FLAGS, random_vocos_dir, read_vocab_chars, sha256_file
+from f5_parity.f5.configs import MEL_SPEC_KWARGS, V0_FLAGS
+
+from f5_parity.testing.fixtures import random_vocos_dir
+
+from f5_parity.f5.vocab import read_vocab_chars
+
+from f5_parity.files import sha256_file
 from f5_parity.cases.speech import PT_BR_HELD_OUT, PT_BR_SENTENCES, speak
 
 # Everyday Brazilian Portuguese, 3-6 s each when spoken; every accented letter of the language occurs.

@@ -27,7 +27,7 @@ def execute(args, console) -> int:
     from f5_parity.testing.demo import fixture_dir
     from f5_parity.errors import InputError
     from f5_parity.testing.faults import FAULTS
-    from f5_parity.testing.fixtures import cache_dir
+    from f5_parity.files import cache_dir
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.cli.commands.progress import progress_reporter
 

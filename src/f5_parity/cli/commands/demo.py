@@ -21,9 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def execute(args, console) -> int:
     from f5_parity.cases.case import builtin_cases
     from f5_parity.testing.demo import INJECTED, prepare_inputs
-    from f5_parity.testing.fixtures import cache_dir
+    from f5_parity.files import cache_dir
     from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import PipelineOptions, exact_command, run_pipeline
+    from f5_parity.render.outputs import write_run_files
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.cli.commands.progress import progress_reporter
@@ -45,13 +46,14 @@ def execute(args, console) -> int:
                            inspect_config=str(inputs.train_config),
                            extra={"demo": {"injected": list(INJECTED)}})
     with progress_reporter(console) as progress:
-        outcome = run_pipeline(session, inputs.checkpoint, opts, progress)
+        report = run_pipeline(session, inputs.checkpoint, opts, progress)
+        files = write_run_files(report, out, junit=opts.junit)
     from f5_parity.render.terminal import render_run_summary
 
-    render_run_summary(outcome.data, console)
-    found = set(outcome.data["culprits"])
+    render_run_summary(report, console)
+    found = set(report.culprits)
     missing = [f for f in INJECTED if f not in found]
-    console.print(f"report: {outcome.report}")
+    console.print(f"report: {files.report}")
     if missing:
         console.print(f"[bold red]demo self-check FAILED[/]: injected {', '.join(missing)} not named as culprit")
         return 1

@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def base_spec(checkpoint: str, vocab: str, device: str):
     """The trainer spec with the arch read from the weights (flags unknown) and the v1 flags as a start."""
-    from f5_parity.checkpoint.file import architecture, open_checkpoint
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.checkpoint.file import open_checkpoint
     from f5_parity.paths.spec import trainer_spec
 
     ck = open_checkpoint(checkpoint)
@@ -44,7 +45,8 @@ def base_spec(checkpoint: str, vocab: str, device: str):
 
 def embedding_vocab_size(checkpoint: str) -> int | None:
     """Vocab entries the text embedding was built for (its rows minus the filler row)."""
-    from f5_parity.checkpoint.file import architecture, open_checkpoint
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.checkpoint.file import open_checkpoint
 
     return architecture(open_checkpoint(checkpoint)).text_num_embeds
 
@@ -54,7 +56,7 @@ def execute(args, console) -> int:
 
     from f5_parity.cases.case import cases_from_flags, dataset_cases
     from f5_parity.parity.fingerprint import fingerprint
-    from f5_parity.testing.fixtures import official_vocab_path, read_vocab_chars
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
 
     vocab_files: dict[str, str] = {}
     for v in args.vocab:

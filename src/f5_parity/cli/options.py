@@ -1,0 +1,179 @@
+"""Flags into specs, cases, runners and gate settings: what `run` (and `sweep`) build from a command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from f5_parity.errors import InputError
+from f5_parity.f5.configs import DEFAULT_INFER_MODEL
+from f5_parity.paths.spec import INFER_DEFAULTS
+
+
+def build_session(args, thresholds=None):
+    """Specs and cases from the arguments, and what the fingerprint settled (bad input raises InputError)."""
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.parity.session import ParitySession
+    from f5_parity.paths.spec import infer_spec, trainer_spec
+
+    ckpt_path = Path(args.checkpoint)
+    ckpt = open_checkpoint(ckpt_path)  # refuses unsafe or broken files with one clear line
+    notes = []
+    vocoder_path = None if args.vocoder == "griffin-lim" else args.vocoder_path
+    if args.vocoder_path and not (Path(args.vocoder_path) / "config.yaml").exists():
+        raise InputError(f"no config.yaml in the vocoder folder {args.vocoder_path}",
+                         "point --vocoder-path at a folder holding config.yaml and pytorch_model.bin")
+    train_vocab = args.train_vocab or args.infer_vocab
+    if not args.train_vocab:
+        notes.append("--train-vocab not given: the trainer side uses the infer vocab, so vocab order cannot be judged")
+    if not train_vocab:
+        from f5_parity.f5.vocab import official_vocab_path
+
+        train_vocab = str(official_vocab_path())
+    for label, path in (("--train-vocab", train_vocab), ("--infer-vocab", args.infer_vocab)):
+        if path and not Path(path).is_file():
+            raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
+    from f5_parity.f5.configs import load_config
+
+    for config in (args.train_config, args.infer_config):  # an unknown name is the first thing to say
+        if config:
+            load_config(config)
+    check_vocab_fits(ckpt, train_vocab, "--train-vocab")
+    if args.infer_vocab:
+        check_vocab_fits(ckpt, args.infer_vocab, "--infer-vocab")
+    detected = None
+    if not args.train_config:
+        arch = architecture(ckpt)
+        detected = {"backbone": arch.backbone, **arch.settings}
+        notes.append("--train-config not given: the trainer arch comes from the weights' shapes; "
+                     "pe_attn_head and text_mask_padding are unknown until the fingerprint settles them")
+    train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
+                         vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
+                         detected_arch=detected)
+    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
+                       **_infer_kwargs(args, ckpt_path, vocoder_path, notes))
+    cases = _cases(args, notes)
+    fingerprint_result = None
+    if train.unknown:
+        train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
+        notes.append(note)
+    session = ParitySession(train, infer, cases, mode=args.mode, device=args.device,
+                            tolerances=thresholds.tolerances if thresholds else None)
+    session.notes.extend(notes)
+    return session, fingerprint_result
+
+
+def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
+    """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
+    infer_kwargs = dict(infer_config=args.infer_config or DEFAULT_INFER_MODEL, infer_vocab=args.infer_vocab,
+                        use_ema=args.infer_ema, vocoder_path=vocoder_path,
+                        **{k: INFER_DEFAULTS[k] for k in ("nfe", "cfg", "sway", "speed")},
+                        fix_duration=args.fix_duration)
+    if args.infer_cli or args.infer_cli_config:
+        from f5_parity.f5.infercli import load_infer_cli_toml, parse_infer_cli
+
+        cli = parse_infer_cli(args.infer_cli) if args.infer_cli else load_infer_cli_toml(args.infer_cli_config)
+        infer_kwargs.update(cli.infer_spec_kwargs())
+        if not cli.load_vocoder_from_local:
+            infer_kwargs["vocoder_path"] = vocoder_path  # infer_cli would download; use ours, said in the notes
+        notes += [f"infer_cli: {f}" for f in cli.findings]
+        if cli.checkpoint_given and Path(cli.checkpoint).resolve() != ckpt_path.resolve():
+            notes.append(f"infer_cli's -p names {cli.checkpoint}; both paths here load {ckpt_path}")
+    for flag, key in (("nfe_step", "nfe"), ("cfg_strength", "cfg"), ("sway_sampling_coef", "sway"), ("speed", "speed")):
+        if getattr(args, flag) is not None:
+            infer_kwargs[key] = getattr(args, flag)
+    if args.infer_config:
+        infer_kwargs["infer_config"] = args.infer_config
+    if args.infer_vocab:
+        infer_kwargs["infer_vocab"] = args.infer_vocab
+    return infer_kwargs
+
+
+def _cases(args, notes: list[str]) -> list:
+    """Cases from the trainer's samples folder, a cases file, a dataset, the flags, or the built-in sentence."""
+    from f5_parity.cases.case import builtin_cases, cases_from_flags, load_cases
+    from f5_parity.files import cache_dir
+
+    if args.samples:
+        from f5_parity.cases.samples import cases_from_samples
+
+        if not args.sample_text:
+            raise InputError("--samples needs --sample-text", "give the transcript the trainer's sample repeats")
+        found = cases_from_samples(args.samples, args.sample_text, update=args.sample_update)
+        cases = found.cases
+        notes.append(found.note)
+    elif args.cases:
+        cases = load_cases(args.cases)
+    elif args.dataset:
+        from f5_parity.cases.case import dataset_cases
+
+        cases = dataset_cases(args.dataset)
+    elif args.ref_audio:
+        cases = cases_from_flags(args.ref_audio, args.ref_text, args.gen_text)
+    else:
+        cases = builtin_cases(cache_dir() / "cases", 1)
+        notes.append("no cases given: the built-in Portuguese sentence (espeak-ng pt-br) is used")
+    return cases
+
+
+def check_vocab_fits(ckpt, vocab_path: str, label: str) -> None:
+    """A vocab of another size than the text embedding: F5's strict load fails; say so in one line."""
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.f5.vocab import read_vocab_chars
+
+    entries = architecture(ckpt).text_num_embeds
+    size = len(read_vocab_chars(vocab_path))
+    if entries is not None and size != entries:
+        raise InputError(f"{label} {vocab_path} has {size} entries but the checkpoint's text embedding was built for "
+                         f"{entries} (+1 filler row): load_model would fail with a size mismatch",
+                         "pass the vocab.txt the model was trained with (`parity-check inspect` shows the sizes)")
+
+
+def settle_unknown_flags(train, cases, seed: int):
+    """Without --train-config: the checkpoint's own flow-matching loss picks pe_attn_head/text_mask_padding.
+
+    Only a decisive winner (margin over the paired spread) is used; otherwise they stay unknown.
+    """
+    from f5_parity.parity.fingerprint import fingerprint, winning_spec
+    from f5_parity.paths.spec import PathSpec
+
+    start = train.with_value("arch", pe_attn_head=None, text_mask_padding=True)
+    start = PathSpec(train.label, start.values, start.locators, frozenset())
+    (verdict,) = fingerprint(start, cases, vocab_files={"training vocab": train.locate("vocab", "path")},
+                             include_ema=False, draws=4, seed=seed, families=("arch",))
+    if not verdict.decisive:
+        return train, [verdict.to_dict()], ("fingerprint could not settle pe_attn_head/text_mask_padding "
+                                            f"(margin {verdict.margin} within the spread {verdict.margin_spread}): "
+                                            "they stay unknown; give --train-config")
+    vocab = {"training vocab": train.locate("vocab", "path")}
+    settled = winning_spec(start, [verdict], vocab_files=vocab, include_ema=False)
+    return settled, [verdict.to_dict()], (f"--train-config not given: fingerprint settled the flags as {verdict.winner} "
+                                          f"(loss margin {verdict.margin:.4f} > paired spread {verdict.margin_spread:.4f})")
+
+
+def infer_runner(args):
+    from f5_parity.f5.configs import official_config_names
+    from f5_parity.parity.generate import InferRunner
+    from f5_parity.paths.infer import load_custom
+
+    if args.infer_path == "infer-cli":
+        return InferRunner()
+    if args.infer_path == "api":
+        name = args.infer_config or DEFAULT_INFER_MODEL
+        if name not in official_config_names():
+            raise InputError(f"--infer-path api needs an official --infer-config name, not {name!r}",
+                             f"the F5TTS class only loads {', '.join(official_config_names())}")
+        return InferRunner("api", name)
+    load_custom(args.infer_path)  # fail now, with one line, not after the stages
+    return InferRunner("custom", args.infer_path)
+
+
+def gate_flags(args) -> dict:
+    from f5_parity.parity.gate import parse_path_values
+
+    flags = {}
+    for name in ("max_wer", "max_cer", "min_similarity", "max_gap"):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags[name] = parse_path_values(value)
+    return flags
