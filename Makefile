@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e '.[test]'
+	# Speaker similarity: resemblyzer without its declared deps (torch, librosa, scipy are already here;
+	# it would add the `typing` backport and compile webrtcvad, which webrtcvad-wheels provides).
+	$(PIP) install -q -c constraints.txt --no-deps resemblyzer
 	touch $(STAMP)
 
 # ffmpeg: torchaudio 2.11 decodes through torchcodec, which links FFmpeg's libraries.

@@ -1,0 +1,73 @@
+"""Seed statistics: a mean with its 95 % interval, and paired tests between two conditions.
+
+Everything F5 generates depends on a noise draw, so one number per path can flap from run to run. A
+metric measured over N seeds is reported as its mean with a Student-t interval; two conditions measured
+on the same seeds and cases are compared through their paired differences (paired t-test, two-sided),
+with the effect size (Cohen's d_z: mean difference / its standard deviation) beside the p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+CONFIDENCE = 0.95
+
+
+def _clean(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def interval(values: Sequence[float | None], confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """{"mean", "lo", "hi", "half_width", "n", "confidence"}: lo/hi are None with fewer than two values."""
+    from scipy import stats
+
+    v = _clean(values)
+    n = len(v)
+    if n == 0:
+        return {"mean": None, "lo": None, "hi": None, "half_width": None, "n": 0, "confidence": confidence}
+    mean = math.fsum(v) / n
+    if n < 2:
+        return {"mean": mean, "lo": None, "hi": None, "half_width": None, "n": 1, "confidence": confidence}
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in v) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "half_width": half, "n": n, "confidence": confidence}
+
+
+@dataclass
+class PairedTest:
+    """b - a over paired observations (same seed, same case)."""
+
+    n: int
+    mean_difference: float | None
+    interval: dict[str, Any]
+    p_value: float | None  # two-sided paired t-test; None below two pairs
+    effect_size: float | None  # Cohen's d_z; inf when every difference is equal and non-zero
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_value is not None and self.p_value < alpha
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean_difference": self.mean_difference, "interval": self.interval,
+                "p_value": self.p_value, "effect_size": self.effect_size, "test": "paired t-test, two-sided"}
+
+
+def paired_test(a: Sequence[float | None], b: Sequence[float | None]) -> PairedTest:
+    """Paired t-test of b against a (pairs where either side is missing are dropped)."""
+    from scipy import stats
+
+    pairs = [(x, y) for x, y in zip(a, b) if _clean([x]) and _clean([y])]
+    d = [float(y) - float(x) for x, y in pairs]
+    n = len(d)
+    if n == 0:
+        return PairedTest(0, None, interval([]), None, None)
+    ci = interval(d)
+    mean = ci["mean"]
+    if n < 2:
+        return PairedTest(n, mean, ci, None, None)
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (n - 1))
+    if sd == 0.0:  # identical differences: certain when non-zero, no evidence when zero
+        return PairedTest(n, mean, ci, 0.0 if mean != 0 else 1.0, math.inf if mean != 0 else 0.0)
+    p = float(stats.ttest_1samp(d, 0.0).pvalue)
+    return PairedTest(n, mean, ci, p, mean / sd)
