@@ -1,0 +1,200 @@
+"""The infer side as the user's path really runs it: observed, turned into a spec, and judged.
+
+`observe_infer_path` runs the user's real infer entry (infer_cli's wiring from their command line,
+the F5TTS class, their wrapper, or their whole script) under paths/observe.py's hooks: in fast mode
+it stops at the first CFM.sample; in full mode it lets the path finish and keeps the wav, so full
+mode does not generate it twice. The observed spec then replaces the flags' prediction; where the
+two differ, each difference is a finding with both values.
+
+A path that cannot load or run is a parity failure with a culprit, never bad input: the exception
+is quoted, and classified to the factor responsible (key format -> weights, vocab size -> vocab,
+other shape errors -> arch).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from f5_parity.cases.case import Case
+from f5_parity.paths.factors import BY_ID
+from f5_parity.paths.observe import Observation, run_observed
+from f5_parity.paths.observed_spec import Finding, derive_spec
+from f5_parity.paths.spec import PathSpec
+
+
+@dataclass
+class InferRunner:
+    """Which real infer path runs: infer_cli's wiring, the F5TTS class, a wrapper, or a script."""
+
+    kind: str = "infer-cli"  # "infer-cli" | "api" | "custom" | "script"
+    target: str | None = None  # api: the official config name; custom: module:function; script: its path
+    script_args: list[str] = field(default_factory=list)
+    observed: list[dict[str, Any]] = field(default_factory=list)  # what each generation really did
+
+    @property
+    def label(self) -> str:
+        return {"infer-cli": "infer_cli wiring", "api": "the F5TTS class", "custom": f"your wrapper {self.target}",
+                "script": f"your script {self.target}"}[self.kind]
+
+
+@dataclass
+class PathFailure:
+    """The infer path could not load or run: who is responsible, the path's own words, and the fix."""
+
+    factor: str
+    error: dict[str, Any]
+    fix: str
+    stage: str  # "load", "run", "no-sample-call"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "error": self.error, "fix": self.fix, "stage": self.stage}
+
+
+@dataclass
+class InferObservation:
+    """What `run.json`'s observed_infer holds."""
+
+    runner: str
+    target: str | None
+    status: str  # "observed" | "failed"
+    mode: str
+    factors: dict[str, dict[str, Any]] = field(default_factory=dict)  # fid -> predicted, observed, agrees
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failure: PathFailure | None = None
+    observation: dict[str, Any] = field(default_factory=dict)
+    mirror_check: dict[str, Any] | None = None  # the engine's velocity of the observed spec vs the path's own
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runner": self.runner, "target": self.target, "status": self.status, "mode": self.mode,
+            "factors": self.factors, "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+            "failure": self.failure.to_dict() if self.failure else None, "observation": self.observation,
+            "mirror_check": self.mirror_check,
+        }
+
+
+_VOCAB_SIZE = re.compile(r"size mismatch for transformer\.text_embed\.text_embed\.weight")
+_KEY_FORMAT = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError|ema_model_state_dict|model_state_dict)")
+_SHAPE = re.compile(r"size mismatch")
+
+
+def classify_failure(obs: Observation) -> PathFailure:
+    """The factor responsible for a path that did not reach CFM.sample, from its own exception."""
+    error = obs.error or {"type": "none", "message": "the path returned without calling CFM.sample",
+                          "full_message": "", "where": None}
+    text = f"{error.get('type')}: {error.get('full_message') or error.get('message')}"
+    stage = "load" if any(r.get("error") for r in obs.loads) else ("run" if obs.error else "no-sample-call")
+    if _VOCAB_SIZE.search(text):
+        return PathFailure("vocab", error, "the vocab has another size than the checkpoint's text embedding: "
+                           + BY_ID["vocab"].fix, stage)
+    if _KEY_FORMAT.search(text) and stage == "load":
+        prefixes = sorted(set(re.findall(r"\"((?:module|_orig_mod)\.)", text)))
+        why = (f"the file's keys carry {', '.join(prefixes)} (a DDP/torch.compile wrapper) that f5's strict load "
+               "does not strip" if prefixes else "the file's key layout is not what load_checkpoint reads")
+        return PathFailure("weights", error, why + ": re-save model_state_dict / ema_model_state_dict without the "
+                           "wrapper prefix (`parity-check inspect` shows the layout), or " + BY_ID["weights"].fix, stage)
+    if _SHAPE.search(text):
+        return PathFailure("arch", error, "the model built does not fit the weights: " + BY_ID["arch"].fix, stage)
+    if stage == "no-sample-call":
+        return PathFailure("weights" if not obs.loads else "sampler", error,
+                           "the path never called CFM.sample (a port, a crash swallowed, or an early exit): "
+                           "judge it by its wavs in full mode, or call f5-tts's infer_process", stage)
+    return PathFailure("weights" if stage == "load" else "sampler", error,
+                       "your infer path raised before it generated: fix the error quoted here", stage)
+
+
+def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: int, device: str,
+         gen_text: str | None, model=None, vocoder=None) -> tuple[Observation, Any]:
+    from f5_parity.paths.infer import run_api, run_custom, run_infer_cli, run_script
+
+    def path():
+        if runner.kind == "api":
+            return run_api(spec, case, model_name=runner.target, device=device, gen_text=gen_text)
+        if runner.kind == "custom":
+            return run_custom(runner.target, case, checkpoint=spec.locate("weights", "checkpoint"),
+                              vocab=spec.locate("vocab", "path"), seed=seed, device=device, gen_text=gen_text)
+        if runner.kind == "script":
+            return run_script(runner.target, runner.script_args, seed=seed)
+        return run_infer_cli(spec, case, model=model, vocoder=vocoder, device=device, gen_text=gen_text)
+
+    return run_observed(path, stop_at_first_sample=(mode == "fast"), velocity_seed=seed)
+
+
+def script_case(obs: Observation, fallback: Case) -> Case:
+    """The case a script generated (its own reference and texts), read off infer_process's arguments."""
+    if obs.preprocess:
+        p = obs.preprocess[0]
+        gen = " ".join(obs.batches[0]["gen_text_batches"]) if obs.batches else fallback.gen_text
+        return Case(f"{fallback.name}", Path(p["ref_audio"]), p["ref_text"], gen)
+    return fallback
+
+
+def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec, case: Case, *, mode: str,
+                       seed: int, device: str, workdir: Path
+                       ) -> tuple[InferObservation, PathSpec | None, Any, Case]:
+    """Run the user's infer path on `case` and derive the spec it really used.
+
+    Returns (the observation for the report, the observed spec or None when the path failed, the
+    path's generation in full mode for reuse, the case it generated — a script's own)."""
+    obs, result = _run(runner, predicted, case, mode=mode, seed=seed, device=device, gen_text=case.gen_text)
+    report = InferObservation(runner.kind, runner.target, "observed", mode, observation=obs.to_dict())
+    if obs.exit_code not in (None, 0):
+        report.notes.append(f"the script exited with code {obs.exit_code}")
+    if not obs.reached_sample:
+        report.status = "failed"
+        report.failure = classify_failure(obs)
+        return report, None, None, case
+    if runner.kind == "script":
+        case = script_case(obs, case)
+        report.notes.append(f"your script generated from {case.ref_audio} ({case.ref_text!r}); the stages use "
+                            "the same reference")
+    gen_text = (obs.batches[0]["gen_text_batches"][0] if obs.batches and obs.batches[0]["gen_text_batches"]
+                else case.gen_text)
+    observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
+                                            workdir=workdir)
+    report.findings, report.notes = findings, report.notes + notes
+    report.factors = {fid: {"predicted": predicted.value(fid), "observed": observed.value(fid),
+                            "agrees": predicted.value(fid) == observed.value(fid)} for fid in predicted.values}
+    first = obs.samples[0]
+    if first.velocity is not None:
+        report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text)
+    runner.observed.append({"case": case.name, "path": "infer", "runner": runner.kind,
+                            **_run_summary(obs, observed)})
+    return report, observed, result, case
+
+
+def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str) -> dict[str, Any]:
+    """The engine rebuilds the observed spec; its guided velocity at the fixed (x_t, t) must equal the one
+    the path's own model computed on its own inputs — else the engine does not compute what the path does."""
+    from f5_parity.parity.compare import compare_tensors
+    from f5_parity.paths.stages import ModelPool, StageRunner, UnbuildableSpec
+
+    try:
+        runner = StageRunner(ModelPool(str(next(call.model.parameters()).device)))
+        stages = {name: value for name, value, _ in runner.iter_stages(
+            observed, case, ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity"), gen_text=gen_text)}
+    except UnbuildableSpec as exc:
+        return {"checked": False, "reason": f"the engine cannot build the observed spec: {exc}"}
+    comp = compare_tensors("velocity", call.velocity, stages["velocity"], 1e-4)
+    return {"checked": True, "passed": comp.passed, "rel_l2": comp.rel_l2, "rel_tol": 1e-4, "note": comp.note}
+
+
+def _run_summary(obs: Observation, spec: PathSpec) -> dict[str, Any]:
+    call = obs.samples[0]
+    s = call.summary()
+    return {"sample_calls": len(obs.samples), "weights": spec.value("weights")["set"], "dtype": s["dtype"],
+            "autocast": s["autocast"], "steps": call.steps, "cfg_strength": call.cfg_strength,
+            "sway_sampling_coef": call.sway_sampling_coef, "seed": call.seed,
+            "pe_attn_head": spec.value("arch").get("pe_attn_head"),
+            "text_mask_padding": spec.value("arch").get("text_mask_padding")}
+
+
+def observe_generation(runner: InferRunner, spec: PathSpec, case: Case, *, seed: int, device: str,
+                       gen_text: str, model=None, vocoder=None) -> tuple[Observation, Any]:
+    """A full-mode generation of the infer path, observed like the first one."""
+    return _run(runner, spec, case, mode="full", seed=seed, device=device, gen_text=gen_text, model=model,
+                vocoder=vocoder)

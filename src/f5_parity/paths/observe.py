@@ -1,0 +1,417 @@
+"""Observe what a real infer path does, at the f5-tts seams it goes through.
+
+The hooks wrap and call through: they record, they never change what the path computes, and they
+are removed when the block ends, even on error. Seams:
+
+- model construction: the backbone class (DiT/UNetT/MMDiT) with the kwargs it was built with, and
+  CFM's mel settings, vocab map and ODE method;
+- checkpoint loading: utils_infer.load_checkpoint (file, use_ema, dtype, device, or the exception);
+- every CFM.sample call: cond, the text as passed, duration, lens, steps, cfg_strength,
+  sway_sampling_coef, use_epss, seed, the autocast state and the RNG state;
+- infer_batch_process (what infer_process hands it: the reference audio as loaded, the text batches,
+  target_rms, cross-fade, speed, fix_duration) and what it returns (sample rate);
+- preprocess_ref_audio_text (the reference file and text in, the clipped file and framed text out);
+- the vocoder: load_vocoder's arguments and the weights of the Vocos that decodes.
+
+Module-level functions are replaced wherever a loaded module holds them (a user's `from
+f5_tts.infer.utils_infer import infer_process` binds the same object), so a wrapper or script
+imported before or inside the block is observed alike.
+
+Fast mode stops the path at its first CFM.sample: the inputs are recorded, one guided velocity is
+evaluated at the engine's fixed (x_t, t) on the path's own model object, and a private exception
+ends the path (nothing is written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+
+# The fixed flow time of the velocity probe (same as paths/stages.py VELOCITY_T).
+VELOCITY_T = 0.5
+
+
+class StopPath(Exception):
+    """Raised inside a path at its first CFM.sample in fast mode; caught by the runner, never escapes."""
+
+
+@dataclass
+class SampleCall:
+    """One CFM.sample call as the path made it."""
+
+    model: Any
+    cond: torch.Tensor  # (b, nw) audio or (b, n, d) mel, as passed
+    text: Any  # list[str] / list[list[str]] or an id tensor, as passed
+    duration: Any
+    lens: Any
+    steps: int
+    cfg_strength: float
+    sway_sampling_coef: float | None
+    use_epss: bool
+    seed: int | None
+    autocast: str  # "no", "fp16", "bf16": the autocast state the call ran under
+    rng_digest: str  # torch's global RNG state before the call (unseeded noise comes from it)
+    velocity: torch.Tensor | None = None  # fast mode: the path's own guided velocity at the fixed (x_t, t)
+    output: torch.Tensor | None = None  # full mode: the generated mel (b, n, d)
+
+    def summary(self) -> dict[str, Any]:
+        model = self.model
+        return {
+            "cond_shape": list(self.cond.shape) if torch.is_tensor(self.cond) else None,
+            "text": _text_summary(self.text),
+            "duration": int(self.duration) if isinstance(self.duration, int) or (
+                torch.is_tensor(self.duration) and self.duration.numel() == 1) else str(self.duration),
+            "steps": self.steps, "cfg_strength": self.cfg_strength, "sway_sampling_coef": self.sway_sampling_coef,
+            "use_epss": self.use_epss, "seed": self.seed, "autocast": self.autocast,
+            "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+            "device": str(next(model.parameters()).device),
+        }
+
+
+def _text_summary(text: Any) -> Any:
+    if torch.is_tensor(text):
+        return {"ids_shape": list(text.shape)}
+    if isinstance(text, list) and text and isinstance(text[0], list):
+        return ["".join(t) for t in text]
+    return text
+
+
+@dataclass
+class Observation:
+    """Everything seen while one infer path ran."""
+
+    constructions: list[dict[str, Any]] = field(default_factory=list)  # backbone + CFM settings, per model built
+    loads: list[dict[str, Any]] = field(default_factory=list)  # load_checkpoint calls
+    samples: list[SampleCall] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)  # infer_batch_process calls
+    preprocess: list[dict[str, Any]] = field(default_factory=list)  # preprocess_ref_audio_text calls
+    vocoders: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None  # the path's own exception (type, message, where)
+    exit_code: int | None = None  # a script's SystemExit code
+    stopped: bool = False  # fast mode ended it at its first CFM.sample
+
+    @property
+    def reached_sample(self) -> bool:
+        return bool(self.samples)
+
+    def construction_of(self, model) -> dict[str, Any] | None:
+        for c in reversed(self.constructions):
+            if c["model_id"] == id(model):
+                return c
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample_calls": [s.summary() for s in self.samples],
+            "loads": self.loads,
+            "constructions": [{k: v for k, v in c.items() if k not in ("model_id", "vocab_char_map")}
+                              for c in self.constructions],
+            "batches": [{k: v for k, v in b.items() if k != "ref_audio"} for b in self.batches],
+            "preprocess": self.preprocess,
+            "vocoders": self.vocoders,
+            "error": self.error,
+            "exit_code": self.exit_code,
+            "stopped_at_first_sample": self.stopped,
+        }
+
+
+def _autocast_state(device_type: str) -> str:
+    try:
+        if not torch.is_autocast_enabled(device_type):
+            return "no"
+        dtype = torch.get_autocast_dtype(device_type)
+    except TypeError:  # older torch: no device argument
+        if not torch.is_autocast_enabled():
+            return "no"
+        dtype = torch.get_autocast_gpu_dtype()
+    return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
+
+
+def _digest_tensor(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else None
+    return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0][:500] if str(exc).strip() else "",
+            "full_message": str(exc)[:4000], "where": where}
+
+
+class _Patches:
+    """Replace attributes and put every one back, whatever happens."""
+
+    def __init__(self):
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def set(self, owner: Any, name: str, value: Any) -> None:
+        self._undo.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
+                           else getattr(owner, name, _MISSING)))
+        setattr(owner, name, value)
+
+    def everywhere(self, original: Any, replacement: Any) -> None:
+        """Every loaded module that holds `original` under some name gets `replacement` instead."""
+        for module in list(sys.modules.values()):
+            d = getattr(module, "__dict__", None)
+            if not isinstance(d, dict):
+                continue
+            for name, value in list(d.items()):
+                if value is original:
+                    self.set(module, name, replacement)
+
+    def undo(self) -> None:
+        while self._undo:
+            owner, name, old = self._undo.pop()
+            if old is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, old)
+
+
+_MISSING = object()
+
+
+def _velocity(model, call: SampleCall, seed: int) -> torch.Tensor:
+    """The guided velocity CFM.sample's ODE function returns at the engine's fixed (x_t, t), computed on
+    the path's own model object with its own inputs; the noise is the engine's seeded draw."""
+    from f5_tts.model.utils import lens_to_mask, list_str_to_idx
+    import torch.nn.functional as F
+
+    cond = call.cond
+    if cond.ndim == 2:
+        cond = model.mel_spec(cond).permute(0, 2, 1)
+    dtype = next(model.parameters()).dtype
+    device = next(model.parameters()).device
+    cond = cond.to(device).to(dtype)
+    text = call.text
+    if isinstance(text, list):
+        text = list_str_to_idx(text, model.vocab_char_map).to(device) if model.vocab_char_map else text
+    n = cond.shape[1]
+    duration = call.duration if isinstance(call.duration, int) else int(call.duration)
+    duration = max(duration, max(int(text.shape[-1]), n) + 1)
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(int(seed))
+        noise = torch.randn(duration, model.num_channels, device=device, dtype=dtype).unsqueeze(0)
+    finally:
+        torch.random.set_rng_state(state)
+    step_cond = F.pad(cond, (0, 0, 0, duration - n), value=0.0)
+    mask = F.pad(lens_to_mask(torch.tensor([n], device=device)), (0, duration - n), value=False)
+    step_cond = torch.where(mask.unsqueeze(-1), step_cond, torch.zeros_like(step_cond))
+    t = torch.tensor(VELOCITY_T, device=device, dtype=dtype)
+    x = (1 - t) * noise + t * step_cond
+    was_training = model.training
+    model.eval()  # CFM.sample's own first line; put back below, so the path sees its model as it left it
+    try:
+        return _guided_velocity(model, call, x, step_cond, text, t)
+    finally:
+        model.train(was_training)
+
+
+def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Tensor:
+    with torch.inference_mode():
+        if call.cfg_strength < 1e-5:
+            v = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=False,
+                                  drop_text=False, cache=False)
+        else:
+            both = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, cfg_infer=True, cache=False)
+            pred, null_pred = torch.chunk(both, 2, dim=0)
+            v = pred + (pred - null_pred) * call.cfg_strength
+    return v.float().cpu()
+
+
+@contextlib.contextmanager
+def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
+            seed_each: int | None = None) -> Iterator[Observation]:
+    """Record what the code run inside the block does at f5-tts's seams (see the module docstring).
+
+    `seed_each` seeds torch's global RNG right before each CFM.sample: the Trainer draws its sample's
+    noise unseeded, so this is how a logged sample becomes reproducible (the only hook that changes state,
+    and only when asked).
+    """
+    import f5_tts.model as f5_model
+    from f5_tts.infer import utils_infer
+    from f5_tts.model.cfm import CFM
+
+    obs = Observation()
+    patches = _Patches()
+
+    # -- model construction ---------------------------------------------------------------------------
+    built_backbones: dict[int, dict[str, Any]] = {}
+    for cls_name in ("DiT", "UNetT", "MMDiT"):
+        cls = getattr(f5_model, cls_name, None)
+        if cls is None:
+            continue
+        original_init = cls.__dict__["__init__"]
+
+        def backbone_init(self, *args, __orig=original_init, __name=cls_name, **kwargs):
+            __orig(self, *args, **kwargs)
+            if type(self).__name__ == __name:
+                built_backbones[id(self)] = {"backbone": __name, "kwargs": dict(kwargs)}
+
+        patches.set(cls, "__init__", backbone_init)
+
+    cfm_init = CFM.__dict__["__init__"]
+
+    def observed_cfm_init(self, transformer, *args, **kwargs):
+        cfm_init(self, transformer, *args, **kwargs)
+        backbone = built_backbones.get(id(transformer), {"backbone": type(transformer).__name__, "kwargs": None})
+        obs.constructions.append({
+            "model_id": id(self),
+            "backbone": backbone["backbone"],
+            "backbone_kwargs": backbone["kwargs"],
+            "mel_spec_kwargs": dict(kwargs.get("mel_spec_kwargs") or {}),
+            "odeint_kwargs": dict(kwargs.get("odeint_kwargs") or {"method": "euler"}),
+            "vocab_char_map": dict(self.vocab_char_map) if self.vocab_char_map else None,
+            "vocab_size": len(self.vocab_char_map) if self.vocab_char_map else None,
+        })
+
+    patches.set(CFM, "__init__", observed_cfm_init)
+
+    # -- every CFM.sample call ------------------------------------------------------------------------
+    sample = CFM.__dict__["sample"]
+    sample_defaults = {k: p.default for k, p in __import__("inspect").signature(sample).parameters.items()}
+
+    def observed_sample(self, cond, text, duration, *args, **kwargs):
+        device_type = next(self.parameters()).device.type
+        call = SampleCall(
+            model=self,
+            cond=cond.detach().clone() if torch.is_tensor(cond) else cond,
+            text=text.detach().clone() if torch.is_tensor(text) else [list(t) if not isinstance(t, str) else t
+                                                                        for t in text],
+            duration=duration if not torch.is_tensor(duration) else duration.detach().clone(),
+            lens=kwargs.get("lens"),
+            steps=int(kwargs.get("steps", sample_defaults["steps"])),
+            cfg_strength=float(kwargs.get("cfg_strength", sample_defaults["cfg_strength"])),
+            sway_sampling_coef=kwargs.get("sway_sampling_coef", sample_defaults["sway_sampling_coef"]),
+            use_epss=bool(kwargs.get("use_epss", sample_defaults["use_epss"])),
+            seed=kwargs.get("seed", sample_defaults["seed"]),
+            autocast=_autocast_state(device_type),
+            rng_digest=_digest_tensor(torch.random.get_rng_state()),
+        )
+        obs.samples.append(call)
+        if stop_at_first_sample:
+            call.velocity = _velocity(self, call, velocity_seed)
+            obs.stopped = True
+            raise StopPath()
+        if seed_each is not None:
+            torch.manual_seed(seed_each)
+        out = sample(self, cond, text, duration, *args, **kwargs)
+        call.output = out[0].detach().float().cpu()
+        return out
+
+    patches.set(CFM, "sample", observed_sample)
+
+    # -- checkpoint loading ---------------------------------------------------------------------------
+    load_checkpoint = utils_infer.load_checkpoint
+
+    def observed_load_checkpoint(model, ckpt_path, device, dtype=None, use_ema=True):
+        record = {"checkpoint": str(ckpt_path), "use_ema": bool(use_ema),
+                  "dtype": None if dtype is None else str(dtype).replace("torch.", ""), "device": str(device)}
+        obs.loads.append(record)
+        try:
+            return load_checkpoint(model, ckpt_path, device, dtype=dtype, use_ema=use_ema)
+        except BaseException as exc:
+            record["error"] = error_record(exc)
+            raise
+
+    patches.everywhere(load_checkpoint, observed_load_checkpoint)
+
+    # -- infer_batch_process (a generator) and preprocess_ref_audio_text ------------------------------
+    batch = utils_infer.infer_batch_process
+
+    def observed_batch(ref_audio, ref_text, gen_text_batches, model_obj, vocoder, *args, **kwargs):
+        audio, sr = ref_audio
+        names = ("mel_spec_type", "progress", "target_rms", "cross_fade_duration", "nfe_step", "cfg_strength",
+                 "sway_sampling_coef", "speed", "fix_duration", "device", "streaming", "chunk_size")
+        settings = {**{k: p.default for k, p in __import__("inspect").signature(batch).parameters.items()
+                       if k in names}, **dict(zip(names, args)), **kwargs}
+        record = {"ref_audio": (audio.detach().clone(), int(sr)), "ref_sample_rate": int(sr),
+                  "ref_channels": int(audio.shape[0]), "ref_text": ref_text, "gen_text_batches": list(gen_text_batches),
+                  **{k: settings.get(k) for k in ("mel_spec_type", "target_rms", "cross_fade_duration", "nfe_step",
+                                                   "cfg_strength", "sway_sampling_coef", "speed", "fix_duration",
+                                                   "streaming")}}
+        obs.batches.append(record)
+        for item in batch(ref_audio, ref_text, gen_text_batches, model_obj, vocoder, *args, **kwargs):
+            if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], int):
+                record["output_sample_rate"] = int(item[1])
+            yield item
+
+    patches.everywhere(batch, observed_batch)
+
+    preprocess = utils_infer.preprocess_ref_audio_text
+
+    def observed_preprocess(ref_audio_orig, ref_text, *args, **kwargs):
+        record = {"ref_audio": str(ref_audio_orig), "ref_text": ref_text}
+        obs.preprocess.append(record)
+        out_file, out_text = preprocess(ref_audio_orig, ref_text, *args, **kwargs)
+        record.update({"clipped_file": str(out_file), "framed_ref_text": out_text})
+        return out_file, out_text
+
+    patches.everywhere(preprocess, observed_preprocess)
+
+    # -- the vocoder ----------------------------------------------------------------------------------
+    load_vocoder = utils_infer.load_vocoder
+
+    def observed_load_vocoder(vocoder_name="vocos", is_local=False, local_path="", device="cpu", hf_cache_dir=None):
+        obs.vocoders.append({"load_vocoder": {"vocoder_name": vocoder_name, "is_local": bool(is_local),
+                                              "local_path": str(local_path) if local_path else None}})
+        return load_vocoder(vocoder_name, is_local, local_path, device, hf_cache_dir)
+
+    patches.everywhere(load_vocoder, observed_load_vocoder)
+    try:
+        from vocos import Vocos
+    except ImportError:  # pragma: no cover - vocos is a dependency of f5-tts
+        Vocos = None
+    if Vocos is not None:
+        decode = Vocos.__dict__["decode"]
+        seen_vocoders: set[int] = set()
+
+        def observed_decode(self, features_input, *args, **kwargs):
+            if id(self) not in seen_vocoders:
+                seen_vocoders.add(id(self))
+                digest = hashlib.sha256()
+                for name, t in sorted(self.state_dict().items()):
+                    digest.update(name.encode())
+                    digest.update(t.detach().float().cpu().numpy().tobytes())
+                obs.vocoders.append({"decode": {"class": "vocos.Vocos", "weights_digest": digest.hexdigest()[:16]}})
+            return decode(self, features_input, *args, **kwargs)
+
+        patches.set(Vocos, "decode", observed_decode)
+
+    try:
+        yield obs
+    finally:
+        patches.undo()
+
+
+def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0
+                 ) -> tuple[Observation, Any]:
+    """Run `fn` (a whole infer path) under observation. The path's own failure is recorded, not raised:
+    an exception, a SystemExit (a script's exit 0 after it ran is not a failure) or a KeyboardInterrupt
+    raised by the user's code all end here. Returns (observation, what fn returned or None)."""
+    result = None
+    with observe(stop_at_first_sample=stop_at_first_sample, velocity_seed=velocity_seed) as obs:
+        try:
+            result = fn()
+        except StopPath:
+            pass
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            obs.exit_code = code
+            if code != 0:
+                obs.error = {"type": "SystemExit", "message": f"the path called sys.exit({exc.code!r})",
+                             "full_message": f"sys.exit({exc.code!r})", "where": None}
+        except KeyboardInterrupt as exc:
+            obs.error = {**error_record(exc), "type": "KeyboardInterrupt",
+                         "message": "the path raised KeyboardInterrupt"}
+        except Exception as exc:  # the user's path failing is a finding, never our crash
+            obs.error = error_record(exc)
+    return obs, result

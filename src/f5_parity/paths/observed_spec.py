@@ -1,0 +1,251 @@
+"""The infer spec a path really used, read off its observation; the flags' spec becomes a prediction.
+
+Each factor's value is derived from what the path did at f5-tts's seams (paths/observe.py):
+weights by exact comparison of the model's tensors with the checkpoint's raw and EMA sets; arch from
+the kwargs the backbone was built with; vocab from the model's own vocab map; mel and ODE method from
+CFM's constructor; dtype from the parameters and the autocast state of the CFM.sample call; sampler
+from the call's arguments; text, reference audio and duration by recomputing the engine's inputs for
+the case and comparing them with what the path passed to CFM.sample. Where a factor cannot be
+derived, the prediction stays and a finding says so. Where prediction and observation differ, a
+finding gives both values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from f5_parity.cases.case import Case
+from f5_parity.f5.configs import MEL_SPEC_KWARGS, numeric_arch
+from f5_parity.paths.observe import Observation, SampleCall
+from f5_parity.paths.spec import PathSpec, _vocab_value, _vocoder_value
+
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+UNICODE_FORMS = ("as-is", "NFC", "NFD", "NFKC", "NFKD")
+
+
+@dataclass
+class Finding:
+    """Flags (or infer_cli's defaulting) predicted one thing; the path did another."""
+
+    factor: str
+    predicted: Any
+    observed: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "predicted": self.predicted, "observed": self.observed, "message": self.message}
+
+
+def weight_set_of(model, checkpoint: str, prefer: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Which of the checkpoint's weight sets the model's tensors equal ('raw', 'ema' or 'neither'),
+    by exact comparison after casting the file's tensors to the model's dtype. When several sets hold
+    the same tensors, `prefer` (what the path asked for) names them."""
+    from f5_parity.checkpoint.file import open_checkpoint
+
+    used = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    evidence: dict[str, Any] = {}
+    ck = open_checkpoint(checkpoint)
+    for name in ck.weight_sets():
+        ref = ck.state_dict(name)
+        common = [k for k in used if k in ref and used[k].shape == ref[k].shape]
+        if not common:
+            evidence[name] = {"compared": 0}
+            continue
+        differing = [k for k in common if not torch.equal(used[k], ref[k].to(used[k].dtype))]
+        num = sum(float((used[k].float() - ref[k].float()).norm() ** 2) for k in differing)
+        den = sum(float(ref[k].float().norm() ** 2) for k in common)
+        evidence[name] = {"compared": len(common), "differing": len(differing),
+                          "rel_distance": (num ** 0.5) / max(den ** 0.5, 1e-12)}
+        evidence[name]["equal"] = not differing and len(common) >= 0.9 * len(ref)
+    equal = [name for name, e in evidence.items() if e.get("equal")]
+    if not equal:
+        return "neither", evidence
+    return (prefer if prefer in equal else equal[0]), evidence
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
+
+
+def _arch_of(obs: Observation, model, predicted: PathSpec) -> dict[str, Any]:
+    built = obs.construction_of(model)
+    if built and built.get("backbone_kwargs") is not None:
+        kwargs = {k: v for k, v in built["backbone_kwargs"].items() if k not in ("text_num_embeds", "mel_dim")}
+        return {"backbone": built["backbone"], **numeric_arch(kwargs, built["backbone"])}
+    # Built some other way: keep the prediction, with the two flags the keys cannot show read off the modules.
+    arch = dict(predicted.value("arch"))
+    blocks = getattr(model.transformer, "transformer_blocks", None)
+    processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
+    if processor is not None and hasattr(processor, "pe_attn_head"):
+        arch["pe_attn_head"] = processor.pe_attn_head
+    text_embed = getattr(model.transformer, "text_embed", None)
+    if text_embed is not None and hasattr(text_embed, "mask_padding"):
+        arch["text_mask_padding"] = text_embed.mask_padding
+    return arch
+
+
+def _vocab_of(model, candidates: list[PathSpec], workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    from f5_parity.f5.vocab import read_vocab_chars
+
+    vmap = model.vocab_char_map or {}
+    chars = [c for c, _ in sorted(vmap.items(), key=lambda kv: kv[1])]
+    for spec in candidates:
+        path = spec.locate("vocab", "path")
+        if path and read_vocab_chars(path) == chars:
+            return dict(spec.value("vocab")), dict(spec.locators.get("vocab", {}))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "observed_vocab.txt"
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for c in chars:
+            f.write(c + "\n")
+    return _vocab_value(path)
+
+
+def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str) -> dict[str, Any] | None:
+    """The text value under which the engine frames exactly the token list the path passed; None if none."""
+    from f5_parity.paths.stages import framed_text, load_reference
+
+    observed = call.text
+    if torch.is_tensor(observed) or not isinstance(observed, list) or not observed:
+        return None
+    observed_tokens = list(observed[0]) if not isinstance(observed[0], str) else list(observed[0])
+    ref = load_reference(spec, case)
+    base = dict(spec.value("text"))
+    for frontend in (base.get("frontend", "pinyin"), "chars"):
+        for form in UNICODE_FORMS:
+            value = {**base, "frontend": frontend, "unicode": form}
+            tokens, _, _ = framed_text(spec.with_value("text", **value), ref, case, gen_text=gen_text)
+            if tokens == observed_tokens:
+                return value
+    return None
+
+
+def _ref_audio_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
+                  workdir: Path) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The reference preprocessing: the prediction when the engine rebuilds the very audio the path
+    passed to CFM.sample; otherwise the audio the path handed infer_batch_process, kept as given."""
+    from f5_parity.paths.stages import load_reference
+
+    cond = call.cond
+    if torch.is_tensor(cond) and cond.ndim == 2:
+        mine = load_reference(spec, case).wav
+        if mine.shape == cond.shape and torch.allclose(mine.float(), cond.detach().cpu().float(), atol=1e-5):
+            return dict(spec.value("ref-audio")), dict(spec.locators.get("ref-audio", {})), None
+    if not obs.batches:
+        return dict(spec.value("ref-audio")), dict(spec.locators.get("ref-audio", {})), (
+            "the reference audio the path passed to CFM.sample could not be traced to a file; kept the prediction")
+    import torchaudio
+
+    audio, sr = obs.batches[0]["ref_audio"]
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "observed_reference.wav"
+    torchaudio.save(str(path), audio.float().cpu(), sr)
+    digest = __import__("hashlib").sha256(audio.float().cpu().numpy().tobytes()).hexdigest()[:16]
+    value = {"preprocess": "as-given", "target_rms": obs.batches[0].get("target_rms"), "audio": digest}
+    return value, {"wav": str(path), "ref_text": obs.batches[0]["ref_text"]}, None
+
+
+def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
+                 gen_text: str) -> dict[str, Any]:
+    from f5_parity.paths.stages import framed_text, load_reference, total_duration
+
+    value = dict(spec.value("duration"))
+    if obs.batches:
+        b = obs.batches[0]
+        value.update(speed=float(b["speed"]) if b.get("speed") is not None else value.get("speed"),
+                     fix_duration=b.get("fix_duration"))
+    candidate = spec.with_value("duration", **value)
+    observed = int(call.duration) if not torch.is_tensor(call.duration) or call.duration.numel() == 1 else None
+    try:
+        ref = load_reference(candidate, case)
+        _, framed_ref, gen = framed_text(candidate, ref, case, gen_text=gen_text)
+        import torchaudio  # noqa: F401  (load_reference needs it)
+
+        frames = ref.wav.shape[-1] // candidate.value("mel")["hop_length"] + 1
+        expected, _ = total_duration(candidate, frames, ref, framed_ref, gen)
+    except Exception:  # the reference cannot be rebuilt: keep the observed number
+        expected = None
+    if observed is not None and expected is not None and expected != observed:
+        return {"rule": "frames", "frames": observed, "speed": value.get("speed"), "fix_duration": value.get("fix_duration")}
+    return value
+
+
+def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: str, candidates: list[PathSpec],
+                workdir: Path, label: str = "infer (observed)") -> tuple[PathSpec, list[Finding], list[str]]:
+    """(the observed spec, flags-vs-observation findings, notes on what could not be derived)."""
+    call = obs.samples[0]
+    model = call.model
+    notes: list[str] = []
+    values = {f: dict(v) for f, v in predicted.values.items()}
+    locators = {f: dict(v) for f, v in predicted.locators.items()}
+
+    checkpoint = predicted.locate("weights", "checkpoint")
+    loaded = [r["checkpoint"] for r in obs.loads if not r.get("error")]
+    if loaded and Path(loaded[-1]).resolve() != Path(checkpoint).resolve():
+        notes.append(f"your path loaded {loaded[-1]}, not {checkpoint}")
+    asked = ("ema" if obs.loads[-1]["use_ema"] else "raw") if obs.loads else predicted.value("weights")["set"]
+    weight_set, weight_evidence = weight_set_of(model, checkpoint, prefer=asked)
+    values["weights"] = {"set": weight_set}
+    values["arch"] = _arch_of(obs, model, predicted)
+    values["vocab"], locators["vocab"] = _vocab_of(model, [predicted, *candidates], workdir)
+    built = obs.construction_of(model) or {}
+    mel_kwargs = dict(built.get("mel_spec_kwargs") or {})
+    if mel_kwargs:
+        mel_type = mel_kwargs.pop("mel_spec_type", values["mel"].get("mel_spec_type", "vocos"))
+        values["mel"] = {**MEL_SPEC_KWARGS, **{k: v for k, v in mel_kwargs.items() if k in MEL_SPEC_KWARGS},
+                         "mel_spec_type": mel_type}
+    values["dtype"] = {"weights": _dtype_name(next(model.parameters()).dtype), "autocast": call.autocast}
+    values["sampler"] = {"nfe": call.steps, "cfg": call.cfg_strength,
+                         "sway": None if call.sway_sampling_coef is None else float(call.sway_sampling_coef),
+                         "ode": (built.get("odeint_kwargs") or {}).get("method", values["sampler"].get("ode", "euler")),
+                         "seed": call.seed if call.seed is not None else values["sampler"].get("seed")}
+    if not call.use_epss:
+        values["sampler"]["use_epss"] = False
+    for record in obs.vocoders:
+        load = record.get("load_vocoder")
+        if load and load.get("is_local") and load.get("local_path"):
+            values["vocoder"], locators["vocoder"] = _vocoder_value(load["vocoder_name"], load["local_path"])
+    derived = PathSpec(label, values, locators)
+
+    # Inputs recomputed by the engine and compared with what the path passed.
+    text = _text_of(call, derived, case, gen_text)
+    if text is None:
+        notes.append("the text your path passed to CFM.sample matches no frontend/Unicode form the engine knows; "
+                     "the text factor keeps the prediction")
+    else:
+        derived = derived.with_value("text", **text)
+    ref_value, ref_locator, ref_note = _ref_audio_of(obs, call, derived, case, workdir)
+    if ref_note:
+        notes.append(ref_note)
+    values = {f: dict(v) for f, v in derived.values.items()}
+    locators = {f: dict(v) for f, v in derived.locators.items()}
+    values["ref-audio"], locators["ref-audio"] = ref_value, ref_locator
+    derived = PathSpec(label, values, locators)
+    derived = derived.with_value("duration", **_duration_of(obs, call, derived, case, gen_text))
+
+    findings = [_finding(fid, predicted.value(fid), derived.value(fid), weight_evidence)
+                for fid in predicted.values if predicted.value(fid) != derived.value(fid)]
+    return derived, findings, notes
+
+
+_SAYS = {
+    "weights": lambda p, o: f"the flags say {p.get('set')} weights; your path sampled from {o.get('set')}",
+    "sampler": lambda p, o: "the flags say " + ", ".join(f"{k} {p.get(k)}" for k in p if p.get(k) != o.get(k))
+                            + "; your path used " + ", ".join(f"{k} {o.get(k)}" for k in o if p.get(k) != o.get(k)),
+    "dtype": lambda p, o: f"the flags say weights {p.get('weights')}, autocast {p.get('autocast')}; your path ran "
+                          f"weights {o.get('weights')} under autocast {o.get('autocast')}",
+}
+
+
+def _finding(fid: str, predicted: dict[str, Any], observed: dict[str, Any], evidence: dict[str, Any]) -> Finding:
+    if fid in _SAYS:
+        message = _SAYS[fid](predicted, observed)
+    else:
+        keys = [k for k in sorted(set(predicted) | set(observed)) if predicted.get(k) != observed.get(k)]
+        message = (f"{fid}: the flags predict " + ", ".join(f"{k}={predicted.get(k)!r}" for k in keys)
+                   + "; your path used " + ", ".join(f"{k}={observed.get(k)!r}" for k in keys))
+    return Finding(fid, predicted, observed, message)
