@@ -20,3 +20,19 @@ class InputError(Exception):
 
 class UnsafeCheckpointError(InputError):
     """A pickle that needs globals outside torch's weights_only allow-list: refused, never executed."""
+
+
+def syntax_error_line(path: object, exc: Exception) -> str:
+    """'file:line:column: what' for a YAML or TOML syntax error, on one line (the parsers' own messages
+    span several lines with a caret drawing)."""
+    import re
+
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if mark is not None:  # yaml.MarkedYAMLError: 0-based line/column
+        return f"{path}:{mark.line + 1}:{mark.column + 1}: {what or type(exc).__name__}"
+    text = " ".join(str(exc).split())
+    found = re.search(r"\(at line (\d+), column (\d+)\)", text)  # tomllib.TOMLDecodeError
+    if found:
+        return f"{path}:{found.group(1)}:{found.group(2)}: {text[:found.start()].strip() or type(exc).__name__}"
+    return f"{path}: {text or type(exc).__name__}"

@@ -27,20 +27,33 @@ def cache_dir() -> Path:
     return Path(xdg) / "f5-parity"
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """A temporary file in the target folder, then a rename: a reader never sees half a file."""
+def _file_mode() -> int:
+    """What open() would give a new file here: 0o666 minus the umask (mkstemp's 0o600 is too private)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """A temporary file in the target folder, then a rename: a reader never sees half a file, and no
+    temporary file survives an error or an interrupt."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """UTF-8 text with '\n' line ends, written like write_bytes_atomic."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from f5_parity.errors import InputError
+from f5_parity.errors import InputError, syntax_error_line
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def load_cases(path: str | Path) -> list[Case]:
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"cases file is not valid TOML: {p} ({exc})", "fix the TOML syntax") from None
+            raise InputError(f"cases file is not valid TOML: {syntax_error_line(p, exc)}", "fix the TOML syntax") from None
         rows = data.get("case") or data.get("cases") or []
     elif p.suffix.lower() in (".csv", ".tsv"):
         with open(p, newline="", encoding="utf-8") as f:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from f5_parity.errors import InputError
+from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.f5.configs import backbone_class
 from f5_parity.f5.defaults import utils_infer_constant
 from f5_parity.checkpoint.file import DIM_HEAD_DEFAULT, TensorMeta
@@ -213,8 +213,11 @@ def load_config(spec: str) -> ModelConfig:
             raise InputError(f"{spec}: no such config file", f"pass a YAML path or one of: {', '.join(shipped)}")
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise InputError(f"{spec} is not a text YAML (a checkpoint?)",
+                             f"pass a YAML config or one of: {', '.join(shipped)}") from None
         except yaml.YAMLError as exc:
-            raise InputError(f"{spec}: invalid YAML ({str(exc).splitlines()[0]})", "fix the YAML syntax") from None
+            raise InputError(f"invalid YAML: {syntax_error_line(spec, exc)}", "fix the YAML syntax") from None
         return _config_from_yaml(data, p.stem, str(p), shipped=False)
     raise InputError(f"unknown config {spec!r}", f"use one of: {', '.join(shipped)} — or a YAML path")
 

@@ -6,7 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from f5_parity.errors import InputError
+from f5_parity.errors import InputError, syntax_error_line
 
 # F5's mel front end: utils_infer's module globals fix it (load_model ignores a YAML's mel block).
 MEL_SPEC_KWARGS = dict(
@@ -54,7 +54,13 @@ def load_config(name_or_path: str | Path) -> dict[str, Any]:
         if p.suffix in (".yaml", ".yml") or p.exists():
             if not p.exists():
                 raise InputError(f"config file not found: {p}", "check the path, or give an official name")
-            text = p.read_text(encoding="utf-8")
+            if p.is_dir():
+                raise InputError(f"config {p} is a directory", "give a YAML file or an official config name")
+            try:
+                text = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"config {p} is not a text YAML (a checkpoint?)",
+                                 "give the training YAML, or an official config name") from None
         else:
             raise InputError(
                 f"unknown config {source!r}",
@@ -63,7 +69,7 @@ def load_config(name_or_path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"config is not valid YAML: {source} ({exc})", "fix the YAML syntax") from None
+        raise InputError(f"config is not valid YAML: {syntax_error_line(source, exc)}", "fix the YAML syntax") from None
     model = (data or {}).get("model") if isinstance(data, dict) else None
     if not isinstance(model, dict) or "arch" not in model:
         raise InputError(f"config has no model.arch section: {source}", "use a config in f5-tts's configs/*.yaml schema")

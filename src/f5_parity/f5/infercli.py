@@ -20,7 +20,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from f5_parity.errors import InputError
+from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.f5.configs import DEFAULT_INFER_MODEL
 from f5_parity.f5.defaults import utils_infer_defaults
 
@@ -181,7 +181,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"infer_cli config is not valid TOML: {path} ({exc})", "fix the TOML syntax") from None
+        raise InputError(f"infer_cli config is not valid TOML: {syntax_error_line(path, exc)}", "fix the TOML syntax") from None
 
 
 def _default_checkpoint_url(model: str, vocoder_name: str) -> str:

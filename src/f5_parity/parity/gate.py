@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.parity.compare import DEFAULT_REL_TOL
-from f5_parity.errors import InputError
+from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.parity.pathnames import GENERATED_PATHS, PATH_ORDER
 
 ALL_GENERATED = "*"
@@ -189,7 +189,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path} is not valid TOML ({exc})", "fix the TOML syntax") from None
+        raise InputError(f"not valid TOML: {syntax_error_line(path, exc)}", "fix the TOML syntax") from None
 
 
 def _table(data: dict[str, Any], path: Path, whole_file: bool) -> dict[str, Any] | None:

@@ -15,12 +15,14 @@ JSON alone, like report.md.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from f5_parity.files import write_bytes_atomic
 from f5_parity.parity.result import RunReport
 
 SUITE_NAME = "parity-check"
@@ -172,5 +174,6 @@ def write_junit(report: RunReport, path: str | Path) -> Path:
     """Write the JUnit XML for the run to `path` (parent folders created) and return the path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    build_junit(report).write(p, encoding="utf-8", xml_declaration=True)
-    return p
+    buffer = io.BytesIO()
+    build_junit(report).write(buffer, encoding="utf-8", xml_declaration=True)
+    return write_bytes_atomic(p, buffer.getvalue())

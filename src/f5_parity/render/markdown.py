@@ -12,6 +12,7 @@ TIMESTAMP_LINE_PREFIXES, so two runs with the same inputs differ on exactly thos
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.result import RunReport
 
@@ -416,10 +418,7 @@ def write_report(report: RunReport, out_dir: str | Path) -> Path:
     """Write out_dir/report.md (UTF-8, '\\n' line ends) and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.md"
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(render_report(report))
-    return path
+    return write_text_atomic(out / "report.md", render_report(report))
 
 
 def strip_timestamp_lines(text: str) -> str:
@@ -483,8 +482,9 @@ def _as_frames_by_mels(mel: Any) -> "Any":
 def _save(fig, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, format="png", dpi=DPI, metadata=PNG_METADATA)
-    return p
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA)
+    return write_bytes_atomic(p, buffer.getvalue())
 
 
 def _figure():

@@ -21,10 +21,39 @@ class Audio:
     samples: np.ndarray  # float32 mono, [-1, 1]
     sample_rate: int
     path: str | None = None
+    channels: int = 1  # in the file; samples are their mean
 
     @property
     def seconds(self) -> float:
         return len(self.samples) / self.sample_rate
+
+
+SILENT_RMS = 1e-4
+CLIP_LEVEL = 0.999  # |sample| at or above this is at full scale
+CLIPPED_SHARE = 0.001  # more than 0.1 % of the samples at full scale: audibly clipped
+
+
+def levels(audio: Audio) -> dict[str, float]:
+    """RMS, peak and the share of samples at full scale."""
+    x = np.abs(audio.samples.astype(np.float64))
+    return {"rms": float(np.sqrt(np.mean(x**2))), "peak": float(x.max()),
+            "clipped_share": float(np.mean(x >= CLIP_LEVEL))}
+
+
+def audio_findings(audio: Audio, *, reference: bool = False) -> list[str]:
+    """What is wrong or odd about a clip, with its numbers: silent, clipped; for a reference also stereo
+    and a rate other than F5's 24 kHz."""
+    lv = levels(audio)
+    out = []
+    if lv["rms"] < SILENT_RMS:
+        out.append(f"silent (RMS {lv['rms']:.1e} < {SILENT_RMS:.0e})")
+    if lv["clipped_share"] > CLIPPED_SHARE:
+        out.append(f"clipped: {lv['clipped_share']:.2%} of the samples at full scale (peak {lv['peak']:.3f})")
+    if reference and audio.channels > 1:
+        out.append(f"{audio.channels} channels: F5 averages them to mono")
+    if reference and audio.sample_rate != F5_SAMPLE_RATE:
+        out.append(f"sampled at {audio.sample_rate} Hz: F5 resamples it to {F5_SAMPLE_RATE} Hz")
+    return out
 
 
 def read_audio(path: str | Path, *, min_seconds: float = 0.05, max_seconds: float | None = None) -> Audio:
@@ -48,9 +77,11 @@ def read_audio(path: str | Path, *, min_seconds: float = 0.05, max_seconds: floa
     if data.shape[0] == 0:
         raise InputError(f"audio file has no samples: {p}", "re-export the audio with speech in it")
     mono = data.mean(axis=1).astype(np.float32)
-    if not np.all(np.isfinite(mono)):
-        raise InputError(f"audio file contains NaN or infinite samples: {p}", "re-export the audio; the writer produced invalid floats")
-    audio = Audio(mono, int(sr), str(p))
+    bad = int(np.size(mono) - np.count_nonzero(np.isfinite(mono)))
+    if bad:
+        raise InputError(f"audio file contains {bad} NaN or infinite samples of {mono.size}: {p}",
+                         "re-export the audio; the writer produced invalid floats")
+    audio = Audio(mono, int(sr), str(p), channels=int(data.shape[1]))
     if audio.seconds < min_seconds:
         raise InputError(f"audio is too short ({audio.seconds:.3f} s < {min_seconds} s): {p}", "use a clip with at least a word of speech")
     if max_seconds is not None and audio.seconds > max_seconds:
@@ -77,7 +108,10 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     import soundfile as sf
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(p), np.asarray(samples, dtype=np.float32), sample_rate, subtype="PCM_16")
-    return p
+    import io
+
+    from f5_parity.files import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(samples, dtype=np.float32), sample_rate, subtype="PCM_16", format="WAV")
+    return write_bytes_atomic(path, buffer.getvalue())

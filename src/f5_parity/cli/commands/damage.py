@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 NAME = "damage"
@@ -27,7 +26,7 @@ def execute(args, console) -> int:
     from f5_parity.testing.demo import fixture_dir
     from f5_parity.errors import InputError
     from f5_parity.testing.faults import FAULTS
-    from f5_parity.files import cache_dir
+    from f5_parity.files import cache_dir, write_json_atomic, write_text_atomic
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.cli.commands.progress import progress_reporter
 
@@ -45,8 +44,8 @@ def execute(args, console) -> int:
         table = damage_table(train, clean, cases, out, asr, seed=args.seed, factors=args.factor,
                              progress=lambda what: progress(what, None))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "damage.json").write_text(json.dumps(table.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    (out / "damage.md").write_text(table.markdown() + "\n")
+    write_json_atomic(out / "damage.json", table.to_dict())
+    write_text_atomic(out / "damage.md", table.markdown() + "\n")
     console.print(table.markdown())
     console.print(f"written: {out / 'damage.md'}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from f5_parity.errors import InputError
@@ -99,6 +98,7 @@ def execute(args, console) -> int:
                           c.reason or ("-" if c.spread is None else f"{c.spread:.4f}"))
         console.print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps({"checkpoint": args.checkpoint, "families": [v.to_dict() for v in verdicts]},
-                                              indent=2, ensure_ascii=False))
+        from f5_parity.files import write_json_atomic
+
+        write_json_atomic(args.json, {"checkpoint": args.checkpoint, "families": [v.to_dict() for v in verdicts]})
     return 0

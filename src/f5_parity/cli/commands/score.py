@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from f5_parity.errors import InputError
+from f5_parity.files import write_json_atomic
 
 NAME = "score"
 HELP = "Transcribe wavs with Whisper (offline by default) and score them against the expected text."
@@ -65,7 +65,18 @@ def execute(args, console) -> int:
     from f5_parity.scoring.asr import load_asr
 
     asr = load_asr(args.asr_model, args.asr_backend, args.language, args.device)
-    scores = [score_wav(audio, text, asr, norm) for audio, text in zip(audios, args.text)]
+    from f5_parity.scoring.audio import audio_findings, levels
+    from f5_parity.scoring.metrics import score_text
+
+    findings = [audio_findings(audio) for audio in audios]
+    scores = []
+    for audio, text, found in zip(audios, args.text, findings):
+        if any(f.startswith("silent") for f in found):  # Whisper invents words in silence: nothing was said
+            score = score_text(text, "", norm)
+            score.wav = audio.path
+        else:
+            score = score_wav(audio, text, asr, norm)
+        scores.append(score)
     pooled = pool(scores)
 
     desc = asr.describe()
@@ -80,6 +91,11 @@ def execute(args, console) -> int:
     for s in scores:
         table.add_row(Path(s.wav).name if s.wav else "-", s.hypothesis or "(empty)", _fmt(s.wer), _fmt(s.cer), f"{s.similarity:.1f}")
     console.print(table)
+    for audio, found in zip(audios, findings):
+        if found:
+            console.print(f"[yellow]{Path(audio.path).name}: {'; '.join(found)}"
+                          f"{' (not transcribed: scored as saying nothing)' if any(f.startswith('silent') for f in found) else ''}[/]",
+                          soft_wrap=True)
     console.print(
         f"pooled over {pooled.n}: WER {_fmt(pooled.wer_pooled)}, CER {_fmt(pooled.cer_pooled)}; "
         f"mean CER {_fmt(pooled.cer_mean)} (capped at 1: {_fmt(pooled.cer_mean_capped)}); "
@@ -89,9 +105,10 @@ def execute(args, console) -> int:
     if json_path is not None:
         report = score_report(scores, asr, norm)
         report["command"] = {"wavs": list(args.wavs), "texts": list(args.text)}
+        for utterance, audio, found in zip(report["utterances"], audios, findings):
+            utterance["audio"] = {"findings": found, **levels(audio)}
         try:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_json_atomic(json_path, report)
         except OSError as exc:
             raise InputError(f"cannot write {json_path} ({exc.strerror})", "pass a writable path to --json") from None
         console.print(f"wrote {json_path}", soft_wrap=True)
