@@ -29,7 +29,11 @@ def check(ctx: ProbeContext) -> ProbeResult:
                          f"checkpoint's text embedding has {rows} rows: a strict load fails with a size mismatch")
             if role == "inference":
                 fixes.append(f"use the vocab the model was trained with ({rows - 1} tokens) for inference")
-        warns.extend(f"{role} vocab: {p}" for p in r.problems())
+        if r.duplicates:  # run refuses such a vocab: F5's size and ids no longer follow the lines
+            d = r.duplicates[0]
+            fails.append(f"{role} vocab has {len(r.duplicates)} duplicate token(s) ({d['token']!r} at ids {d['ids']}): "
+                         f"F5 reads {r.size} tokens from {r.lines} lines and maps {d['token']!r} to id {d['kept_id']}")
+        warns.extend(f"{role} vocab: {p}" for p in r.problems() if not (r.duplicates and "duplicate" in p))
     comparison = None
     if "training" in reports and not any(r.error for r in reports.values()):
         comparison = compare_vocabs(reports["training"], reports["inference"])

@@ -85,14 +85,15 @@ def test_exit_2_bad_input_is_one_line_without_traceback(fixture_set, argv, needl
     assert len([line for line in proc.stderr.splitlines() if line.strip().startswith(("error", "parity-check: error"))]) == 1
 
 
-def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys):
+def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys, tmp_path):
     from f5_parity.cli.commands import inspect as inspect_command
 
     def broken(args, console):
         raise RuntimeError("a bug in f5-parity")
 
     monkeypatch.setattr(inspect_command, "execute", broken)  # the CLI's own error mapping is under test
-    assert cli.main(["inspect", "whatever.pt"]) == 3
+    (tmp_path / "whatever.pt").write_bytes(b"x")  # the checks before the command see a file
+    assert cli.main(["inspect", str(tmp_path / "whatever.pt")]) == 3
     err = capsys.readouterr().err
     assert "internal error" in err and "a bug in f5-parity" in err and "Traceback" not in err
 

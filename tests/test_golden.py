@@ -59,6 +59,11 @@ def test_run_json_is_unchanged(name, tmp_path):
     for key in ADDED_BY_RESTRUCTURING:
         actual.pop(key, None)
     actual.get("artifacts", {}).pop("mels", None)
+    # Added since, on purpose (issue 11): the ckpt.finite probe (NaN/inf weights) and its gate check;
+    # tests/test_inspect_probes.py and tests/test_hostile_inputs.py check it.
+    actual["probes"] = [p for p in actual.get("probes", []) if p.get("probe") != "ckpt.finite"]
+    if isinstance(actual.get("gate"), dict):
+        actual["gate"]["checks"] = [c for c in actual["gate"].get("checks", []) if c.get("name") != "probe:ckpt.finite"]
     places = {str(out): "<OUT>", REPO: "<REPO>", str(cache_dir()): "<CACHE>"}
     expected = json.loads((GOLDEN / f"{name}.json").read_text())
     diffs = differences(expected, normalize(actual, places))

@@ -44,7 +44,7 @@ def test_exit_0_with_json_and_the_folder_untouched(user_copy, fixture_set, tmp_p
     data = json.loads(out.read_text())
     assert data["checkpoint"]["sha256"] == sha256_file(ckpt)
     assert [r["probe"] for r in data["results"]] == ["ckpt.anatomy", "ckpt.architecture", "ckpt.load_simulation",
-                                                     "ckpt.ema_health", "vocab.files", "vocab.text_coverage"]
+                                                     "ckpt.finite", "ckpt.ema_health", "vocab.files", "vocab.text_coverage"]
     ema = next(r for r in data["results"] if r["probe"] == "ckpt.ema_health")
     assert ema["status"] == "warn" and ema["metrics"]["share"] == pytest.approx(fixture_set.run.share)
     assert data["inputs"]["texts"] == ["Olá, mundo!"]

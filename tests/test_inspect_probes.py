@@ -13,8 +13,8 @@ from f5_parity.probe import discover, run_group
 from f5_parity.results import ProbeResult, Status
 from f5_parity.checkpoint.vocab import analyse_vocab, compare_vocabs, text_coverage
 
-INSPECT_PROBES = ["ckpt.anatomy", "ckpt.architecture", "ckpt.load_simulation", "ckpt.ema_health", "vocab.files",
-                  "vocab.text_coverage"]
+INSPECT_PROBES = ["ckpt.anatomy", "ckpt.architecture", "ckpt.load_simulation", "ckpt.finite", "ckpt.ema_health",
+                  "vocab.files", "vocab.text_coverage"]
 
 
 def _f5_tokenizer(path):
@@ -126,7 +126,7 @@ def test_trainer_file_with_its_vocab_and_config(fixture_set):
     assert list(res) == INSPECT_PROBES
     st = {k: r.status for k, r in res.items()}
     assert st == {"ckpt.anatomy": Status.INFO, "ckpt.architecture": Status.INFO, "ckpt.load_simulation": Status.PASS,
-                  "ckpt.ema_health": Status.WARN, "vocab.files": Status.PASS, "vocab.text_coverage": Status.WARN}
+                  "ckpt.finite": Status.PASS, "ckpt.ema_health": Status.WARN, "vocab.files": Status.PASS, "vocab.text_coverage": Status.WARN}
     a = res["ckpt.anatomy"].metrics
     assert a["weight_sets"] == ["ema", "raw"] and a["update"] == 25_400 and a["ema_step"] == 1_225_400
     e = res["ckpt.ema_health"]

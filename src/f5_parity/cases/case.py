@@ -39,6 +39,18 @@ def check_reference_audio(path: str | Path) -> None:
                          "use a recording at 24 kHz (F5's rate); upsampling cannot restore the missing band")
 
 
+def reference_notes(cases) -> list[str]:
+    """Odd references with their numbers (stereo, not 24 kHz, clipped): usable, but F5 changes them first."""
+    from f5_parity.scoring.audio import audio_findings, read_audio
+
+    notes = []
+    for case in cases:
+        found = audio_findings(read_audio(case.ref_audio), reference=True)
+        if found:
+            notes.append(f"reference {case.ref_audio}: {'; '.join(found)}")
+    return notes
+
+
 def cases_from_flags(ref_audio: list[str], ref_text: list[str], gen_text: list[str] | None) -> list[Case]:
     if len(ref_audio) != len(ref_text):
         raise InputError(

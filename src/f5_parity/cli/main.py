@@ -6,9 +6,15 @@ Exit codes: 0 pass, 1 parity/gate failed, 2 usage or input error, 3 internal err
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
+import shutil
 import sys
+import tempfile
+import warnings
+from pathlib import Path
 
 from f5_parity.errors import InputError
 
@@ -16,11 +22,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors already; keep its message to one line plus usage."""
+    """argparse exits 2 on usage errors already; its message is one line pointing at --help, not the usage."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_INPUT, f"parity-check: error: {message}\n")
+        self.exit(EXIT_INPUT, f"parity-check: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _commands():
@@ -40,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="parity-check", description="Train/infer parity diagnostics for F5-TTS checkpoints.")
     parser.add_argument("--version", action="version", version=f"f5-parity {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.subcommands = {}
     for name, module in _commands().items():
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = parser.subcommands[name] = sub.add_parser(name, help=module.HELP, description=module.HELP)
         p.add_argument("--debug", action="store_true", help="show tracebacks")
         module.add_arguments(p)
         p.set_defaults(_execute=module.execute)
@@ -54,28 +60,112 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the subcommand's parser, so the pointer is to its --help
+            parser.subcommands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help/--version (0) or a usage error (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     if not getattr(args, "_execute", None):
         parser.print_help()
         return EXIT_INPUT
+    created: list[Path] = []
+    rc = EXIT_INTERNAL
     try:
-        return int(args._execute(args, console))
+        with _library_warnings(args.debug), _private_tempdir():
+            from f5_parity.cli import guard
+
+            guard.check_args(args)
+            guard.check_no_collision(guard.plan(args))
+            created = [p for p in guard.output_roots(args) if not p.exists()]
+            rc = int(args._execute(args, console))
+            return rc
     except InputError as exc:
+        rc = EXIT_INPUT
         if args.debug:
             raise
         errors.print(f"[bold red]error:[/] {exc.line()}", soft_wrap=True)
         return EXIT_INPUT
     except KeyboardInterrupt:
+        rc = EXIT_INTERRUPTED
         errors.print("interrupted")
         return EXIT_INTERRUPTED
+    except SystemExit as exc:  # something below the CLI (a user's wrapper or script) called sys.exit
+        rc = EXIT_FAIL
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        errors.print(f"[bold red]failed:[/] code run by `{args.command}` called sys.exit({exc.code!r}) before the "
+                     "command finished; no report was written (rerun with --debug for the traceback)", soft_wrap=True)
+        return EXIT_FAIL
     except Exception as exc:
+        rc = EXIT_INTERNAL
         if args.debug:
             raise
         errors.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            f"[bold red]internal error:[/] {type(exc).__name__}: {_first_line(exc)} (rerun with --debug for the traceback)",
             soft_wrap=True,
         )
         return EXIT_INTERNAL
+    finally:
+        if rc != EXIT_PASS:
+            for folder in created:
+                _remove_if_empty(folder)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+@contextlib.contextmanager
+def _library_warnings(debug: bool):
+    """torch's and other libraries' warnings are not the user's errors: shown with --debug only."""
+    with warnings.catch_warnings():
+        if debug:
+            warnings.simplefilter("default")
+
+            def to_stderr(message, category, filename, lineno, file=None, line=None):
+                sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+            warnings.showwarning = to_stderr  # restored by catch_warnings
+        else:
+            warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
+def _private_tempdir():
+    """Temp files (f5's preprocess_ref_audio_text leaves a tmpXXXX.wav per reference) go to a folder of
+    this command's own, removed when it ends; the system temp folder is left as it was."""
+    from f5_parity.f5.refcache import forget_preprocessed_under
+
+    folder = tempfile.mkdtemp(prefix="parity-check-")
+    saved_dir = tempfile.tempdir
+    saved_env = {k: os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")}
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder  # child processes (ffmpeg, espeak-ng) too
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = saved_dir
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        forget_preprocessed_under(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A folder this command created and then failed to fill: removed, when no file was written into it."""
+    if not folder.is_dir():
+        return
+    if any(p.is_file() or p.is_symlink() for p in folder.rglob("*")):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

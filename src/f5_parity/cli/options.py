@@ -113,6 +113,9 @@ def _cases(args, notes: list[str]) -> list:
     else:
         cases = builtin_cases(cache_dir() / "cases", 1)
         notes.append("no cases given: the built-in Portuguese sentence (espeak-ng pt-br) is used")
+    from f5_parity.cases.case import reference_notes
+
+    notes.extend(reference_notes(cases))
     return cases
 
 
