@@ -1,0 +1,232 @@
+"""parity-check sweep on a real training run: 6 checkpoints from one f5-tts Trainer run (+ model_last.pt),
+the checkpoints from update 4 on re-saved as a DDP-wrapped run writes them (`module.` on every key): f5's
+load_model cannot load those, and the sweep must say so from exactly that update.
+
+One sweep is interrupted (Ctrl-C after 3 checkpoints) and resumed; the same sweep then runs in 2 processes
+(torchrun, through --launch) and must write the same sweep.json apart from `execution`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from f5_parity import cli
+from f5_parity.cases.speech import espeak_available
+
+BREAK_AT = 4  # first update saved with the `module.` prefix
+HELD_OUT = "Amanhã nós vamos viajar para o interior."
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: `make system-deps` installs it")
+    from f5_parity.testing.sweeprun import inject_wrapper_prefix, train_sweep_run
+
+    root = tmp_path_factory.mktemp("sweep-run")
+    run = train_sweep_run(root)
+    assert run.updates == [1, 2, 3, 4, 5, 6]
+    broken = root / "broken"  # the injected copies; the Trainer's own files stay as it wrote them
+    broken.mkdir()
+    for name in [f"model_{u}.pt" for u in run.updates if u >= BREAK_AT] + ["model_last.pt"]:
+        inject_wrapper_prefix(shutil.copy(run.checkpoint_dir / name, broken / name))
+    return run, broken
+
+
+def _folder(run, broken, dest: Path, *, last: bool = True) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for u in run.updates:
+        src = broken / f"model_{u}.pt" if u >= BREAK_AT else run.checkpoint_dir / f"model_{u}.pt"
+        shutil.copy(src, dest / src.name)
+    if last:
+        shutil.copy(broken / "model_last.pt", dest / "model_last.pt")
+    return dest
+
+
+def _argv(run, sources, out: Path, *extra: str) -> list[str]:
+    ref = run.root / "dataset" / "wavs" / "ptbr_000.wav"
+    from f5_parity.testing.sweeprun import SWEEP_SENTENCES
+
+    return ["sweep", *map(str, sources), "--train-config", str(run.config), "--train-vocab", str(run.vocab),
+            "--infer-config", str(run.config), "--infer-vocab", str(run.vocab), "--no-infer-ema",
+            "--vocoder", "griffin-lim", "--ref-audio", str(ref), "--ref-text", SWEEP_SENTENCES[0],
+            "--gen-text", HELD_OUT, "--out", str(out), *extra]
+
+
+def _load(out: Path) -> dict:
+    return json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+
+
+def _without_execution(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "execution"}
+
+
+@pytest.fixture(scope="module")
+def one_process(trained, tmp_path_factory):
+    """Interrupted after 3 checkpoints, resumed, then model_last.pt lands and the sweep runs again."""
+    from f5_parity.parity.sweep import Sweep
+
+    run, broken = trained
+    root = tmp_path_factory.mktemp("sweep-1p")
+    ckpts = _folder(run, broken, root / "ckpts", last=False)
+    out = root / "out"
+    argv = _argv(run, [ckpts], out, "--junit", str(root / "sweep-junit.xml"))
+
+    original = Sweep.compute
+    calls = []
+
+    def interrupted(self, entry):
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the 4th checkpoint is computed
+        calls.append(entry.name)
+        return original(self, entry)
+
+    Sweep.compute = interrupted
+    try:
+        rc_interrupted = cli.main(argv)
+    finally:
+        Sweep.compute = original
+    after_interrupt = _load(out)  # written atomically after every round: whole, and parseable
+    rc_resumed = cli.main(argv)
+    resumed = _load(out)
+    rc_again = cli.main(argv)
+    again = _load(out)
+    shutil.copy(broken / "model_last.pt", ckpts / "model_last.pt")  # the trainer saves model_last.pt
+    rc_new = cli.main(argv)
+    return {"out": out, "ckpts": ckpts, "argv": argv, "junit": root / "sweep-junit.xml", "calls": calls,
+            "rc": (rc_interrupted, rc_resumed, rc_again, rc_new),
+            "after_interrupt": after_interrupt, "resumed": resumed, "again": again, "final": _load(out)}
+
+
+def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_before_it(one_process):
+    final = one_process["final"]
+    assert one_process["rc"][3] == 0  # gate best: a checkpoint to ship exists
+    by_update = {c["update"]: c for c in final["checkpoints"] if c["name"] != "model_last.pt"}
+    assert sorted(by_update) == [1, 2, 3, 4, 5, 6]
+    assert [by_update[u]["verdict"] for u in sorted(by_update)] == ["pass"] * 3 + ["fail"] * 3
+    assert final["checkpoints"][-1]["name"] == "model_last.pt" and final["checkpoints"][-1]["verdict"] == "fail"
+
+    first = final["first_bad"]
+    assert first["update"] == BREAK_AT and first["checkpoint"] == f"model_{BREAK_AT}.pt"
+    assert first["after"] == f"model_{BREAK_AT - 1}.pt"
+    assert first["culprits"] == ["probe:ckpt.load_simulation"]
+    assert any("module." in fix for fix in first["fixes"])
+    # the stages agree (the engine strips wrappers); what breaks is f5's load_model on the user's side
+    assert by_update[BREAK_AT]["parity_verdict"] == "pass"
+    assert "Missing key(s)" in by_update[BREAK_AT]["failed_checks"][0]["summary"]
+
+    rec = final["recommendation"]
+    assert rec["checkpoint"] == f"model_{BREAK_AT - 1}.pt" and rec["update"] < BREAK_AT
+    assert rec["weights"] == "raw" and rec["use_ema"] is False  # the user infers with --no-infer-ema
+
+    # EMA-vs-raw distance is read per checkpoint: 0 where the EMA was just copied (update 1), then growing
+    ema = [by_update[u]["ema"]["rel_l2"] for u in sorted(by_update)]
+    assert ema[0] < ema[1] < ema[2]
+
+
+def test_an_interrupted_sweep_resumes_without_recomputing(one_process):
+    rc_interrupted, rc_resumed, rc_again, _ = one_process["rc"]
+    assert rc_interrupted == 130
+    assert one_process["calls"] == ["model_6.pt", "model_5.pt", "model_4.pt"]  # newest verdict first
+    done = [c["name"] for c in one_process["after_interrupt"]["checkpoints"] if c["status"] == "done"]
+    assert sorted(done) == ["model_4.pt", "model_5.pt", "model_6.pt"]
+    ex = one_process["resumed"]["execution"]
+    assert (ex["units_computed"], ex["units_from_cache"]) == (3, 3)
+    assert rc_resumed == rc_again == 0
+    ex = one_process["again"]["execution"]
+    assert (ex["units_computed"], ex["units_from_cache"]) == (0, 6)
+    assert _without_execution(one_process["again"]) == _without_execution(one_process["resumed"])
+    ex = one_process["final"]["execution"]  # model_last.pt landed: only it is computed
+    assert (ex["units_computed"], ex["units_from_cache"]) == (1, 6)
+
+
+def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
+    out = one_process["out"]
+    md = (out / "sweep.md").read_text(encoding="utf-8")
+    assert f"Parity first breaks at update {BREAK_AT}" in md and "probe:ckpt.load_simulation" in md
+    assert f"Ship `model_{BREAK_AT - 1}.pt`" in md
+    assert (out / "plots" / "ema_distance_vs_update.png").stat().st_size > 1000
+    assert (out / "checkpoints" / "model_4.pt.run.json").exists()
+    suite = ET.parse(one_process["junit"]).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == 8  # 7 checkpoints + the gate
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    assert failed == ["model_4.pt", "model_5.pt", "model_6.pt", "model_last.pt"]
+
+
+@pytest.mark.parametrize("gate,expected", [("all", 1), ("last", 1), ("best", 0)])
+def test_gate_modes_judge_from_the_cache(one_process, gate, expected):
+    argv = one_process["argv"][:one_process["argv"].index("--junit")] + ["--gate", gate]
+    assert cli.main(argv) == expected
+    assert _load(one_process["out"])["execution"]["units_computed"] == 0
+
+
+@pytest.mark.slow
+def test_two_processes_write_the_same_sweep_json(one_process, trained, tmp_path):
+    run, broken = trained
+    out = tmp_path / "out-2p"
+    argv = _argv(run, [one_process["ckpts"]], out, "--launch", "2")
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *argv], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = _load(out)
+    assert two["execution"]["processes"] == 2 and two["execution"]["units_computed"] == 7
+    assert _without_execution(two) == _without_execution(one_process["final"])
+
+
+def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_path, asr_cache):
+    run, broken = trained
+    files = [run.checkpoint_dir / "model_3.pt", broken / f"model_{BREAK_AT}.pt"]
+    out = tmp_path / "out-full"
+    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw"))
+    report = _load(out)
+    good, bad = (report["checkpoints"][0], report["checkpoints"][1])
+    assert (good["update"], bad["update"]) == (3, BREAK_AT)
+    for key in ("trainer-heldout/raw", "infer/raw"):
+        s = good["scores"][key]
+        assert s["n"] == 1 and 0 <= s["cer"] and 0 <= s["similarity"] <= 100
+        assert (out / s["rows"][0]["wav"]).exists()
+    assert bad["scores"]["trainer-heldout/raw"]["n"] == 1  # the trainer side loads it...
+    assert bad["scores"]["infer/raw"]["errors"] == 1  # ...f5's load_model does not
+    assert "Missing key(s)" in bad["scores"]["infer/raw"]["rows"][0]["error"]
+    assert report["recommendation"]["checkpoint"] == "model_3.pt"
+    assert "CER" in report["recommendation"]["reason"] or "newest" in report["recommendation"]["reason"]
+    assert (out / "plots" / "cer_vs_update.png").exists()
+    assert rc in (0, 1)  # the gate's CER limits judge an 6-update model's noise; the test is the data
+
+
+def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_process, trained, tmp_path):
+    run, broken = trained
+    live = tmp_path / "live"
+    live.mkdir()
+    out = tmp_path / "out-watch"
+    shutil.copytree(one_process["out"] / "cache", out / "cache")  # same settings: verdicts come from the cache
+    names = ["model_1.pt", "model_2.pt"]
+
+    def trainer():
+        time.sleep(0.5)
+        shutil.copy(one_process["ckpts"] / names[0], live / names[0])
+        data = (one_process["ckpts"] / names[1]).read_bytes()
+        with open(live / names[1], "wb") as f:  # written slowly, in place, like torch.save
+            for i in range(0, len(data), len(data) // 5 + 1):
+                f.write(data[i:i + len(data) // 5 + 1])
+                f.flush()
+                time.sleep(0.15)
+
+    writer = threading.Thread(target=trainer)
+    writer.start()
+    rc = cli.main(_argv(run, [live], out, "--watch", "--poll", "0.4", "--watch-timeout", "3"))
+    writer.join()
+    report = _load(out)
+    assert rc == 0
+    assert [c["name"] for c in report["checkpoints"]] == names
+    assert all(c["status"] == "done" and c["verdict"] == "pass" for c in report["checkpoints"])
+    assert report["execution"]["units_computed"] == 0  # identical files: cached by content
