@@ -32,7 +32,8 @@ def test_defaults_without_project_files(tmp_path):
     assert source == "defaults"
     assert t.limit("max_cer", "infer") == 0.6 and t.limit("max_cer", "trainer") == 0.6
     assert t.limit("max_cer", "reference") is None  # baselines are not gated unless named
-    assert t.max_gap == {"cer": 0.2, "similarity": 20.0}
+    assert t.max_gap == {"cer": 0.2, "similarity": 20.0, "mcd": 1.5, "speaker_similarity": 0.1}
+    assert t.limit("max_mcd", "infer") is None and t.limit("min_speaker_similarity", "infer") is None  # not gated
     assert t.tolerances == DEFAULT_REL_TOL
     assert t.to_dict()["sources"]["max_cer"] == "defaults"
 
@@ -51,7 +52,7 @@ def test_precedence_pyproject_then_parity_toml_then_flags(tmp_path):
     t, source = load_thresholds({}, tmp_path)
     assert source == "parity.toml"
     assert t.limit("min_similarity", "infer") == 50 and t.limit("max_cer", "infer") == 0.5
-    assert t.max_gap == {"cer": 0.1, "similarity": 20.0} and t.per_case
+    assert t.max_gap == {"cer": 0.1, "similarity": 20.0, "mcd": 1.5, "speaker_similarity": 0.1} and t.per_case
     assert t.sources == {"max_cer": "pyproject.toml", "min_similarity": "parity.toml", "tolerances": "pyproject.toml",
                          "max_gap": "parity.toml", "per_case": "parity.toml"}
 
@@ -60,7 +61,7 @@ def test_precedence_pyproject_then_parity_toml_then_flags(tmp_path):
                                  "tolerances": {"final_mel": 0.05}}, tmp_path)
     assert source == "flags"
     assert t.max_cer == {"*": 0.7} and t.limit("max_cer", "reference") is None
-    assert t.max_gap == {"cer": 0.1, "similarity": 5.0}
+    assert t.max_gap == {"cer": 0.1, "similarity": 5.0, "mcd": 1.5, "speaker_similarity": 0.1}
     assert t.tolerances["final_mel"] == 0.05 and t.tolerances["velocity"] == 0.01
     assert "max_wer" not in t.sources and t.to_dict()["sources"]["max_wer"] == "defaults"
 
@@ -157,3 +158,39 @@ def test_probes_and_per_case_rows():
     # Pooled-only by default, and probes can be left out of the gate.
     gate = gate_of(_run("pass", pooled, rows, probes), Thresholds(fail_on_probe=False))
     assert gate["passed"] and all(c["case"] is None for c in gate["checks"])
+
+
+def _seed_stats(path_values: dict[str, list[float]]) -> dict:
+    from f5_parity.scoring.stats import interval
+
+    return {p: {"mcd": {**interval(v), "per_seed": v}} for p, v in path_values.items()}
+
+
+def _seeds_block(trainer: list[float], infer: list[float]) -> dict:
+    from f5_parity.scoring.stats import paired_test
+
+    t = paired_test(trainer, infer)
+    return {"n_seeds": len(trainer), "paths": _seed_stats({"trainer": trainer, "infer": infer}),
+            "gaps": {"infer": {"mcd": {"against": "trainer", "gap": t.mean_difference, "interval": t.interval,
+                                       "p_value": t.p_value, "n": t.n}}}}
+
+
+def test_acoustic_gap_counts_only_beyond_the_seed_spread(tmp_path):
+    t, _ = load_thresholds({"max_gap": {"mcd": 1.0}, "max_mcd": {"infer": 7.0}}, tmp_path)
+    pooled = {"trainer": {"cer": 0.3}, "infer": {"cer": 0.3}}
+    # a 1.5 dB mean gap whose interval spans 0: one noisy seed, not a broken path -> passes
+    noisy = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0, 5.0, 5.0], [5.0, 8.0, 6.5])}
+    gap = next(c for c in gate_of({"verdict": "pass", "scores": noisy}, t)["checks"] if c["name"] == "mcd_gap")
+    assert gap["value"] == pytest.approx(1.5) and gap["interval"][0] < 0 < gap["interval"][1]
+    assert gap["beyond_seed_spread"] is False and gap["passed"] and gap["seeds"] == 3
+    # the same mean gap on every seed: beyond the spread -> fails; the per-path check judges the mean
+    steady = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0, 5.2, 4.8], [6.5, 6.7, 6.3])}
+    checks = gate_of({"verdict": "pass", "scores": steady}, t)["checks"]
+    gap = next(c for c in checks if c["name"] == "mcd_gap")
+    assert gap["beyond_seed_spread"] is True and not gap["passed"]
+    level = next(c for c in checks if c["name"] == "mcd" and c["path"] == "infer")
+    assert level["value"] == pytest.approx(6.5) and level["passed"] and level["seeds"] == 3
+    # one seed: no interval, the old rule (gap > threshold fails)
+    single = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0], [6.5])}
+    gap = next(c for c in gate_of({"verdict": "pass", "scores": single}, t)["checks"] if c["name"] == "mcd_gap")
+    assert not gap["passed"] and "interval" not in gap

@@ -14,6 +14,7 @@ class Case:
     ref_audio: Path
     ref_text: str
     gen_text: str  # held out: the copy task alone hides overfitting and duration problems
+    gen_audio: Path | None = None  # the held-out text really spoken by the same voice: the acoustic truth
 
     def __post_init__(self):
         if not str(self.ref_text).strip():
@@ -21,7 +22,10 @@ class Case:
         check_reference_audio(self.ref_audio)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "ref_audio": str(self.ref_audio), "ref_text": self.ref_text, "gen_text": self.gen_text}
+        out = {"name": self.name, "ref_audio": str(self.ref_audio), "ref_text": self.ref_text, "gen_text": self.gen_text}
+        if self.gen_audio is not None:
+            out["gen_audio"] = str(self.gen_audio)
+        return out
 
 
 MIN_REF_SECONDS, MAX_REF_SECONDS = 0.3, 30.0  # F5's own dataset filter keeps 0.3-30 s clips
@@ -70,7 +74,7 @@ def builtin_cases(out_dir: str | Path, count: int = 2) -> list[Case]:
     """The built-in Portuguese sentences, spoken by espeak-ng."""
     from f5_parity.cases.speech import build_cases
 
-    return [Case(c.name, c.wav, c.text, c.gen_text) for c in build_cases(out_dir, count)]
+    return [Case(c.name, c.wav, c.text, c.gen_text, c.gen_wav) for c in build_cases(out_dir, count)]
 
 
 def _case_from_row(row: dict, base: Path, index: int) -> Case:
@@ -86,11 +90,16 @@ def _case_from_row(row: dict, base: Path, index: int) -> Case:
         raise InputError(f"case {index + 1} has no ref_audio", "give each case a ref_audio column/key")
     path = Path(audio) if Path(audio).is_absolute() else base / audio
     gen = pick("gen_text") or text
-    return Case(pick("name") or path.stem, path, text, gen)
+    gen_audio = pick("gen_audio")
+    gen_path = None if not gen_audio else Path(gen_audio) if Path(gen_audio).is_absolute() else base / gen_audio
+    if gen_path is not None and not gen_path.is_file():
+        raise InputError(f"case {index + 1}: gen_audio {gen_path} not found", "give the wav that says gen_text, or no gen_audio")
+    return Case(pick("name") or path.stem, path, text, gen, gen_path)
 
 
 def load_cases(path: str | Path) -> list[Case]:
-    """A cases file: CSV with a header (ref_audio, ref_text, gen_text[, name]) or TOML ([[case]] tables)."""
+    """A cases file: CSV with a header (ref_audio, ref_text, gen_text[, gen_audio, name]) or TOML ([[case]]
+    tables). gen_audio, when given, is the held-out text spoken by the reference's voice: the acoustic truth."""
     import csv
     import tomllib
 
@@ -141,7 +150,8 @@ def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
         if not rows:
             raise InputError(f"{root / 'raw.arrow'} holds no utterances", "prepare the dataset again")
         texts = [t for _, t in rows]
-        return [Case(Path(a).stem, Path(a), t, texts[(i + 1) % len(texts)] if len(texts) > 1 else t)
+        return [Case(Path(a).stem, Path(a), t, texts[(i + 1) % len(texts)] if len(texts) > 1 else t,
+                     _held_out_audio([Path(r[0]) for r in rows], i))
                 for i, (a, t) in enumerate(rows[:count])]
     if not meta.is_file():
         raise InputError(f"no metadata.csv or raw.arrow in the dataset folder {root}",
@@ -156,7 +166,18 @@ def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
     for audio, text, *_ in rows[:count]:
         path = Path(audio) if Path(audio).is_absolute() else root / audio
         cases.append(Case(path.stem, path, text, text))
-    # Held-out gen text: the next row's transcript, so no case only repeats its own reference.
+    # Held-out gen text: the next row's transcript, so no case only repeats its own reference; that row's
+    # real audio is the acoustic truth of the generation (same speaker, same text).
     texts = [r[1] for r in rows]
-    return [Case(c.name, c.ref_audio, c.ref_text, texts[(i + 1) % len(texts)] if len(texts) > 1 else c.ref_text)
+    audios = [Path(r[0]) if Path(r[0]).is_absolute() else root / r[0] for r in rows]
+    return [Case(c.name, c.ref_audio, c.ref_text, texts[(i + 1) % len(texts)] if len(texts) > 1 else c.ref_text,
+                 _held_out_audio(audios, i))
             for i, c in enumerate(cases)]
+
+
+def _held_out_audio(audios: list[Path], i: int) -> Path | None:
+    """The next row's clip (the one whose text case i generates), when it exists and is a different clip."""
+    if len(audios) < 2:
+        return None
+    nxt = audios[(i + 1) % len(audios)]
+    return nxt if nxt.is_file() else None

@@ -47,6 +47,7 @@ class SpokenCase:
     wav: Path
     text: str
     gen_text: str
+    gen_wav: Path | None = None  # the held-out text spoken by the same voice: the acoustic truth
 
 
 def espeak_available() -> bool:
@@ -79,5 +80,9 @@ def build_cases(out_dir: str | Path, count: int = 4, *, words_per_minute: int = 
         wav = out / f"ptbr_{i:02d}.wav"
         if not wav.exists():
             speak(text, wav, words_per_minute=words_per_minute)
-        cases.append(SpokenCase(f"ptbr_{i:02d}", wav, text, PT_BR_HELD_OUT[i % len(PT_BR_HELD_OUT)]))
+        held_out = PT_BR_HELD_OUT[i % len(PT_BR_HELD_OUT)]
+        gen_wav = out / f"ptbr_heldout_{i % len(PT_BR_HELD_OUT):02d}.wav"
+        if not gen_wav.exists():
+            speak(held_out, gen_wav, words_per_minute=words_per_minute)
+        cases.append(SpokenCase(f"ptbr_{i:02d}", wav, text, held_out, gen_wav))
     return cases

@@ -175,7 +175,7 @@ def gate_flags(args) -> dict:
     from f5_parity.parity.gate import parse_path_values
 
     flags = {}
-    for name in ("max_wer", "max_cer", "min_similarity", "max_gap"):
+    for name in ("max_wer", "max_cer", "min_similarity", "max_gap", "max_mcd", "min_speaker_similarity"):
         value = getattr(args, name, None)
         if value is not None:
             flags[name] = parse_path_values(value)

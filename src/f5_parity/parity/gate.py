@@ -13,11 +13,17 @@ Keys (hyphens and underscores are the same: ``max-cer`` = ``max_cer``)::
     max_cer = {infer = 0.5, "*" = 0.6} # or a table: per path; "*" (or "default") = every generated path
     min_similarity = 40                # rapidfuzz ratio of the normalized texts, 0-100, as scoring.py writes it
     max_gap = {cer = 0.2, similarity = 20}   # infer (and infer-copy) minus trainer; aliases max_cer_gap, ...
+    max_mcd = {infer = 9.0}            # MCD-DTW (dB) to the truth (scoring/acoustic.py); not gated by default
+    min_speaker_similarity = 0.7       # GE2E cosine to the reference voice; not gated by default
+    max_gap = {mcd = 1.5, speaker_similarity = 0.1}   # the acoustic gaps (defaults below)
     tolerances = {velocity = 1e-3}     # per stage rel_tol, fed to the engine (ParitySession(tolerances=...))
     per_case = false                   # also gate each case's row, not only the pooled score
     fail_on_probe = true               # a probe with status fail or error fails the gate
 
 A number replaces a whole per-path table from an earlier source; a table is merged key by key.
+With N seeds (full mode, ``--seeds``), per-path checks judge the mean over seeds, and a gap counts only
+when its 95 % interval over the paired seeds lies above zero (beyond the seed spread) and its mean is
+above the threshold: one noise draw cannot fail CI. The check records the interval and the seed count.
 Baseline paths (reference, copy-synthesis, griffin-lim) are gated only when named explicitly.
 
 Exit codes (the CLI's, for reference): 0 pass, 1 gate failed, 2 usage or input error, 3 internal error.
@@ -57,10 +63,15 @@ GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer
 DEFAULT_MAX_WER: dict[str, float] = {ALL_GENERATED: 1.0}
 DEFAULT_MAX_CER: dict[str, float] = {ALL_GENERATED: 0.6}
 DEFAULT_MIN_SIMILARITY: dict[str, float] = {ALL_GENERATED: 40.0}
-DEFAULT_MAX_GAP: dict[str, float] = {"cer": 0.2, "similarity": 20.0}
+# * acoustic gaps (MCD-DTW dB, GE2E speaker cosine; scoring/acoustic.py): on the bundled fixture the clean
+#   infer path sits within ~0.3 dB / ~0.03 of the trainer over seeds, while the arch, weights and vocab
+#   faults move MCD by 0.5-3 dB (README damage table). 1.5 dB and 0.1 flag a lost voice or spectrum, not
+#   the noise. Absolute MCD and speaker-similarity levels depend on the voice and vocoder: not gated unless set.
+DEFAULT_MAX_GAP: dict[str, float] = {"cer": 0.2, "similarity": 20.0, "mcd": 1.5, "speaker_similarity": 0.1}
 
-PER_PATH_KEYS = ("max_wer", "max_cer", "min_similarity")
-GAP_METRICS = ("wer", "cer", "similarity")
+PER_PATH_KEYS = ("max_wer", "max_cer", "min_similarity", "max_mcd", "min_speaker_similarity")
+GAP_METRICS = ("wer", "cer", "similarity", "mcd", "speaker_similarity")
+HIGHER_IS_BETTER = ("similarity", "speaker_similarity")
 BOOL_KEYS = ("per_case", "fail_on_probe")
 GAP_ALIASES = {f"max_{m}_gap": m for m in GAP_METRICS}
 VALID_KEYS = PER_PATH_KEYS + ("max_gap", "tolerances") + BOOL_KEYS + tuple(GAP_ALIASES)
@@ -71,6 +82,8 @@ class Thresholds:
     max_wer: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_WER))
     max_cer: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_CER))
     min_similarity: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIN_SIMILARITY))
+    max_mcd: dict[str, float] = field(default_factory=dict)  # not gated unless set (levels depend on the voice)
+    min_speaker_similarity: dict[str, float] = field(default_factory=dict)
     max_gap: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_GAP))
     tolerances: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REL_TOL))
     per_case: bool = False  # pooled scores are the gate: one Whisper slip on one sentence should not fail CI
@@ -89,6 +102,8 @@ class Thresholds:
             "max_wer": dict(self.max_wer),
             "max_cer": dict(self.max_cer),
             "min_similarity": dict(self.min_similarity),
+            "max_mcd": dict(self.max_mcd),
+            "min_speaker_similarity": dict(self.min_speaker_similarity),
             "max_gap": dict(self.max_gap),
             "tolerances": dict(self.tolerances),
             "per_case": self.per_case,
@@ -156,7 +171,8 @@ def _apply(state: dict[str, Any], sources: dict[str, str], settings: dict[str, A
                 value = {GAP_ALIASES[key]: value}
             if not isinstance(value, dict):
                 raise InputError(f"{where} must be a table like {{cer = 0.2, similarity = 20}}",
-                                 "CER (0-1) and similarity (0-100) gaps have different scales: name each")
+                                 "CER (0-1), similarity (0-100), MCD (dB) and speaker similarity (cosine) gaps "
+                                 "have different scales: name each")
             table = dict(state["max_gap"])
             for metric, v in value.items():
                 if metric not in GAP_METRICS:
@@ -249,28 +265,54 @@ def _ordered_paths(paths) -> list[str]:
     return [p for p in PATH_ORDER if p in paths] + sorted(paths - set(PATH_ORDER))
 
 
-def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, case: str | None) -> list[dict]:
+PATH_CHECKS = (("max_wer", "wer", "<="), ("max_cer", "cer", "<="), ("min_similarity", "similarity", ">="),
+               ("max_mcd", "mcd", "<="), ("min_speaker_similarity", "speaker_similarity", ">="))
+
+
+def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, case: str | None,
+                  seeds: dict[str, Any] | None = None) -> list[dict]:
+    """Per-path and gap checks. With `seeds` (scores["seeds"], pooled checks only), per-path values are the
+    means over seeds and each gap is judged against its interval over the paired seeds."""
+    seeds = seeds or {}
+    seed_paths, seed_gaps = seeds.get("paths") or {}, seeds.get("gaps") or {}
+    n_seeds = seeds.get("n_seeds") or 1
     checks = []
-    for path in _ordered_paths(entries):
-        for key, metric, op in (("max_wer", "wer", "<="), ("max_cer", "cer", "<="), ("min_similarity", "similarity", ">=")):
+    for path in _ordered_paths(set(entries) | set(seed_paths)):
+        for key, metric, op in PATH_CHECKS:
             limit = thresholds.limit(key, path)
             if limit is None:
                 continue
-            value = _metric(entries[path], metric)
-            checks.append(_check(metric, path, case, value, limit, op, _judge(value, op, limit)))
+            stat = (seed_paths.get(path) or {}).get(metric)
+            value = stat["mean"] if stat else _metric(entries.get(path) or {}, metric)
+            if value is None and not stat and metric in ("mcd", "speaker_similarity"):
+                continue  # no acoustic score for this path (no truth): nothing to judge
+            check = _check(metric, path, case, value, limit, op, _judge(value, op, limit))
+            if stat and n_seeds > 1:
+                check.update(seeds=stat["n"], interval=[stat["lo"], stat["hi"]])
+            checks.append(check)
     for path in GAP_PATHS:
-        base = next((b for b in GAP_BASELINE[path] if b in entries), None)
-        if path not in entries or base is None:
+        base = next((b for b in GAP_BASELINE[path] if b in entries or b in seed_paths), None)
+        if (path not in entries and path not in seed_paths) or base is None:
             continue
-        trainer = entries[base]
         for metric, limit in thresholds.max_gap.items():
-            t, p = _metric(trainer, metric), _metric(entries[path], metric)
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, p)):
-                gap = None
-            else:  # "worse on the infer side" is positive for both: error rates up, similarity down
-                gap = (t - p) if metric == "similarity" else (p - t)
-            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit))
+            stat = (seed_gaps.get(path) or {}).get(metric)
+            if stat is not None:
+                gap, ci = stat["gap"], stat["interval"]
+            else:
+                t, p = _metric(entries.get(base) or {}, metric), _metric(entries.get(path) or {}, metric)
+                ci = None
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, p)):
+                    if metric in ("mcd", "speaker_similarity"):
+                        continue  # no acoustic scores in this run
+                    gap = None
+                else:  # "worse on the infer side" is positive for all: error rates and distances up, similarity down
+                    gap = (t - p) if metric in HIGHER_IS_BETTER else (p - t)
+            beyond_spread = None if not ci or ci.get("lo") is None else ci["lo"] > 0
+            passed = _judge(gap, "<=", limit) or beyond_spread is False
+            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", passed)
             check["against"] = base
+            if ci and ci.get("lo") is not None:
+                check.update(seeds=ci["n"], interval=[ci["lo"], ci["hi"]], beyond_seed_spread=beyond_spread)
             checks.append(check)
     return checks
 
@@ -293,7 +335,7 @@ def evaluate_gate(parity_verdict: str, probes: list, scores: dict[str, Any] | No
             checks.append(_check(f"probe:{probe.probe}", None, None, status, ["fail", "error"], "not in",
                                  status not in ("fail", "error")))
     if scores:
-        checks += _score_checks(scores.get("pooled") or {}, thresholds, None)
+        checks += _score_checks(scores.get("pooled") or {}, thresholds, None, scores.get("seeds"))
         if thresholds.per_case:
             by_case: dict[str, dict[str, dict]] = {}
             for row in scores.get("rows") or []:

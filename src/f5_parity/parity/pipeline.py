@@ -28,6 +28,7 @@ class PipelineOptions:
     out_dir: Path
     command: str
     seed: int = 0
+    seeds: int = 1  # full mode: noise seeds per generated path (seed, seed+1, ...); parity/seeds.py
     device: str = "cpu"
     asr_model: str | None = None
     asr_backend: str = "faster-whisper"
@@ -147,3 +148,6 @@ def exact_command() -> str:
     import shlex
 
     return " ".join(shlex.quote(a) for a in ["parity-check", *sys.argv[1:]])
+    from f5_parity.parity.seeds import score_seeds  # acoustic metrics, and every path over opts.seeds seeds
+
+    report.scores.update(jsonable(score_seeds(session, opts, out, wavs, report.scores["rows"], asr, say)))

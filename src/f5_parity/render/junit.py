@@ -106,7 +106,11 @@ def _check_name(c: dict[str, Any]) -> str:
 
 
 def _check_line(c: dict[str, Any]) -> str:
-    return f"{_check_name(c)}: {_num(c.get('value'))} {c.get('op')} {json.dumps(c.get('threshold'))} " \
+    spread = ""
+    if c.get("interval"):
+        lo, hi = c["interval"]
+        spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.get('seeds')} seeds)"
+    return f"{_check_name(c)}: {_num(c.get('value'))}{spread} {c.get('op')} {json.dumps(c.get('threshold'))} " \
            f"{'holds' if c.get('passed') else 'does not hold'}"
 
 
@@ -127,11 +131,17 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
 def _score_cases(s: _Suite, d: RunReport) -> None:
     scores = d.scores or {}
     checks = (d.gate or {}).get("checks") or []
+    first_seed = ((scores.get("seeds") or {}).get("seeds") or [None])[0]
+    acoustic = {(a.get("case"), a.get("path")): a for a in (scores.get("acoustic") or {}).get("rows") or []
+                if a.get("seed") == first_seed}
     for r in scores.get("rows") or []:
         case, path = r.get("case"), r.get("path")
         failed = [c for c in checks if c.get("case") == case and c.get("path") == path and not c.get("passed")]
-        summary = (f"WER {_num(r.get('wer'))}, CER {_num(r.get('cer'))}, similarity {_num(r.get('similarity'))}; "
-                   f"expected: {r.get('expected')!s}; heard: {r.get('hypothesis')!s}")
+        a = acoustic.get((case, path))
+        beside = (f", MCD {_num(a.get('mcd'))} dB, speaker similarity {_num(a.get('speaker_similarity'))}"
+                  if a else "")
+        summary = (f"WER {_num(r.get('wer'))}, CER {_num(r.get('cer'))}, similarity {_num(r.get('similarity'))}"
+                   f"{beside}; expected: {r.get('expected')!s}; heard: {r.get('hypothesis')!s}")
         failure = None
         if failed:
             failure = ("; ".join(_check_line(c) for c in failed), "score", summary + "\n" + _details(r))

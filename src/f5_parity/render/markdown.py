@@ -333,6 +333,7 @@ def _score_lines(d: RunReport) -> list[str]:
     for r in scores.get("rows") or []:
         by_case.setdefault(str(r.get("case")), []).append(r)
     for case, rows in by_case.items():
+    out += _seed_lines(scores)
         order = {p: i for i, p in enumerate(_ordered_paths([r.get("path") for r in rows]))}
         rows = sorted(rows, key=lambda r: order[r.get("path")])
         out += [f"### Case {case}", ""]
@@ -348,6 +349,58 @@ def _artifact_lines(d: RunReport) -> list[str]:
     art = d.artifacts or {}
     pngs, wavs = art.get("pngs") or {}, art.get("wavs") or {}
     out = []
+def _interval_cell(stat: dict[str, Any] | None, fmt: str) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    if stat.get("lo") is None:
+        return format(stat["mean"], fmt)
+    return f"{format(stat['mean'], fmt)} [{format(stat['lo'], fmt)}, {format(stat['hi'], fmt)}]"
+
+
+SEED_COLUMNS = (("cer", "CER", ".3f"), ("similarity", "similarity", ".1f"), ("mcd", "MCD dB", ".2f"),
+                ("logmel", "log-mel", ".3f"), ("speaker_similarity", "speaker sim.", ".3f"))
+
+
+def _seed_lines(scores: dict[str, Any]) -> list[str]:
+    """Every path over the seeds (mean [95 % interval]) and the gaps the gate judges, beside the baselines."""
+    seeds = scores.get("seeds") or {}
+    paths = seeds.get("paths") or {}
+    if not paths:
+        return []
+    acoustic = scores.get("acoustic") or {}
+    tools = acoustic.get("tools") or {}
+    n = seeds.get("n_seeds")
+    out = [f"### Over {n} seed{'s' if n != 1 else ''} (mean [95 % interval])", "",
+           f"Seeds {', '.join(map(str, seeds.get('seeds') or []))}; baselines do not depend on the noise and are "
+           "scored once. MCD and log-mel distance are to the truth (the reference clip for the copy task and the "
+           "baselines, the held-out clip for held-out text); speaker similarity is to the reference voice.", ""]
+    rows = []
+    for p in _ordered_paths(paths):
+        stats = paths[p]
+        count = max((v.get("n") or 0) for v in stats.values()) if stats else 0
+        rows.append([p, count] + [_interval_cell(stats.get(m), f) for m, _, f in SEED_COLUMNS])
+    out += _table(["path", "seeds"] + [label for _, label, _ in SEED_COLUMNS], rows) + [""]
+    gaps = seeds.get("gaps") or {}
+    gap_rows = []
+    for p, metrics in gaps.items():
+        for m, g in metrics.items():
+            if m not in dict((k, 1) for k, _, _ in SEED_COLUMNS):
+                continue
+            ci = g.get("interval") or {}
+            beyond = None if ci.get("lo") is None else ci["lo"] > 0
+            gap_rows.append([p, g.get("against"), m, _interval_cell({**ci, "mean": g.get("gap")}, ".3f"), g.get("n"),
+                             _num(g.get("p_value"), ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
+    if gap_rows:
+        out += ["Gaps (positive = the infer side is worse), paired over seeds:", ""]
+        out += _table(("path", "against", "metric", "gap [95 % interval]", "seeds", "p", "beyond the seed spread"),
+                      gap_rows) + [""]
+    if tools:
+        out += ["Acoustic metrics: " + "; ".join(
+            f"{m}: " + ", ".join(f"{t.get('name')} {t.get('version')}" for t in (d.get("tools") or []))
+            + (f" ({d['model']})" if d.get("model") else "") for m, d in tools.items()), ""]
+    return out
+
+
     if pngs:
         out += ["## Spectrograms", ""]
         for name, rel in pngs.items():

@@ -14,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["fast", "full"], default="full")
     p.add_argument("--cases", type=int, default=2, help="how many built-in Portuguese sentences (default 2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=3, help="full mode: noise seeds per generated path (default 3)")
     p.add_argument("--junit", help="also write a JUnit XML file")
     p.add_argument("--asr-backend", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
 
@@ -40,7 +41,10 @@ def execute(args, console) -> int:
     session = ParitySession(train, infer, cases, mode=args.mode, tolerances=thresholds.tolerances or None)
     session.notes.append("demo: the infer side is broken on purpose (v1 flags on a v0 model, EMA weights, "
                          "permuted vocab); the vocoder is Griffin-Lim because no vocoder weights can be downloaded")
-    opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, asr_backend=args.asr_backend,
+    from f5_parity.cli.commands.run import check_seeds
+
+    opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, seeds=check_seeds(args.seeds),
+                           asr_backend=args.asr_backend,
                            thresholds=thresholds, threshold_source=source,
                            junit=Path(args.junit) if args.junit else None,
                            inspect_config=str(inputs.train_config),

@@ -58,7 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-wer", help="0.6, or per path: infer=0.5,trainer=0.6")
     g.add_argument("--max-cer", help="0.6, or per path")
     g.add_argument("--min-similarity", help="40, or per path (0-100)")
-    g.add_argument("--max-gap", help="largest infer-minus-trainer gap: cer=0.2,similarity=20")
+    g.add_argument("--max-gap", help="largest infer-minus-trainer gap: cer=0.2,similarity=20,mcd=1.5,speaker_similarity=0.1")
+    g.add_argument("--max-mcd", help="largest MCD-DTW to the truth in dB, or per path (default: not gated)")
+    g.add_argument("--min-speaker-similarity", help="smallest GE2E cosine to the reference voice, or per path "
+                                                    "(default: not gated)")
     p.add_argument("--mode", choices=["fast", "full"], default="fast",
                    help="fast: stages and isolation; full: also the generation of both paths")
     p.add_argument("--seed", type=int, default=0)
@@ -66,12 +69,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="also write the result JSON to this file (it is always in the report folder)")
     p.add_argument("--junit", help="write a JUnit XML file (a testcase per probe, stage, gate check, case and path)")
     p.add_argument("--out", help="report folder (default reports/<checkpoint-name>-<timestamp>)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "
+                        "95%% interval and gaps count only beyond the seed spread (default 3)")
 
 
 def execute(args, console) -> int:
     import datetime as dt
 
     from f5_parity.parity.gate import load_thresholds
+def check_seeds(seeds: int) -> int:
+    from f5_parity.errors import InputError
+
+    if seeds < 1:
+        raise InputError(f"--seeds {seeds}: at least one seed is needed", "give --seeds 1 or more (default 3)")
+    return seeds
+
+
     from f5_parity.parity.pipeline import PipelineOptions, exact_command, run_pipeline
     from f5_parity.cli.options import build_session, gate_flags, infer_runner
     from f5_parity.render.outputs import write_run_files
@@ -88,7 +102,8 @@ def execute(args, console) -> int:
                            thresholds=thresholds, threshold_source=source,
                            junit=Path(args.junit) if args.junit else None,
                            json_path=Path(args.json) if args.json else None, inspect_config=args.train_config,
-                           fingerprint=fingerprint_result)
+                           fingerprint=built.fingerprint)
+    opts.seeds = check_seeds(args.seeds)
     with progress_reporter(console) as progress:
         report = run_pipeline(session, args.checkpoint, opts, progress)
         files = write_run_files(report, out, json_path=opts.json_path, junit=opts.junit)
