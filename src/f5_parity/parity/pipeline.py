@@ -66,6 +66,12 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = Path(checkpoint)
 
+    from f5_parity.parity import trainer_side
+
+    side = trainer_side.decide(opts.device)
+    if side.source == "installed-trainer":  # unknown or edited f5-tts: its own Trainer produces the trainer side
+        say("running the installed Trainer's sample code", None)
+        trainer_side.apply_installed_trainer(side, session, session.cases[0], opts.seed)
     say("comparing stages and isolating", None)
     result = session.run()
 
@@ -87,7 +93,8 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         extra=dict(opts.extra),
     )
     if session.mode == "full":
-        _generate_and_score(session, report, opts, out, say)
+        _generate_and_score(session, report, opts, out, say, side)
+    report.environment = side.to_dict()
 
     say("running the run probes", None)
     report.probes += run_group("run", ProbeContext(resources={"run": report}), catalog=discover())
@@ -106,7 +113,8 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     return report
 
 
-def _generate_and_score(session: ParitySession, report: RunReport, opts: PipelineOptions, out: Path, say) -> None:
+def _generate_and_score(session: ParitySession, report: RunReport, opts: PipelineOptions, out: Path, say,
+                        side=None) -> None:
     """Full mode: both real paths generate every case, the ASR scores every wav; final mels kept as data."""
     import numpy as np
 
@@ -119,6 +127,10 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
         say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
         wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
                               runner)
+        if side is not None:  # unknown or edited f5-tts: the trainer wav is the one its own Trainer wrote
+            from f5_parity.parity.trainer_side import replace_trainer_wav
+
+            replace_trainer_wav(side, session, wavs, case, opts.seed)
     report.observed_infer = {"runner": runner.kind, "target": runner.target, "runs": runner.observed}
     say("loading the ASR", None)
     asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)

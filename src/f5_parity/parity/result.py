@@ -17,8 +17,9 @@ from f5_parity.results import ProbeResult, jsonable
 # The JSON keys in the order run.json has always written them.
 _ORDER = ("verdict", "culprits", "factors", "warnings", "first_divergence", "stages", "by_design", "isolation",
           "specs", "notes", "mode", "tolerance_rule", "seconds", "unbuilt", "parity_verdict", "fingerprint",
-          "checkpoint", "cases", "scores", "observed_infer", "artifacts", "probes", "gate", "reproducibility")
-_OPTIONAL = ("unbuilt", "observed_infer")  # written only when present
+          "checkpoint", "cases", "scores", "observed_infer", "artifacts", "probes", "gate", "reproducibility",
+          "environment")
+_OPTIONAL = ("unbuilt", "observed_infer", "environment")  # written only when present
 
 
 @dataclass
@@ -47,6 +48,9 @@ class RunReport:
     observed_infer: dict[str, Any] | None = None
     artifacts: dict[str, dict[str, str]] = field(default_factory=lambda: {"wavs": {}, "pngs": {}})
     unbuilt: dict[str, str] = field(default_factory=dict)  # case -> why the infer spec could not be built
+    # the f5-tts judged (version, commit, edited functions), torch, device, and whether the trainer side was
+    # the proven mirror or the installed Trainer's own code (parity/trainer_side.py)
+    environment: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts kept in the JSON (e.g. "demo")
 
     @property

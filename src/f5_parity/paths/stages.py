@@ -241,10 +241,15 @@ def total_duration(spec: PathSpec, ref_frames_dataset: int, ref: RefAudio, frame
 
 def timesteps(spec: PathSpec, dtype: torch.dtype, device: str) -> torch.Tensor:
     """CFM.sample's time grid: EPSS for t_start 0, then sway sampling."""
-    from f5_tts.model.utils import get_epss_timesteps
+    from f5_parity.f5.versions import sampler_facts
 
     s = spec.value("sampler")
-    t = get_epss_timesteps(int(s["nfe"]), device=device, dtype=dtype)
+    if sampler_facts()["epss"]:
+        from f5_tts.model.utils import get_epss_timesteps
+
+        t = get_epss_timesteps(int(s["nfe"]), device=device, dtype=dtype)
+    else:  # f5-tts before 1.1.5: a uniform grid
+        t = torch.linspace(0, 1, int(s["nfe"]) + 1, device=device, dtype=dtype)
     if s.get("sway") is not None:
         t = t + s["sway"] * (torch.cos(torch.pi / 2 * t) - 1 + t)
     return t
@@ -362,6 +367,8 @@ class StageRunner:
 
     def _velocity(self, spec: PathSpec, ctx: StageContext) -> torch.Tensor:
         """The guided velocity CFM.sample's fn(t, x) returns, at t=VELOCITY_T, x_t = (1-t) noise + t cond."""
+        from f5_parity.f5.versions import sampler_facts
+
         s = spec.value("sampler")
         step_cond, _ = self._padded_cond(ctx)
         t = torch.tensor(VELOCITY_T, device=self.device, dtype=step_cond.dtype)
@@ -371,10 +378,17 @@ class StageRunner:
             if s["cfg"] < 1e-5:
                 v = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
                                       drop_audio_cond=False, drop_text=False, cache=False)
-            else:
+            elif sampler_facts()["batched_cfg"]:
                 pred_cfg = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
                                              cfg_infer=True, cache=False)
                 pred, null_pred = torch.chunk(pred_cfg, 2, dim=0)
+                v = pred + (pred - null_pred) * s["cfg"]
+            else:  # f5-tts before 1.1.6: the guided and the null flow in two calls
+                text = ctx.tokens.to(self.device)
+                pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None,
+                                         drop_audio_cond=False, drop_text=False)
+                null_pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None,
+                                              drop_audio_cond=True, drop_text=True)
                 v = pred + (pred - null_pred) * s["cfg"]
         return v.float().cpu()
 

@@ -132,9 +132,13 @@ def _verdict_lines(d: RunReport) -> list[str]:
         failed = sum(not c.get("passed") for c in gate.get("checks", []))
         gate_text = f", gate {'pass' if gate.get('passed') else 'fail'} ({failed} of {len(gate.get('checks', []))} checks failed)"
     culprits = ", ".join(d.culprits or []) or "none"
+    env = d.environment or {}
+    env_lines = [f"Environment: {env['summary']}; torch {env.get('torch')}, device {env.get('device')}; "
+                 f"trainer side: {env.get('trainer_side')} ({env.get('trainer_side_why')})", ""] if env else []
     return [
         f"# Parity report: {ck['name']}",
         "",
+        *env_lines,
         f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck['name']}` "
         f"({d.mode} mode): parity {parity}{gate_text}; culprits: {culprits}",
         "",

@@ -22,6 +22,11 @@ def render_run_summary(data: RunReport, console) -> None:
     verdict = data.verdict
     colour = "green" if verdict == "pass" else "red"
     culprits = ", ".join(data.culprits) or "none"
+    env = data.environment or {}
+    if env:
+        trusted = (env.get("f5_tts") or {}).get("trusted")
+        console.print(f"[{'bold' if trusted else 'bold yellow'}]f5-tts:[/] {env['summary']} | trainer side: "
+                      f"{env.get('trainer_side')}", highlight=False)
     console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
                   f"({data.mode} mode) | culprits: {culprits}")
     for fid in data.culprits:
