@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench system-deps venv clean
+.PHONY: demo test test-versions bench system-deps venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ demo: system-deps venv
 
 test: system-deps venv
 	$(PY) -m pytest -q
+
+# One venv per supported f5-tts series (a user's environment of that release), the wheel installed into it
+# with a real resolve, the version-sensitive tests run there; writes reports/versions.md. Minutes per
+# version and ~5 GB each under $$F5_PARITY_CACHE (default /work/venvs-cache); not part of make test.
+test-versions: system-deps venv
+	$(PY) scripts/test_versions.py $(VERSIONS)
 
 bench: system-deps venv
 	$(PY) -m pytest -q -m bench -p no:cacheprovider -o addopts="" tests/bench

@@ -1,7 +1,8 @@
 """The trainer path: what f5_tts.model.trainer.Trainer.train does when it writes update_N_gen.wav.
 
 The Trainer has no function for this, so `trainer_sample` mirrors its lines (f5-tts 1.1.22,
-trainer.py ~L412-435) in this one place. tests/test_trainer_mirror.py proves the mirror: it trains a
+trainer.py ~L412-435, with the two differences of older releases taken from f5/versions.py) in this one place.
+On code that matches no known release the installed Trainer runs instead (paths/trainer_run.py). tests/test_trainer_mirror.py proves the mirror: it trains a
 tiny model with the real Trainer (log_samples on), then reproduces a logged sample from the saved
 checkpoint; and it fails loudly when the installed trainer.py's sampling block changes.
 """
@@ -88,9 +89,16 @@ def trainer_sample(
 
     The Trainer leaves the noise unseeded: seed torch's global RNG before calling for a reproducible draw.
     """
+    import contextlib
+
     from accelerate import Accelerator
     from f5_tts.infer import utils_infer
 
+    from f5_parity.f5.versions import trainer_sample_facts
+
+    # Releases before 1.1.17 sample outside autocast, and before 1.1.16 decode the whole padded mel for
+    # update_N_ref.wav (f5/versions.py); the loaded release decides.
+    facts = trainer_sample_facts(None)
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     # trainer.py imports these three from utils_infer inside train().
     nfe_step = utils_infer.nfe_step if nfe_step is None else nfe_step
@@ -100,7 +108,7 @@ def trainer_sample(
 
     ref_audio_len = mel_lengths[0]
     infer_text = [text_inputs[0] + ([" "] if isinstance(text_inputs[0], list) else " ") + text_inputs[0]]
-    with torch.inference_mode(), accelerator.autocast():
+    with torch.inference_mode(), accelerator.autocast() if facts.autocast else contextlib.nullcontext():
         generated, _ = accelerator.unwrap_model(model).sample(
             cond=mel_spec[0][:ref_audio_len].unsqueeze(0),
             text=infer_text,
@@ -111,7 +119,7 @@ def trainer_sample(
         )
         generated = generated.to(torch.float32)
         gen_mel_spec = generated[:, ref_audio_len:, :].permute(0, 2, 1).to(accelerator.device)
-        ref_mel_spec = batch_mel[0, :, :ref_audio_len].unsqueeze(0)
+        ref_mel_spec = batch_mel[0, :, :ref_audio_len].unsqueeze(0) if facts.ref_mel_cut else batch_mel[0].unsqueeze(0)
         if vocoder_name == "vocos":
             gen_audio = vocoder.decode(gen_mel_spec).cpu()
             ref_audio = vocoder.decode(ref_mel_spec).cpu()
