@@ -23,7 +23,8 @@ from f5_parity import cli
 from f5_parity.cases.speech import espeak_available
 
 BREAK_AT = 4  # first update saved with the `module.` prefix
-HELD_OUT = "Amanhã nós vamos viajar para o interior."
+# A short reference and held-out text (words of the training sentences): a verdict's cost grows with them.
+REF_TEXT, HELD_OUT = "Eu não sei.", "Você vai gostar."
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,9 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep-run")
     run = train_sweep_run(root)
     assert run.updates == [1, 2, 3, 4, 5, 6]
+    from f5_parity.cases.speech import speak
+
+    speak(REF_TEXT, root / "ref.wav", words_per_minute=140)
     broken = root / "broken"  # the injected copies; the Trainer's own files stay as it wrote them
     broken.mkdir()
     for name in [f"model_{u}.pt" for u in run.updates if u >= BREAK_AT] + ["model_last.pt"]:
@@ -53,12 +57,9 @@ def _folder(run, broken, dest: Path, *, last: bool = True) -> Path:
 
 
 def _argv(run, sources, out: Path, *extra: str) -> list[str]:
-    ref = run.root / "dataset" / "wavs" / "ptbr_000.wav"
-    from f5_parity.testing.sweeprun import SWEEP_SENTENCES
-
     return ["sweep", *map(str, sources), "--train-config", str(run.config), "--train-vocab", str(run.vocab),
             "--infer-config", str(run.config), "--infer-vocab", str(run.vocab), "--no-infer-ema",
-            "--vocoder", "griffin-lim", "--ref-audio", str(ref), "--ref-text", SWEEP_SENTENCES[0],
+            "--vocoder", "griffin-lim", "--ref-audio", str(run.root / "ref.wav"), "--ref-text", REF_TEXT,
             "--gen-text", HELD_OUT, "--out", str(out), *extra]
 
 
@@ -98,18 +99,16 @@ def one_process(trained, tmp_path_factory):
     after_interrupt = _load(out)  # written atomically after every round: whole, and parseable
     rc_resumed = cli.main(argv)
     resumed = _load(out)
-    rc_again = cli.main(argv)
-    again = _load(out)
     shutil.copy(broken / "model_last.pt", ckpts / "model_last.pt")  # the trainer saves model_last.pt
     rc_new = cli.main(argv)
     return {"out": out, "ckpts": ckpts, "argv": argv, "junit": root / "sweep-junit.xml", "calls": calls,
-            "rc": (rc_interrupted, rc_resumed, rc_again, rc_new),
-            "after_interrupt": after_interrupt, "resumed": resumed, "again": again, "final": _load(out)}
+            "rc": (rc_interrupted, rc_resumed, rc_new),
+            "after_interrupt": after_interrupt, "resumed": resumed, "final": _load(out)}
 
 
 def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_before_it(one_process):
     final = one_process["final"]
-    assert one_process["rc"][3] == 0  # gate best: a checkpoint to ship exists
+    assert one_process["rc"][2] == 0  # gate best: a checkpoint to ship exists
     by_update = {c["update"]: c for c in final["checkpoints"] if c["name"] != "model_last.pt"}
     assert sorted(by_update) == [1, 2, 3, 4, 5, 6]
     assert [by_update[u]["verdict"] for u in sorted(by_update)] == ["pass"] * 3 + ["fail"] * 3
@@ -134,17 +133,14 @@ def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_befor
 
 
 def test_an_interrupted_sweep_resumes_without_recomputing(one_process):
-    rc_interrupted, rc_resumed, rc_again, _ = one_process["rc"]
+    rc_interrupted, rc_resumed, _ = one_process["rc"]
     assert rc_interrupted == 130
     assert one_process["calls"] == ["model_6.pt", "model_5.pt", "model_4.pt"]  # newest verdict first
     done = [c["name"] for c in one_process["after_interrupt"]["checkpoints"] if c["status"] == "done"]
     assert sorted(done) == ["model_4.pt", "model_5.pt", "model_6.pt"]
     ex = one_process["resumed"]["execution"]
     assert (ex["units_computed"], ex["units_from_cache"]) == (3, 3)
-    assert rc_resumed == rc_again == 0
-    ex = one_process["again"]["execution"]
-    assert (ex["units_computed"], ex["units_from_cache"]) == (0, 6)
-    assert _without_execution(one_process["again"]) == _without_execution(one_process["resumed"])
+    assert rc_resumed == 0
     ex = one_process["final"]["execution"]  # model_last.pt landed: only it is computed
     assert (ex["units_computed"], ex["units_from_cache"]) == (1, 6)
 
@@ -163,10 +159,17 @@ def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
     assert failed == ["model_4.pt", "model_5.pt", "model_6.pt", "model_last.pt"]
 
 
-@pytest.mark.parametrize("gate,expected", [("all", 1), ("last", 1), ("best", 0)])
-def test_gate_modes_judge_from_the_cache(one_process, gate, expected):
-    argv = one_process["argv"][:one_process["argv"].index("--junit")] + ["--gate", gate]
-    assert cli.main(argv) == expected
+def test_gate_modes(one_process):
+    from f5_parity.parity.sweep_report import evaluate_sweep_gate
+
+    final = one_process["final"]
+    judged = {mode: evaluate_sweep_gate(final["checkpoints"], final["recommendation"], mode)
+              for mode in ("best", "all", "last")}
+    assert judged["best"]["passed"] and [c["checkpoint"] for c in judged["best"]["checks"]] == ["model_3.pt"]
+    assert not judged["all"]["passed"] and len(judged["all"]["checks"]) == 7
+    assert not judged["last"]["passed"] and judged["last"]["checks"][0]["checkpoint"] == "model_last.pt"
+    argv = one_process["argv"][:one_process["argv"].index("--junit")] + ["--gate", "last"]
+    assert cli.main(argv) == 1  # exit 1 as run does; judged from the cache
     assert _load(one_process["out"])["execution"]["units_computed"] == 0
 
 
@@ -186,7 +189,10 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     run, broken = trained
     files = [run.checkpoint_dir / "model_3.pt", broken / f"model_{BREAK_AT}.pt"]
     out = tmp_path / "out-full"
-    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw"))
+    # a 6-update model says noise: the default CER/similarity limits would fail every checkpoint, so they
+    # are opened here; this test is about the scores being there, per path, weight set and checkpoint
+    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--max-cer", "100",
+                        "--min-similarity", "0", "--max-gap", "cer=100,similarity=100"))
     report = _load(out)
     good, bad = (report["checkpoints"][0], report["checkpoints"][1])
     assert (good["update"], bad["update"]) == (3, BREAK_AT)
@@ -197,10 +203,11 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     assert bad["scores"]["trainer-heldout/raw"]["n"] == 1  # the trainer side loads it...
     assert bad["scores"]["infer/raw"]["errors"] == 1  # ...f5's load_model does not
     assert "Missing key(s)" in bad["scores"]["infer/raw"]["rows"][0]["error"]
+    assert good["verdict"] == "pass" and bad["verdict"] == "fail"
     assert report["recommendation"]["checkpoint"] == "model_3.pt"
-    assert "CER" in report["recommendation"]["reason"] or "newest" in report["recommendation"]["reason"]
+    assert report["recommendation"]["reason"].startswith("lowest infer-path CER")
     assert (out / "plots" / "cer_vs_update.png").exists()
-    assert rc in (0, 1)  # the gate's CER limits judge an 6-update model's noise; the test is the data
+    assert rc == 0
 
 
 def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_process, trained, tmp_path):

@@ -403,7 +403,8 @@ class Sweep:
                 except InputError as exc:
                     result = {"error": exc.line()}
                 except Exception as exc:  # noqa: BLE001 - one unit's failure is its result, not the sweep's end
-                    result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+                    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+                    result = {"error": f"{type(exc).__name__}: {text[:400]}"}
                 self.units_run += 1
                 out.append({"sha256": entry.sha256, "name": entry.name, "unit": unit.key, "result": result,
                             "seconds": time.perf_counter() - t0, "wav": result.pop("_wav", None)})

@@ -135,9 +135,17 @@ def _built_on_main(args, thresholds, out: Path, procs):
     payload = None
     if procs.is_main:
         try:
-            built = build_session(args, thresholds, workdir=out / "observed")
-            s = built.session
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
+            import inspect
+
+            if "workdir" in inspect.signature(build_session).parameters:  # the observed infer side
+                built = build_session(args, thresholds, workdir=out / "observed")
+                s, runner, fingerprint = built.session, built.runner, built.fingerprint
+            else:  # the predicted infer side (build_session before observation landed)
+                from f5_parity.cli.options import infer_runner
+
+                s, fingerprint = build_session(args, thresholds)
+                runner = infer_runner(args)
+            payload = ("ok", (s.train, s.infer, s.cases, runner, fingerprint, list(s.notes)))
         except InputError as exc:
             payload = ("input", exc.problem, exc.fix)
             procs.broadcast(payload)
@@ -202,18 +210,19 @@ def _run_main(args, console, settings, out: Path, procs) -> int:
 
 
 def _summary(report, console, out: Path) -> None:
+    from rich.markup import escape  # check names hold brackets (cer[infer]) that rich would eat
     for c in report.checkpoints:
         culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []
                                                    if f["name"] != "parity"])
         ema = (c.get("ema") or {}).get("rel_l2")
-        console.print(f"{c['name']:<28} update {str(c.get('update')):>8}  {c.get('verdict', '-'):<7} "
-                      f"EMA-raw {ema if ema is not None else '-'}  {culprits}")
+        console.print(escape(f"{c['name']:<28} update {str(c.get('update')):>8}  {c.get('verdict', '-'):<7} "
+                             f"EMA-raw {ema if ema is not None else '-'}  {culprits}"))
     first, rec = report.first_bad, report.recommendation
     if first:
-        console.print(f"parity first breaks at {first['checkpoint']} (update {first['update']}): "
-                      f"{', '.join(first['culprits'])}")
+        console.print(escape(f"parity first breaks at {first['checkpoint']} (update {first['update']}): "
+                             f"{', '.join(first['culprits'])}"))
     if rec:
-        console.print(f"recommended: {rec['checkpoint']} with the {rec['weights']} weights — {rec['reason']}")
+        console.print(escape(f"recommended: {rec['checkpoint']} with the {rec['weights']} weights — {rec['reason']}"))
     e = report.execution
     console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'}  "
                   f"({e.get('units_computed')} units computed, {e.get('units_from_cache')} cached, "
