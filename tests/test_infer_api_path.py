@@ -19,7 +19,7 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
     from f5_parity.f5.configs import MEL_SPEC_KWARGS
     from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
     from f5_parity.testing.fixtures import random_vocos_dir
-    from f5_parity.parity.generate import observe
+    from f5_parity.parity.generate import generation_summary
     from f5_parity.paths.infer import run_api
     from f5_parity.paths.spec import infer_spec
 
@@ -36,8 +36,13 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
     spec = infer_spec(ckpt, infer_config="F5TTS_v1_Small", infer_vocab=vocab, vocoder_path=random_vocos_dir(tmp_path / "v"),
                       nfe=4)
     case = pt_cases[0]
-    gen = run_api(spec, Case(case.name, case.wav, case.text, "Sim, claro."), model_name="F5TTS_v1_Small")
-    assert gen.path == "api" and gen.sample_rate == 24000 and gen.wav.size > 0
-    seen = observe(gen.calls, str(ckpt), spec)
+    from f5_parity.paths.observe import run_observed
+
+    obs, gen = run_observed(lambda: run_api(spec, Case(case.name, case.wav, case.text, "Sim, claro."),
+                                            model_name="F5TTS_v1_Small"), stop_at_first_sample=False)
+    assert obs.error is None and gen.path == "api" and gen.sample_rate == 24000 and gen.wav.size > 0
+    seen = generation_summary(obs, checkpoint=str(ckpt))
     assert seen["sample_calls"] == 1 and seen["steps"] == 4 and seen["weights"] == "ema"
     assert seen["pe_attn_head"] is None and seen["text_mask_padding"] is True  # the v1 flags F5TTS applied
+    built = obs.constructions[-1]
+    assert built["backbone"] == "DiT" and built["backbone_kwargs"]["text_mask_padding"] is True

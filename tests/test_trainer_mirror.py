@@ -28,7 +28,7 @@ def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
 
     from f5_parity.testing import training
     from f5_parity.testing.fixtures import random_vocos_dir
-    from f5_parity.paths.infer import observe_sample_calls
+    from f5_parity.paths.observe import observe
     from f5_parity.paths.stages import quiet
 
     sentence = "Eu não sei se você vai gostar da ação."
@@ -38,10 +38,10 @@ def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
     cfg = training.TrainConfig(updates=2, seed=3, arch=arch, batch_size=1, max_samples=1, num_warmup_updates=1,
                                save_per_updates=2, last_per_updates=2, log_samples=True)
     # The Trainer leaves its sample's noise unseeded: seed it (and only it) at the moment it samples.
-    with observe_sample_calls(seed_each=1234) as calls:
+    with observe(seed_each=1234) as obs:
         result = training.train(prepared, tmp_path / "run", cfg, quiet=True)
-    assert len(calls) == 1, "the Trainer logs one sample at update 2"
-    logged_mel = calls[0].output  # (1, 2 x ref frames, d), as the Trainer generated it
+    assert len(obs.samples) == 1, "the Trainer logs one sample at update 2"
+    logged_mel = obs.samples[0].output  # (1, 2 x ref frames, d), as the Trainer generated it
 
     # Reproduce from what the Trainer saved: raw weights of model_2.pt, the dataset item, the vocoder.
     ckpt = torch.load(result.checkpoint_dir / "model_2.pt", weights_only=True, map_location="cpu")

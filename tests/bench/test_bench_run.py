@@ -2,8 +2,9 @@
 
 On a checkpoint of F5TTS_v1_Base size (random weights; raw and a perturbed EMA set) and one 4-6 s
 case, measure in one process: one infer_process generation at nfe 32 (infer_cli's wiring), then
-`--mode fast` (stages + isolation + effects) and `--mode full`, as ratios. Goal: fast <= 0.5x one
-generation. Written to reports/bench/run.json; nothing here asserts on time.
+`--mode fast` (the observed real path up to its first CFM.sample, its own loading included, then the
+stages, isolation and effects) and `--mode full`, as ratios. Goal: fast <= 0.3x one generation.
+Written to reports/bench/run.json; nothing here asserts on time.
 """
 
 from __future__ import annotations
@@ -75,14 +76,25 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
     generation_s = time.perf_counter() - t0
     del model
 
+    def observed_run(mode: str):
+        """What `parity-check run` does: observe the user's real path (its own loading included), then judge."""
+        from f5_parity.parity.observed import InferRunner, observe_infer_path
+
+        pool = ModelPool("cpu")
+        observation, observed, _, _ = observe_infer_path(InferRunner(), infer, train, case, mode=mode, seed=0,
+                                                         device="cpu", workdir=tmp_path / f"observed-{mode}",
+                                                         pool=pool)
+        return ParitySession(train, observed or infer, [case], mode=mode, pool=pool,
+                             infer_failure=observation.failure).run()
+
     t0 = time.perf_counter()
-    fast = ParitySession(train, infer, [case], mode="fast", pool=ModelPool("cpu")).run()
+    fast = observed_run("fast")
     fast_s = time.perf_counter() - t0
     full = None
     full_s = None
     if os.environ.get("F5_PARITY_BENCH_FULL", "1") != "0":  # full mode samples 3 times: ~30 min on 2 cores
         t0 = time.perf_counter()
-        full = ParitySession(train, infer, [case], mode="full", pool=ModelPool("cpu")).run()
+        full = observed_run("full")
         full_s = time.perf_counter() - t0
 
     case_seconds = len(gen.wav) / gen.sample_rate
@@ -102,7 +114,7 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
         "fast_over_one_generation": round(fast_s / generation_s, 3),
         "fast_over_load_plus_generation": round(fast_s / (load_s + generation_s), 3),
         "full_over_two_generations": round(full_s / (2 * generation_s), 3) if full_s else None,
-        "goal": "fast_over_one_generation <= 0.5",
+        "goal": "fast_over_one_generation <= 0.3 (the real path's own loading included in fast)",
         "fast_culprits": fast.culprits,
         "fast_isolation_tests": fast.isolation.to_dict()["tests_run"],
         "full_culprits": full.culprits if full else None,

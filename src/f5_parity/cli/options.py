@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from f5_parity.errors import InputError
 from f5_parity.f5.configs import DEFAULT_INFER_MODEL
 from f5_parity.paths.spec import INFER_DEFAULTS
 
 
-def build_session(args, thresholds=None):
-    """Specs and cases from the arguments, and what the fingerprint settled (bad input raises InputError)."""
+@dataclass
+class BuiltRun:
+    session: Any
+    fingerprint: Any
+    observation: Any  # parity.observed.InferObservation
+    generation: Any  # the infer path's own generation of the first case (full mode), reused
+    runner: Any  # parity.observed.InferRunner
+
+
+def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRun:
+    """The session with the infer side as the user's path really ran (observed), what the fingerprint
+    settled, the observation, and the path's generation when full mode let it finish (bad input raises
+    InputError; the user's path failing is a finding, not bad input)."""
     from f5_parity.checkpoint.loads import architecture
     from f5_parity.checkpoint.file import open_checkpoint
     from f5_parity.parity.session import ParitySession
@@ -38,9 +52,8 @@ def build_session(args, thresholds=None):
     for config in (args.train_config, args.infer_config):  # an unknown name is the first thing to say
         if config:
             load_config(config)
-    check_vocab_fits(ckpt, train_vocab, "--train-vocab")
-    if args.infer_vocab:
-        check_vocab_fits(ckpt, args.infer_vocab, "--infer-vocab")
+    check_vocab_fits(ckpt, train_vocab, "--train-vocab")  # an --infer-vocab that does not fit is the path failing
+    runner = infer_runner(args)
     detected = None
     if not args.train_config:
         arch = architecture(ckpt)
@@ -57,10 +70,21 @@ def build_session(args, thresholds=None):
     if train.unknown:
         train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
         notes.append(note)
-    session = ParitySession(train, infer, cases, mode=args.mode, device=args.device,
-                            tolerances=thresholds.tolerances if thresholds else None)
-    session.notes.extend(notes)
-    return session, fingerprint_result
+    from f5_parity.parity.observed import observe_infer_path
+
+    from f5_parity.paths.stages import ModelPool
+
+    pool = ModelPool(args.device)  # one pool: the mirror check's model is the session's
+    observation, observed, generation, case = observe_infer_path(
+        runner, infer, train, cases[0], mode=args.mode, seed=args.seed, device=args.device,
+        workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool)
+    if runner.kind == "script" and observed is not None:
+        cases = [case]  # the script's own reference and text
+    session = ParitySession(train, observed or infer, cases, mode=args.mode, device=args.device,
+                            tolerances=thresholds.tolerances if thresholds else None,
+                            infer_failure=observation.failure, pool=pool)
+    session.notes.extend(notes + observation.notes)
+    return BuiltRun(session, fingerprint_result, observation, generation, runner)
 
 
 def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
@@ -156,9 +180,12 @@ def settle_unknown_flags(train, cases, seed: int):
 
 def infer_runner(args):
     from f5_parity.f5.configs import official_config_names
-    from f5_parity.parity.generate import InferRunner
-    from f5_parity.paths.infer import load_custom
+    from f5_parity.parity.observed import InferRunner
+    from f5_parity.paths.infer import check_custom_target, check_script
 
+    if getattr(args, "infer_script", None):
+        check_script(args.infer_script)
+        return InferRunner("script", args.infer_script, script_args=list(getattr(args, "script_args", []) or []))
     if args.infer_path == "infer-cli":
         return InferRunner()
     if args.infer_path == "api":
@@ -167,7 +194,7 @@ def infer_runner(args):
             raise InputError(f"--infer-path api needs an official --infer-config name, not {name!r}",
                              f"the F5TTS class only loads {', '.join(official_config_names())}")
         return InferRunner("api", name)
-    load_custom(args.infer_path)  # fail now, with one line, not after the stages
+    check_custom_target(args.infer_path)  # a missing file or function is bad input; nothing of it runs yet
     return InferRunner("custom", args.infer_path)
 
 

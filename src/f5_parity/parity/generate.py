@@ -23,6 +23,7 @@ from f5_parity.scoring.audio import write_wav
 from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec
 from f5_parity.paths.stages import ModelPool
+from f5_parity.parity.observed import InferRunner, observe_generation
 from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS, PATH_LABELS  # noqa: F401 (re-exported)
 
 
@@ -52,62 +53,41 @@ def _accelerator(mixed_precision: str, device: str):
     return Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
 
 
-@dataclass
-class InferRunner:
-    """Which real infer path generates: infer_cli's wiring, the F5TTS class, or a user's module:function."""
+def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
+    """What one observed generation really used, for the report's table (weights by exact comparison)."""
+    from f5_parity.paths.observed_spec import weight_set_of
 
-    kind: str = "infer-cli"  # "infer-cli" | "api" | "custom"
-    target: str | None = None  # api: the official config name; custom: module:function
-    observed: list[dict[str, Any]] = field(default_factory=list)  # what each run really did (CFM.sample calls)
-
-
-def observe(calls, checkpoint: str, infer: PathSpec) -> dict[str, Any]:
-    """What a path really used, read off its CFM.sample calls: weight set, dtype, sampler, vocab."""
-    from f5_parity.checkpoint.file import open_checkpoint
-    from f5_parity.f5.vocab import read_vocab_chars
-
-    if not calls:
-        return {"sample_calls": 0}
-    call = calls[-1]
+    if not obs.samples:
+        return {"sample_calls": 0, "error": (obs.error or {}).get("message")}
+    call = obs.samples[-1]
     model = call.model
-    key = "transformer.proj_out.weight"
-    used = model.state_dict()[key].detach().float().cpu()
-    ck = open_checkpoint(checkpoint)
-    sets = {}
-    for name in ck.weight_sets():
-        ref = ck.state_dict(name)[key].float()
-        sets[name] = float((used - ref).norm() / ref.norm().clamp_min(1e-12))
-    closest = min(sets, key=sets.get) if sets else None
-    vocab = read_vocab_chars(infer.locate("vocab", "path"))
-    same_vocab = model.vocab_char_map == {c: i for i, c in enumerate(vocab)} if model.vocab_char_map else None
+    weights, distances = weight_set_of(model, checkpoint)
+    blocks = getattr(model.transformer, "transformer_blocks", None)
+    processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
     return {
-        "sample_calls": len(calls),
-        "weights": closest if closest is not None and sets[closest] < 1e-3 else "neither",
-        "weights_rel_distance": sets,
+        "sample_calls": len(obs.samples),
+        "weights": weights,
+        "weights_rel_distance": {k: v.get("rel_distance") for k, v in distances.items()},
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "autocast": call.autocast,
         "steps": call.steps,
         "cfg_strength": call.cfg_strength,
         "sway_sampling_coef": call.sway_sampling_coef,
         "seed": call.seed,
-        "vocab_matches_infer_spec": same_vocab,
-        "pe_attn_head": _first_block_attr(model, "pe_attn_head"),
+        "pe_attn_head": getattr(processor, "pe_attn_head", None),
         "text_mask_padding": getattr(getattr(model.transformer, "text_embed", None), "mask_padding", None),
+        "chunks": len(obs.samples),
     }
 
 
-def _first_block_attr(model, name: str):
-    blocks = getattr(model.transformer, "transformer_blocks", None)
-    processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
-    return getattr(processor, name, None)
-
-
 def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
-                  seed: int, device: str = "cpu", runner: InferRunner | None = None) -> list[GeneratedWav]:
+                  seed: int, device: str = "cpu", runner: InferRunner | None = None,
+                  reuse: dict[tuple[str, str], Any] | None = None) -> list[GeneratedWav]:
     """Every wav of one case, written under out_dir/wavs/."""
     from f5_tts.model.utils import convert_char_to_pinyin
 
     from f5_parity.paths.griffinlim import GriffinLimVocoder
-    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
+    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder
     from f5_parity.paths.trainer import dataset_item, trainer_sample
 
     wav_dir = out_dir / "wavs"
@@ -156,23 +136,23 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
         held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
     save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
 
-    # the real infer path: infer_cli's wiring (default), the F5TTS class, or the user's own wrapper
-    from f5_parity.paths.infer import run_api, run_custom
-
+    # the real infer path (infer_cli's wiring, the F5TTS class, a wrapper or a script), observed as it runs;
+    # the observation run of the first case is reused, not generated again
     runner = runner or InferRunner()
-    checkpoint = infer.locate("weights", "checkpoint")
+    model_and_vocoder = {}
     if runner.kind == "infer-cli":
-        infer_model = load_infer_model(infer, device)
-        infer_vocoder = load_infer_vocoder(infer, device)
+        model_and_vocoder = dict(model=load_infer_model(infer, device), vocoder=load_infer_vocoder(infer, device))
     for path, text, expected in (("infer", case.gen_text, case.gen_text), ("infer-copy", case.ref_text, case.ref_text)):
-        if runner.kind == "api":
-            gen = run_api(infer, case, model_name=runner.target, device=device, gen_text=text)
-        elif runner.kind == "custom":
-            gen = run_custom(runner.target, case, checkpoint=checkpoint, vocab=infer.locate("vocab", "path"),
-                             seed=seed, device=device, gen_text=text)
-        else:
-            gen = run_infer_cli(infer, case, model=infer_model, vocoder=infer_vocoder, device=device, gen_text=text)
-        runner.observed.append({"case": case.name, "path": path, "runner": gen.path, **observe(gen.calls, checkpoint, infer)})
+        gen = (reuse or {}).get((case.name, path))
+        if gen is None:
+            obs, gen = observe_generation(runner, infer, case, seed=seed, device=device, gen_text=text,
+                                          **model_and_vocoder)
+            runner.observed.append({"case": case.name, "path": path, "runner": runner.kind,
+                                    **generation_summary(obs, checkpoint=infer.locate("weights", "checkpoint"))})
+            if obs.error or gen is None:
+                continue  # the path failed here: no wav to score (the observation says why)
+            if runner.kind == "script":
+                continue  # a script writes its own wav; its generation is judged by the observation
         save(path, gen.wav, expected, gen.mel, rate=gen.sample_rate)
     return out
 

@@ -134,7 +134,7 @@ def script_case(obs: Observation, fallback: Case) -> Case:
 
 
 def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec, case: Case, *, mode: str,
-                       seed: int, device: str, workdir: Path
+                       seed: int, device: str, workdir: Path, pool=None
                        ) -> tuple[InferObservation, PathSpec | None, Any, Case]:
     """Run the user's infer path on `case` and derive the spec it really used.
 
@@ -161,20 +161,21 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
                             "agrees": predicted.value(fid) == observed.value(fid)} for fid in predicted.values}
     first = obs.samples[0]
     if first.velocity is not None:
-        report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text)
+        report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text, pool=pool)
     runner.observed.append({"case": case.name, "path": "infer", "runner": runner.kind,
                             **_run_summary(obs, observed)})
     return report, observed, result, case
 
 
-def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str) -> dict[str, Any]:
+def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> dict[str, Any]:
     """The engine rebuilds the observed spec; its guided velocity at the fixed (x_t, t) must equal the one
     the path's own model computed on its own inputs — else the engine does not compute what the path does."""
     from f5_parity.parity.compare import compare_tensors
     from f5_parity.paths.stages import ModelPool, StageRunner, UnbuildableSpec
 
     try:
-        runner = StageRunner(ModelPool(str(next(call.model.parameters()).device)))
+        # the session's pool: the model built here is the one its stages use next (no second load)
+        runner = StageRunner(pool or ModelPool(str(next(call.model.parameters()).device)))
         stages = {name: value for name, value, _ in runner.iter_stages(
             observed, case, ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity"), gen_text=gen_text)}
     except UnbuildableSpec as exc:

@@ -40,6 +40,8 @@ class PipelineOptions:
     inspect_config: str | None = None
     infer_runner: Any = None  # generation.InferRunner: infer_cli (default), the F5TTS class, or module:function
     fingerprint: dict[str, Any] | None = None  # what the fingerprint settled, when it ran
+    observation: Any = None  # parity.observed.InferObservation: what the user's infer path really did
+    reuse: Any = None  # the infer path's generation of the first case (full mode), not generated again
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts to keep in the JSON
 
 
@@ -92,7 +94,9 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate={}, reproducibility={},
         extra=dict(opts.extra),
     )
-    if session.mode == "full":
+    if opts.observation is not None:
+        report.observed_infer = opts.observation.to_dict()
+    if session.mode == "full" and session.infer_failure is None:
         _generate_and_score(session, report, opts, out, say, side)
     report.environment = side.to_dict()
 
@@ -118,20 +122,23 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
     """Full mode: both real paths generate every case, the ASR scores every wav; final mels kept as data."""
     import numpy as np
 
-    from f5_parity.parity.generate import InferRunner, generate_case, score_all
+    from f5_parity.parity.generate import generate_case, score_all
+    from f5_parity.parity.observed import InferRunner
     from f5_parity.scoring.asr import load_asr
 
     runner = opts.infer_runner or InferRunner()
+    reuse = {(session.cases[0].name, "infer"): opts.reuse} if opts.reuse is not None else {}
     wavs = []
     for i, case in enumerate(session.cases):
         say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
         wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
-                              runner)
+                              runner, reuse=reuse)
         if side is not None:  # unknown or edited f5-tts: the trainer wav is the one its own Trainer wrote
             from f5_parity.parity.trainer_side import replace_trainer_wav
 
             replace_trainer_wav(side, session, wavs, case, opts.seed)
-    report.observed_infer = {"runner": runner.kind, "target": runner.target, "runs": runner.observed}
+    report.observed_infer = {**(report.observed_infer or {"runner": runner.kind, "target": runner.target}),
+                             "runs": runner.observed}
     say("loading the ASR", None)
     asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)
     done = [0]
@@ -141,6 +148,9 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
         done[0] += 1
 
     report.scores = jsonable(score_all(wavs, asr, out, on_progress=tick).to_dict())
+    from f5_parity.parity.seeds import score_seeds  # acoustic metrics, and every path over opts.seeds seeds
+
+    report.scores.update(jsonable(score_seeds(session, opts, out, wavs, report.scores["rows"], asr, say)))
     for w in wavs:
         report.artifacts["wavs"][f"{w.case}/{w.path}"] = str(w.wav.relative_to(out))
     # The final mels of both paths on aligned inputs, as data: the render layer draws them.
@@ -160,6 +170,3 @@ def exact_command() -> str:
     import shlex
 
     return " ".join(shlex.quote(a) for a in ["parity-check", *sys.argv[1:]])
-    from f5_parity.parity.seeds import score_seeds  # acoustic metrics, and every path over opts.seeds seeds
-
-    report.scores.update(jsonable(score_seeds(session, opts, out, wavs, report.scores["rows"], asr, say)))

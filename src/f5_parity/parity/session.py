@@ -78,7 +78,10 @@ class RunResult:
 
 class ParitySession:
     def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
-                 device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None):
+                 device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None,
+                 infer_failure: Any = None):
+        # infer_failure: the user's infer path could not load or run (parity.observed.PathFailure); then
+        # nothing is compared and its factor is the culprit.
         if mode not in ("fast", "full"):
             raise ValueError("mode is fast or full")
         self.cases = cases
@@ -87,10 +90,34 @@ class ParitySession:
         self.tolerances = {**DEFAULT_REL_TOL, **(tolerances or {})}
         self.runner = StageRunner(pool or ModelPool(device))
         self.infer = infer
+        self.infer_failure = infer_failure
         self.train, self.notes = resolve_unknown(train, infer)
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         self._baseline: dict[str, list[tuple[str, Any]]] = {}
         self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
+
+    def _failed_path_result(self) -> RunResult:
+        """The infer path did not run: no stage can pass beside it; its factor is the culprit."""
+        failure = self.infer_failure
+        why = f"the infer path failed ({failure.error.get('type')}: {failure.error.get('message')})"
+        culprits = [failure.factor]
+        factors = {}
+        for f in FACTOR_IDS:
+            tv, iv = self.train.value(f), self.infer.value(f)
+            factors[f] = {"title": BY_ID[f].title, "train": tv, "infer": iv, "differs": tv != iv,
+                          "differs_after_alignment": None, "by_design_keys": [], "unknown": [],
+                          "culprit": f in culprits,
+                          "effect": {"buildable": False, "reason": why} if f in culprits else None,
+                          "fix": failure.fix if f in culprits else None}
+        self.notes.append(why + "; nothing was compared")
+        return RunResult(
+            verdict="fail", culprits=culprits, factors=factors, warnings=[],
+            stages={c.name: [] for c in self.cases}, first_divergence={c.name: "infer-path" for c in self.cases},
+            by_design=[], isolation=Isolation(), specs={"trainer": self.train.to_dict(), "infer": self.infer.to_dict(),
+                                                        "infer_aligned": self.aligned.to_dict()},
+            notes=self.notes, mode=self.mode, tolerance_rule=rule_text(self.tolerances), seconds=0.0,
+            unbuilt={c.name: why for c in self.cases},
+        )
 
     # -- comparisons -------------------------------------------------------------------------------------------
 
@@ -197,6 +224,8 @@ class ParitySession:
     # -- the run -----------------------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        if self.infer_failure is not None:
+            return self._failed_path_result()
         start = time.perf_counter()
         stages: dict[str, list[StageComparison]] = {}
         diverged: dict[str, str | None] = {}

@@ -1,19 +1,16 @@
-"""The infer paths, run for real: infer_cli's wiring of utils_infer, the F5TTS class, or a user's own
-wrapper given as `module:function`.
+"""The infer paths, run for real: infer_cli's wiring of utils_infer, the F5TTS class, a user's own
+wrapper given as `module:function`, or a whole script.
 
-Every run is observed at the one place all of them meet, CFM.sample: the observer wraps the real
-method for the duration of the call (and calls through), recording the model and the exact inputs
-it was given. What a path really did — which weights, dtype, text, duration, sampler — is then
-measured, not assumed; this is how a user's suspicious wrapper gets judged.
+Each is run under paths/observe.py's hooks by the parity layer: what a path really did — which
+weights, dtype, text, duration, sampler — is measured there, not assumed from these settings.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,66 +24,13 @@ from f5_parity.paths.stages import quiet
 
 
 @dataclass
-class SampleCall:
-    """One CFM.sample call as a path made it."""
-
-    model: Any
-    cond: torch.Tensor
-    text: Any
-    duration: Any
-    steps: int
-    cfg_strength: float
-    sway_sampling_coef: float | None
-    seed: int | None
-    output: torch.Tensor | None = None
-
-
-@dataclass
 class Generation:
     path: str  # "trainer", "infer-cli", "api", "custom:<target>"
     case: str
     wav: np.ndarray
     sample_rate: int
     mel: np.ndarray | None  # (d, n)
-    calls: list[SampleCall] = field(default_factory=list)
     text_used: str = ""
-
-
-@contextlib.contextmanager
-def observe_sample_calls(seed_each: int | None = None):
-    """Record every CFM.sample call made inside the block; the real method runs unchanged.
-
-    `seed_each` seeds torch's global RNG right before each call: the Trainer draws its sample's
-    noise unseeded, so this is how a logged sample becomes reproducible.
-    """
-    from f5_tts.model.cfm import CFM
-
-    calls: list[SampleCall] = []
-    original = CFM.sample
-
-    def observed(self, cond, text, duration, *args, **kwargs):
-        call = SampleCall(
-            model=self,
-            cond=cond.detach().clone() if torch.is_tensor(cond) else cond,
-            text=text if not torch.is_tensor(text) else text.detach().clone(),
-            duration=duration,
-            steps=kwargs.get("steps", 32),
-            cfg_strength=kwargs.get("cfg_strength", 1.0),
-            sway_sampling_coef=kwargs.get("sway_sampling_coef"),
-            seed=kwargs.get("seed"),
-        )
-        if seed_each is not None:
-            torch.manual_seed(seed_each)
-        out = original(self, cond, text, duration, *args, **kwargs)
-        call.output = out[0].detach().float().cpu()
-        calls.append(call)
-        return out
-
-    CFM.sample = observed
-    try:
-        yield calls
-    finally:
-        CFM.sample = original
 
 
 def _model_cls(backbone: str):
@@ -136,7 +80,7 @@ def run_infer_cli(spec: PathSpec, case: Case, *, model=None, vocoder=None, devic
     text = case.gen_text if gen_text is None else gen_text
     if s.get("seed") is not None:  # infer_process sets no seed; a parity run must be reproducible
         torch.manual_seed(int(s["seed"]))
-    with quiet(), observe_sample_calls() as calls:
+    with quiet():
         ref_file, ref_text = utils_infer.preprocess_ref_audio_text(str(case.ref_audio), case.ref_text,
                                                                    show_info=lambda *a, **k: None)
         wav, sr, spec_mel = utils_infer.infer_process(
@@ -154,7 +98,7 @@ def run_infer_cli(spec: PathSpec, case: Case, *, model=None, vocoder=None, devic
         )
     if wav is None:
         raise InputError(f"case {case.name}: the gen text produced no text batches", "give a non-empty --gen-text")
-    return Generation("infer-cli", case.name, np.asarray(wav, dtype=np.float32), int(sr), spec_mel, calls, text)
+    return Generation("infer-cli", case.name, np.asarray(wav, dtype=np.float32), int(sr), spec_mel, text)
 
 
 def run_api(spec: PathSpec, case: Case, *, model_name: str, device: str = "cpu",
@@ -169,12 +113,12 @@ def run_api(spec: PathSpec, case: Case, *, model_name: str, device: str = "cpu",
                     vocab_file=spec.locate("vocab", "path") or "", use_ema=spec.value("weights")["set"] == "ema",
                     vocoder_local_path=vocoder_path, device=device)
     text = case.gen_text if gen_text is None else gen_text
-    with quiet(), observe_sample_calls() as calls:
+    with quiet():
         wav, sr, spec_mel = tts.infer(str(case.ref_audio), case.ref_text, text, show_info=lambda *a, **k: None,
                                       progress=None, nfe_step=int(s["nfe"]), cfg_strength=s["cfg"],
                                       sway_sampling_coef=s["sway"], speed=d.get("speed", 1.0),
                                       fix_duration=d.get("fix_duration"), seed=s.get("seed"))
-    return Generation("api", case.name, np.asarray(wav, dtype=np.float32), int(sr), spec_mel, calls, text)
+    return Generation("api", case.name, np.asarray(wav, dtype=np.float32), int(sr), spec_mel, text)
 
 
 def load_custom(target: str) -> Callable[..., Any]:
@@ -201,17 +145,63 @@ def load_custom(target: str) -> Callable[..., Any]:
     return func
 
 
+def check_custom_target(target: str) -> None:
+    """Refuse a wrapper that is not there, without running any of its code (its import is part of the path)."""
+    if ":" not in target:
+        raise InputError(f"custom path {target!r} is not module:function", "write it as my_pkg.tts:synthesize")
+    module_name, func_name = target.rsplit(":", 1)
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise InputError(f"custom path file not found: {path}", "check the path before ':'")
+        import ast
+
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not Python source ({exc.__class__.__name__})", "give a .py file") from None
+        names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if func_name not in names:
+            raise InputError(f"{path} defines no {func_name!r}", "name a function defined in that file")
+    elif importlib.util.find_spec(module_name.split(".")[0]) is None:
+        raise InputError(f"cannot find module {module_name!r} for the custom path", "check PYTHONPATH and the module name")
+
+
+def check_script(path: str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--infer-script {p}: " + ("is a directory" if p.is_dir() else "no such file"),
+                         "give the path of your inference script (.py)")
+
+
 def run_custom(target: str, case: Case, *, checkpoint: str, vocab: str | None, seed: int, device: str = "cpu",
                gen_text: str | None = None) -> Generation:
-    """A user's wrapper: func(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sr)."""
+    """A user's wrapper: func(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sr).
+
+    Its import and its call are both part of the path: run it inside paths.observe.run_observed."""
     func = load_custom(target)
     text = case.gen_text if gen_text is None else gen_text
     torch.manual_seed(seed)
-    with quiet(), observe_sample_calls() as calls:
+    with quiet():
         result = func(str(case.ref_audio), case.ref_text, text, checkpoint=checkpoint, vocab=vocab, seed=seed,
                       device=device)
     if not (isinstance(result, tuple) and len(result) >= 2):
-        raise InputError(f"custom path {target} returned {type(result).__name__}", "return (wav: np.ndarray, sample_rate: int)")
+        raise TypeError(f"the wrapper returned {type(result).__name__}, not (wav: np.ndarray, sample_rate: int)")
     wav, sr = result[0], result[1]
-    mel = calls[-1].output[0, :, :].T.numpy() if calls else None
-    return Generation(f"custom:{target}", case.name, np.asarray(wav, dtype=np.float32).reshape(-1), int(sr), mel, calls, text)
+    return Generation(f"custom:{target}", case.name, np.asarray(wav, dtype=np.float32).reshape(-1), int(sr), None, text)
+
+
+def run_script(path: str, args: list[str], *, seed: int) -> None:
+    """A whole user script, in this process (runpy), with its own argv; what it generates is observed."""
+    import runpy
+
+    saved = sys.argv[:]
+    sys.argv = [str(path), *args]
+    torch.manual_seed(seed)
+    try:
+        with quiet():
+            runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = saved

@@ -173,6 +173,10 @@ def load_reference(spec: PathSpec, case: Case) -> RefAudio:
         with quiet():
             clipped, ref_text = utils_infer.preprocess_ref_audio_text(path, ref_text, show_info=lambda *a, **k: None)
         audio, sr = torchaudio.load(clipped)
+    elif pre.get("preprocess") == "as-given":
+        # What an observed path handed infer_batch_process, its own preprocessing already done.
+        audio, sr = torchaudio.load(spec.locate("ref-audio", "wav"))
+        ref_text = spec.locate("ref-audio", "ref_text", ref_text)
     else:
         audio, sr = original, sr0
     if audio.shape[0] > 1:
@@ -210,7 +214,7 @@ def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None 
         return prepared + [" "] + prepared, case.ref_text, case.ref_text
     gen = case.ref_text if gen_text is None else gen_text
     ref_text = ref.ref_text
-    if spec.value("ref-audio").get("preprocess") != "infer":
+    if spec.value("ref-audio").get("preprocess") not in ("infer", "as-given"):
         # preprocess_ref_audio_text's suffix rule, when the audio side of it is not in play
         if not ref_text.endswith(". ") and not ref_text.endswith("。"):
             ref_text += " " if ref_text.endswith(".") else ". "
@@ -224,6 +228,10 @@ def total_duration(spec: PathSpec, ref_frames_dataset: int, ref: RefAudio, frame
     d = spec.value("duration")
     mel = spec.value("mel")
     speed = d.get("speed", 1.0) or 1.0
+    if d["rule"] == "frames":  # what an observed path passed, by a rule of its own
+        ref_len = ref_frames_dataset if spec.value("ref-audio").get("preprocess") == "dataset" else (
+            ref.wav.shape[-1] // mel["hop_length"])
+        return int(d["frames"]), ref_len
     if d["rule"] == "2x":
         ref_len = ref_frames_dataset  # mel_lengths[0]: frames of the dataset mel (center=True: n//hop + 1)
         if d.get("fix_duration") is not None:
@@ -299,8 +307,12 @@ class StageRunner:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def iter_stages(self, spec: PathSpec, case: Case, stages: tuple[str, ...] = FAST_STAGES) -> Iterator[tuple[str, torch.Tensor, StageContext]]:
-        """Yield (stage, output) in order; stop consuming to stop computing (cheapest evidence first)."""
+    def iter_stages(self, spec: PathSpec, case: Case, stages: tuple[str, ...] = FAST_STAGES, *,
+                    gen_text: str | None = None) -> Iterator[tuple[str, torch.Tensor, StageContext]]:
+        """Yield (stage, output) in order; stop consuming to stop computing (cheapest evidence first).
+
+        The infer framing generates `gen_text` (default: the reference text again, the trainer's copy task,
+        so both paths are compared on the same task)."""
         from f5_tts.model.modules import MelSpec
         from f5_tts.model.utils import list_str_to_idx
 
@@ -313,7 +325,7 @@ class StageRunner:
         from f5_parity.f5.vocab import read_vocab_chars
 
         vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
-        text_list, ctx.framed_ref_text, ctx.gen_text = framed_text(spec, ctx.ref, case)
+        text_list, ctx.framed_ref_text, ctx.gen_text = framed_text(spec, ctx.ref, case, gen_text)
         ctx.tokens = list_str_to_idx([text_list], {c: i for i, c in enumerate(vocab_chars)})
         yield "tokens", ctx.tokens, ctx
 

@@ -333,11 +333,11 @@ def _score_lines(d: RunReport) -> list[str]:
                         pooled[p].get("similarity"), pooled[p].get("broken_share")]
                        for p in _ordered_paths(pooled)])
         out.append("")
+    out += _seed_lines(scores)
     by_case: dict[str, list[dict]] = {}
     for r in scores.get("rows") or []:
         by_case.setdefault(str(r.get("case")), []).append(r)
     for case, rows in by_case.items():
-    out += _seed_lines(scores)
         order = {p: i for i, p in enumerate(_ordered_paths([r.get("path") for r in rows]))}
         rows = sorted(rows, key=lambda r: order[r.get("path")])
         out += [f"### Case {case}", ""]
@@ -349,10 +349,6 @@ def _score_lines(d: RunReport) -> list[str]:
     return out
 
 
-def _artifact_lines(d: RunReport) -> list[str]:
-    art = d.artifacts or {}
-    pngs, wavs = art.get("pngs") or {}, art.get("wavs") or {}
-    out = []
 def _interval_cell(stat: dict[str, Any] | None, fmt: str) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
@@ -405,6 +401,10 @@ def _seed_lines(scores: dict[str, Any]) -> list[str]:
     return out
 
 
+def _artifact_lines(d: RunReport) -> list[str]:
+    art = d.artifacts or {}
+    pngs, wavs = art.get("pngs") or {}, art.get("wavs") or {}
+    out = []
     if pngs:
         out += ["## Spectrograms", ""]
         for name, rel in pngs.items():
@@ -444,27 +444,58 @@ def _repro_lines(d: RunReport) -> list[str]:
     return out + [""]
 
 
-OBSERVED_COLUMNS = ("case", "path", "runner", "weights", "dtype", "steps", "cfg_strength", "sway_sampling_coef",
-                    "pe_attn_head", "text_mask_padding", "vocab_matches_infer_spec")
+OBSERVED_COLUMNS = ("case", "path", "runner", "weights", "dtype", "autocast", "steps", "cfg_strength",
+                    "sway_sampling_coef", "pe_attn_head", "text_mask_padding", "chunks")
 
 
 def _observed_lines(d: RunReport) -> list[str]:
+    """What the user's infer path really did, factor by factor: the flags' prediction beside the observation."""
     observed = d.observed_infer
-    if not observed or not observed.get("runs"):
+    if not observed:
         return []
-    lines = ["## What the infer path really did", "",
-             f"Observed at `CFM.sample` while `{observed.get('runner')}`"
-             f"{' (' + observed['target'] + ')' if observed.get('target') else ''} generated: the weight set is the "
-             "checkpoint set its weights equal, not what its settings claim.", ""]
-    rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed["runs"]]
-    return lines + _table(OBSERVED_COLUMNS, rows) + [""]
+    who = f"`{observed.get('runner')}`" + (f" ({observed['target']})" if observed.get("target") else "")
+    lines = ["## What your infer path really did", ""]
+    failure = observed.get("failure")
+    if observed.get("status") == "failed" and failure:
+        err = failure.get("error") or {}
+        lines += [f"{who} **failed before it generated** ({failure.get('stage')}): "
+                  f"`{err.get('type')}: {err.get('message')}`" + (f" at {err['where']}" if err.get("where") else ""),
+                  "", f"- responsible factor: **{failure.get('factor')}**", f"- fix: {failure.get('fix')}", ""]
+    elif observed.get("factors"):
+        lines += [f"Observed while {who} ran, at f5-tts's seams (model construction, checkpoint loading, "
+                  "`CFM.sample`, `infer_batch_process`, the vocoder). The verdict is judged on what it did; the "
+                  "flags are only a prediction.", ""]
+        rows = []
+        for fid, f in observed["factors"].items():
+            rows.append([fid, "yes" if f.get("agrees") else "**no**", _Raw(_cell(f.get("predicted"), MAX_TEXT)),
+                         _Raw(_cell(f.get("observed"), MAX_TEXT))])
+        lines += _table(("factor", "as predicted", "flags predicted", "your path did"), rows) + [""]
+        for finding in observed.get("findings") or []:
+            lines.append(f"- **{finding['factor']}**: {finding['message']}")
+        if observed.get("findings"):
+            lines.append("")
+        check = observed.get("mirror_check")
+        if check:
+            lines += [("Mirror check: the engine's rebuild of this spec gives the same guided velocity as your "
+                       f"path's own model (rel L2 {_num(check.get('rel_l2'))} <= {_num(check.get('rel_tol'))})."
+                       if check.get("passed") else
+                       f"Mirror check FAILED: the engine's rebuild of this spec differs from your path's own model "
+                       f"(rel L2 {_num(check.get('rel_l2'))}; {check.get('reason') or check.get('note') or ''}): "
+                       "something your path does is not captured by the factors."), ""]
+    for note in observed.get("notes") or []:
+        lines.append(f"- note: {note}")
+    if observed.get("runs"):
+        lines += ["", "Every generation of the full run, observed:", ""]
+        rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed["runs"]]
+        lines += _table(OBSERVED_COLUMNS, rows)
+    return lines + [""]
 
 
 def render_report(report: RunReport) -> str:
     """report.md's text. Only formats what the JSON holds."""
     lines: list[str] = []
-    for section in (_verdict_lines, _culprit_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
-                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _observed_lines, _artifact_lines,
+    for section in (_verdict_lines, _culprit_lines, _observed_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
+                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _artifact_lines,
                     _repro_lines):
         lines += section(report)
     text = "\n".join(lines).rstrip("\n") + "\n"

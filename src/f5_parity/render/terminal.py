@@ -27,14 +27,33 @@ def render_run_summary(data: RunReport, console) -> None:
         trusted = (env.get("f5_tts") or {}).get("trusted")
         console.print(f"[{'bold' if trusted else 'bold yellow'}]f5-tts:[/] {env['summary']} | trainer side: "
                       f"{env.get('trainer_side')}", highlight=False)
-    console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
-                  f"({data.mode} mode) | culprits: {culprits}")
+    failed_checks = "; ".join(f"{c.get('name')} {_num(c.get('value'))} {c.get('op')} {c.get('threshold')}"
+                              for c in data.gate_failures[:5])
+    if verdict != "pass" and data.parity_verdict == "pass":  # parity held: only the gate failed; name it
+        console.print(f"[bold red]FAILED[/] the gate ({data.mode} mode; parity of trainer and infer paths passed) | "
+                      f"failed checks: {failed_checks or 'see the report'}")
+    else:
+        console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
+                      f"({data.mode} mode) | culprits: {culprits}"
+                      + (f" | gate failed: {failed_checks}" if failed_checks else ""))
     for fid in data.culprits:
         f = data.factors[fid]
         eff = f.get("effect") or {}
         console.print(f"  [bold]{fid}[/]: train {f['train']} vs infer {f['infer']}; alone it moves the velocity by "
                       f"rel L2 {_num(eff.get('velocity'))} (first divergence: {eff.get('first_divergence')})")
         console.print(f"    fix: {f['fix']}")
+    observed = data.observed_infer or {}
+    failure = observed.get("failure")
+    if failure:
+        err = failure.get("error") or {}
+        console.print(f"  [bold red]your infer path failed[/] ({failure.get('stage')}): {err.get('type')}: "
+                      f"{err.get('message')}", highlight=False, markup=False)
+    for finding in observed.get("findings") or []:
+        console.print(f"  your path: {finding['message']}", highlight=False, markup=False)
+    check = observed.get("mirror_check") or {}
+    if check.get("checked") and not check.get("passed"):
+        console.print(f"  [yellow]mirror check failed[/]: the engine's rebuild differs from your path's own model "
+                      f"(rel L2 {_num(check.get('rel_l2'))})")
     for case, comps in data.stages.items():
         table = Table(title=f"stages, case {case} (trainer vs infer on identical inputs)")
         for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):

@@ -38,7 +38,15 @@ def execute(args, console) -> int:
                        use_ema=True, vocoder_path=None, seed=args.seed)
     cases = builtin_cases(cache_dir() / "cases", args.cases)
     thresholds, source = load_thresholds({}, Path.cwd())
-    session = ParitySession(train, infer, cases, mode=args.mode, tolerances=thresholds.tolerances or None)
+    # The demo's infer path is infer_cli's real wiring, observed like a user's: the spec is what it did.
+    from f5_parity.parity.observed import InferRunner, observe_infer_path
+
+    runner = InferRunner()
+    observation, observed, generation, _ = observe_infer_path(runner, infer, train, cases[0], mode=args.mode,
+                                                              seed=args.seed, device="cpu", workdir=out / "observed")
+    session = ParitySession(train, observed or infer, cases, mode=args.mode, tolerances=thresholds.tolerances or None,
+                            infer_failure=observation.failure)
+    session.notes.extend(observation.notes)
     session.notes.append("demo: the infer side is broken on purpose (v1 flags on a v0 model, EMA weights, "
                          "permuted vocab); the vocoder is Griffin-Lim because no vocoder weights can be downloaded")
     from f5_parity.cli.commands.run import check_seeds
@@ -48,6 +56,7 @@ def execute(args, console) -> int:
                            thresholds=thresholds, threshold_source=source,
                            junit=Path(args.junit) if args.junit else None,
                            inspect_config=str(inputs.train_config),
+                           infer_runner=runner, observation=observation, reuse=generation,
                            extra={"demo": {"injected": list(INJECTED)}})
     with progress_reporter(console) as progress:
         report = run_pipeline(session, inputs.checkpoint, opts, progress)

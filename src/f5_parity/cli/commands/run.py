@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "api (the f5_tts.api.F5TTS class; needs an official --infer-config name), or "
                         "MODULE:FUNCTION / path/to/file.py:FUNCTION, your own wrapper, called as "
                         "fn(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sample_rate)")
+    g.add_argument("--infer-script", metavar="SCRIPT.py",
+                   help="your whole inference script, run in this process with the arguments after `--` "
+                        "(e.g. --infer-script my_infer.py -- --text 'Olá'); what it does is observed")
+    g.add_argument("script_args", nargs="*", metavar="-- SCRIPT_ARGS", help=argparse.SUPPRESS)
     g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
     g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model)")
     g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=True,
@@ -65,19 +69,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["fast", "full"], default="fast",
                    help="fast: stages and isolation; full: also the generation of both paths")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=3,
+                   help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "
+                        "95%% interval and gaps count only beyond the seed spread (default 3)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result JSON to this file (it is always in the report folder)")
     p.add_argument("--junit", help="write a JUnit XML file (a testcase per probe, stage, gate check, case and path)")
     p.add_argument("--out", help="report folder (default reports/<checkpoint-name>-<timestamp>)")
-    p.add_argument("--seeds", type=int, default=3,
-                   help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "
-                        "95%% interval and gaps count only beyond the seed spread (default 3)")
 
 
-def execute(args, console) -> int:
-    import datetime as dt
-
-    from f5_parity.parity.gate import load_thresholds
 def check_seeds(seeds: int) -> int:
     from f5_parity.errors import InputError
 
@@ -86,18 +86,23 @@ def check_seeds(seeds: int) -> int:
     return seeds
 
 
+def execute(args, console) -> int:
+    import datetime as dt
+
+    from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import PipelineOptions, exact_command, run_pipeline
-    from f5_parity.cli.options import build_session, gate_flags, infer_runner
+    from f5_parity.cli.options import build_session, gate_flags
     from f5_parity.render.outputs import write_run_files
     from f5_parity.render.terminal import render_run_summary
     from f5_parity.render.markdown import report_dir_name
     from f5_parity.cli.commands.progress import progress_reporter
 
     thresholds, source = load_thresholds(gate_flags(args), Path.cwd())
-    session, fingerprint_result = build_session(args, thresholds)
     out = Path(args.out) if args.out else Path("reports") / report_dir_name(Path(args.checkpoint).stem, dt.datetime.now())
+    built = build_session(args, thresholds, workdir=out / "observed")
+    session = built.session
     opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, device=args.device,
-                           infer_runner=infer_runner(args),
+                           infer_runner=built.runner, observation=built.observation, reuse=built.generation,
                            asr_model=args.asr_model, asr_backend=args.asr_backend, language=args.language,
                            thresholds=thresholds, threshold_source=source,
                            junit=Path(args.junit) if args.junit else None,

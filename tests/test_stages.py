@@ -1,0 +1,204 @@
+"""The engine computes what the real infer path computes (the mirror, proven).
+
+The engine still builds specs of its own for isolation (mixes of trainer and infer factors), so its
+stage inputs must equal what a real path passes to CFM.sample. For each infer entry — infer_cli's
+wiring, the F5TTS class, a user's wrapper, a whole script — and for every fault a wrapper can carry,
+the spec derived from the observation is rebuilt by the engine and compared with every CFM.sample
+call the path made: token ids and total duration exactly, the conditioning audio and the time grid
+to 1e-6, the weight set by exact tensor equality, dtype and flags by value. Long texts that
+infer_process splits into chunks (one CFM.sample per chunk), stereo references, references that are
+not 24 kHz and references over 12 s are covered. Real f5-tts code on tiny real checkpoints; nothing
+is mocked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from f5_parity.cases.case import Case
+from f5_parity.parity.observed import InferRunner, _run
+from f5_parity.paths.observed_spec import derive_spec, weight_set_of
+from f5_parity.paths.spec import infer_spec
+from f5_parity.paths.stages import framed_text, load_reference, timesteps, total_duration
+
+LONG_TEXT = ("Amanhã nós vamos viajar para o interior, visitar a família e descansar um pouco. "
+             "Depois voltamos para a cidade, porque o trabalho não espera ninguém. "
+             "E no fim do mês, se tudo der certo, fazemos a festa que prometemos às crianças. ") * 3
+
+
+def _chunks(obs, case_gen: str) -> list[str]:
+    return obs.batches[0]["gen_text_batches"] if obs.batches else [case_gen]
+
+
+def assert_engine_matches_every_call(obs, predicted, case: Case, candidates, workdir: Path) -> None:
+    """Rebuild each CFM.sample call of the path from the derived spec and compare, stage input by stage input."""
+    from f5_tts.model.utils import list_str_to_idx
+
+    from f5_parity.f5.vocab import read_vocab_chars
+
+    assert obs.error is None, obs.error
+    chunks = _chunks(obs, case.gen_text)
+    assert len(obs.samples) == len(chunks), "one CFM.sample call per text chunk"
+    spec, _, notes = derive_spec(obs, predicted, case, gen_text=chunks[0], candidates=candidates, workdir=workdir)
+    vocab = {c: i for i, c in enumerate(read_vocab_chars(spec.locate("vocab", "path")))}
+    for call, chunk in zip(obs.samples, chunks):
+        ref = load_reference(spec, case)
+        text_list, framed_ref, gen = framed_text(spec, ref, case, gen_text=chunk)
+        # tokens: exactly what CFM.sample's list_str_to_idx makes of the text the path passed
+        engine_ids = list_str_to_idx([text_list], vocab)
+        path_ids = list_str_to_idx(call.text, call.model.vocab_char_map)
+        assert torch.equal(engine_ids, path_ids), (text_list, call.text)
+        # cond: the reference audio after the path's preprocessing (clip, mono, RMS raise, resample)
+        assert ref.wav.shape == call.cond.shape
+        assert torch.allclose(ref.wav.float(), call.cond.float().cpu(), atol=1e-6)
+        # total duration under the path's rule
+        frames = ref.wav.shape[-1] // spec.value("mel")["hop_length"] + 1
+        duration, _ = total_duration(spec, frames, ref, framed_ref, gen)
+        assert duration == int(call.duration)
+        # time grid: the engine's from the spec; the path's from its own arguments through f5's function
+        model = call.model
+        dtype = next(model.parameters()).dtype
+        from f5_tts.model.utils import get_epss_timesteps
+
+        if call.use_epss:
+            path_t = get_epss_timesteps(call.steps, device="cpu", dtype=dtype)
+        else:
+            path_t = torch.linspace(0, 1, call.steps + 1, dtype=dtype)
+        if call.sway_sampling_coef is not None:
+            path_t = path_t + call.sway_sampling_coef * (torch.cos(torch.pi / 2 * path_t) - 1 + path_t)
+        assert torch.allclose(timesteps(spec, dtype, "cpu").float(), path_t.float(), atol=1e-6)
+        # weights, dtype, flags
+        assert weight_set_of(model, spec.locate("weights", "checkpoint"))[0] == spec.value("weights")["set"] or \
+            spec.value("weights")["set"] in weight_set_of(model, spec.locate("weights", "checkpoint"))[1]
+        assert spec.value("dtype")["weights"] == {torch.float32: "fp32", torch.float16: "fp16",
+                                                  torch.bfloat16: "bf16"}[dtype]
+        assert spec.value("arch")["pe_attn_head"] == model.transformer.transformer_blocks[0].attn.processor.pe_attn_head
+        assert spec.value("arch")["text_mask_padding"] == model.transformer.text_embed.mask_padding
+
+
+@pytest.fixture(scope="module")
+def predicted(fixture_set):
+    fs = fixture_set
+    return infer_spec(fs.checkpoints["trainer"], infer_config=str(fs.config), infer_vocab=fs.vocab, use_ema=False)
+
+
+def _case(pt_cases, gen_text: str | None = None, wav: Path | None = None) -> Case:
+    c = pt_cases[0]
+    return Case(c.name, wav or c.wav, c.text, gen_text or "Amanhã nós vamos viajar para o interior.")
+
+
+def test_infer_cli_wiring_long_text_every_chunk(predicted, pt_cases, tmp_path):
+    case = _case(pt_cases, LONG_TEXT)
+    obs, _ = _run(InferRunner(), predicted.with_value("sampler", nfe=4), case, mode="full", seed=0, device="cpu",
+                  gen_text=case.gen_text)
+    assert len(obs.samples) >= 2, "the long text is chunked into several CFM.sample calls"
+    assert_engine_matches_every_call(obs, predicted.with_value("sampler", nfe=4), case, [], tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["stereo", "16k", "over-12s"])
+def test_references_stereo_other_rate_and_too_long(kind, predicted, pt_cases, tmp_path):
+    import torchaudio
+
+    audio, sr = torchaudio.load(str(pt_cases[0].wav))
+    path = tmp_path / f"ref-{kind}.wav"
+    if kind == "stereo":
+        torchaudio.save(str(path), torch.cat([audio, 0.5 * audio]), sr)
+    elif kind == "16k":
+        torchaudio.save(str(path), torchaudio.functional.resample(audio, sr, 16000), 16000)
+    else:  # 14 s: preprocess_ref_audio_text clips it, and the engine must clip it the same way
+        reps = int(14 * sr / audio.shape[-1]) + 1
+        torchaudio.save(str(path), audio.repeat(1, reps)[:, : 14 * sr], sr)
+    case = _case(pt_cases, wav=path)
+    obs, _ = _run(InferRunner(), predicted, case, mode="fast", seed=0, device="cpu", gen_text=case.gen_text)
+    assert_engine_matches_every_call(obs, predicted, case, [], tmp_path)
+    batch = obs.batches[0]
+    assert batch["ref_channels"] == (2 if kind == "stereo" else 1)
+    assert batch["ref_sample_rate"] in (16000, 24000, sr)
+
+
+def test_the_f5tts_class(pt_cases, tmp_path):
+    from f5_tts.model import CFM, DiT
+    from safetensors.torch import save_file
+
+    from f5_parity.f5.configs import MEL_SPEC_KWARGS, load_config
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.testing.fixtures import random_vocos_dir
+
+    vocab = official_vocab_path()
+    torch.manual_seed(0)
+    model = CFM(transformer=DiT(**load_config("F5TTS_v1_Small")["arch"], text_num_embeds=len(read_vocab_chars(vocab)),
+                                mel_dim=100), mel_spec_kwargs=MEL_SPEC_KWARGS)
+    ckpt = tmp_path / "model_1250000.safetensors"
+    save_file({f"ema_model.{k}": v.contiguous() for k, v in model.state_dict().items()}, str(ckpt))
+    del model
+    spec = infer_spec(ckpt, infer_config="F5TTS_v1_Small", infer_vocab=vocab,
+                      vocoder_path=random_vocos_dir(tmp_path / "v"), nfe=4)
+    case = _case(pt_cases)
+    obs, _ = _run(InferRunner("api", "F5TTS_v1_Small"), spec, case, mode="fast", seed=0, device="cpu",
+                  gen_text=case.gen_text)
+    assert_engine_matches_every_call(obs, spec, case, [], tmp_path)
+
+
+def _wrapper_faults():
+    import test_observe_infer as W
+
+    return W
+
+
+@pytest.mark.parametrize("fault", ["honest", "keeps-ema-default", "nfe-16", "fp16-weights", "bf16-weights",
+                                   "v0-flags-on-v1-model", "other-vocab-order", "nfd-text",
+                                   "own-reference-preprocessing", "speed-0.8"])
+def test_a_wrapper_with_each_fault(fault, fixture_set, predicted, pt_cases, tmp_path, monkeypatch):
+    import torchaudio
+
+    from f5_parity.f5.vocab import read_vocab_chars
+
+    W = _wrapper_faults()
+    fs = fixture_set
+    monkeypatch.setenv("WRAPPER_CONFIG", str(fs.config))
+    chars = read_vocab_chars(fs.vocab)
+    permuted = tmp_path / "permuted_vocab.txt"
+    permuted.write_text("".join(c + "\n" for c in [chars[0], *reversed(chars[1:])]), encoding="utf-8")
+    monkeypatch.setenv("WRAPPER_PERMUTED_VOCAB", str(permuted))
+    audio, sr = torchaudio.load(str(pt_cases[0].wav))
+    trimmed = tmp_path / "trimmed_ref.wav"
+    torchaudio.save(str(trimmed), audio[:, int(0.3 * sr):], sr)
+    monkeypatch.setenv("WRAPPER_TRIMMED_REF", str(trimmed))
+    fields = {} if fault == "honest" else W.FAULTS[fault][0]
+    wrapper = W._wrapper(tmp_path, fault, **fields)
+    case = _case(pt_cases)
+    obs, _ = _run(InferRunner("custom", f"{wrapper}:generate"), predicted, case, mode="fast", seed=0, device="cpu",
+                  gen_text=case.gen_text)
+    assert_engine_matches_every_call(obs, predicted, case, [], tmp_path)
+
+
+def test_a_whole_script_run_with_its_own_arguments(fixture_set, pt_cases, tmp_path, monkeypatch):
+    fs, case = fixture_set, _case(pt_cases)
+    script = tmp_path / "my_infer.py"
+    script.write_text(f'''
+import argparse, sys
+import yaml
+from f5_tts.infer.utils_infer import infer_process, load_model, preprocess_ref_audio_text
+from f5_tts.model import DiT
+from f5_parity.paths.griffinlim import GriffinLimVocoder
+
+p = argparse.ArgumentParser()
+p.add_argument("--text")
+args = p.parse_args()
+arch = yaml.safe_load(open({str(fs.config)!r}))["model"]["arch"]
+model = load_model(DiT, arch, {str(fs.checkpoints["trainer"])!r}, vocab_file={str(fs.vocab)!r}, use_ema=False)
+vocoder = GriffinLimVocoder(dict(n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100,
+                                 target_sample_rate=24000, mel_spec_type="vocos"))
+ref, text = preprocess_ref_audio_text({str(case.ref_audio)!r}, {case.ref_text!r}, show_info=lambda *a: None)
+wav, sr, _ = infer_process(ref, text, args.text, model, vocoder, show_info=lambda *a: None, progress=None, nfe_step=4)
+sys.exit(0)  # an ordinary exit after it ran is not a failure
+''')
+    predicted = infer_spec(fs.checkpoints["trainer"], infer_config=str(fs.config), infer_vocab=fs.vocab,
+                           use_ema=False, nfe=4)
+    runner = InferRunner("script", str(script), script_args=["--text", case.gen_text])
+    obs, _ = _run(runner, predicted, case, mode="full", seed=0, device="cpu", gen_text=case.gen_text)
+    assert obs.exit_code == 0 and obs.error is None
+    assert_engine_matches_every_call(obs, predicted, case, [], tmp_path)
