@@ -85,8 +85,10 @@ def test_bench_sweep_one_vs_two_processes_and_cost_per_checkpoint(tmp_path):
         "mean_seconds_per_checkpoint": round(mean_ckpt_s, 2),
         "one_infer_process_generation_s": round(generation_s, 2),
         "checkpoint_over_one_generation": round(mean_ckpt_s / generation_s, 3),
-        "note": "the tiny model (dim 64) makes a generation cheap and the fixed costs (inspect probes, Griffin-Lim "
-                "of the reference, process start) dominate; on 2 cores two processes share the same 2 cores",
+        "note": "the tiny model (dim 64) makes a generation cheap, so the fixed costs per checkpoint (inspect probes, "
+                "Griffin-Lim of the reference in the fast stages, isolation effects) dominate. On a CPU shared with "
+                "other jobs two single-threaded processes (torchrun sets OMP_NUM_THREADS=1) win a larger share than "
+                "one 2-thread process: read two_over_one_wall together with load_average",
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(record, indent=2) + "\n")

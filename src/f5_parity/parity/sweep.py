@@ -35,7 +35,7 @@ from typing import Any, Callable
 from f5_parity.cases.case import Case
 from f5_parity.errors import InputError
 from f5_parity.files import sha256_file, write_json_atomic
-from f5_parity.parity.sweep_report import (EMA_PROBE, SCORED_PATHS, SweepReport, breaks, evaluate_sweep_gate,
+from f5_parity.parity.sweep_report import (SCORED_PATHS, SweepReport, breaks, evaluate_sweep_gate,
                                            pool_rows, recommend, score_key, sig)
 from f5_parity.paths.spec import PathSpec
 
