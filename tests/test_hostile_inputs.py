@@ -81,6 +81,9 @@ def world(fixture_set, pt_cases, tmp_path_factory) -> dict[str, str]:
     with open(evil / "pytorch_model.bin", "wb") as f:
         pickle.dump(_Evil(w["marker"]), f)
     w["evil_vocoder"] = str(evil)
+    w["evil_ckpt"] = str(shutil.copy(evil / "pytorch_model.bin", root / "evil_model.pt"))
+    (root / "infer.toml").write_text('model = "F5TTS_v1_Base"\nnfe_step = \n', encoding="utf-8")
+    w["bad_infer_toml"] = str(root / "infer.toml")
     # a wrapper file without the function it is asked for
     (root / "wrapper.py").write_text("def other(*a, **k):\n    return None\n", encoding="utf-8")
     w["wrapper"] = str(root / "wrapper.py")
@@ -206,6 +209,10 @@ CASES = [
     ("run-malformed-cases-toml", run_args("--cases", "{bad_toml}", ref=False), 2, "bad_cases.toml:3:"),
     ("run-cases-is-a-directory", run_args("--cases", "{adir}", ref=False), 2, "is a directory"),
     ("run-dataset-is-a-file", run_args("--dataset", "{ckpt}", ref=False), 2, "is a file, not a folder"),
+    ("inspect-pickle-that-executes-code", ["inspect", "{evil_ckpt}"], 2, "never executes pickles"),
+    ("run-pickle-that-executes-code", ["run", "{evil_ckpt}", "--vocoder", "griffin-lim", "--out", "{out}"] + REF, 2,
+     "never executes pickles"),
+    ("run-malformed-infer-cli-toml", run_args("--infer-cli-config", "{bad_infer_toml}"), 2, "infer.toml:2:"),
     ("inspect-binary-vocab", ["inspect", "{ckpt}", "--vocab", "{bin_vocab}"], 2, "binary file"),
     ("inspect-vocab-is-a-directory", ["inspect", "{ckpt}", "--vocab", "{adir}"], 2, "is a directory"),
     ("inspect-checkpoint-is-a-directory", ["inspect", "{adir}"], 2, "is a directory"),
@@ -441,3 +448,18 @@ def test_score_reports_a_silent_wav_instead_of_transcribing_it(world, sandbox, c
     utterance = json.loads(out.read_text())["utterances"][0]
     assert utterance["hypothesis"] == "" and utterance["wer"] == 1.0
     assert utterance["audio"]["findings"][0].startswith("silent") and utterance["audio"]["rms"] == 0.0
+
+
+def test_a_gate_only_failure_names_the_gate_not_culprits_none():
+    from rich.console import Console
+
+    from f5_parity.render.terminal import render_run_summary
+    from runjson import report_of
+
+    checks = [{"name": "parity", "value": "pass", "threshold": "pass", "op": "==", "passed": True},
+              {"name": "max_cer", "path": "infer", "value": 0.83, "threshold": 0.6, "op": "<=", "passed": False}]
+    report = report_of({"verdict": "fail", "parity_verdict": "pass", "gate": {"checks": checks}})
+    console = Console(record=True, width=200)
+    render_run_summary(report, console)
+    first = console.export_text().splitlines()[0]
+    assert first.startswith("FAILED the gate") and "max_cer 0.83 <= 0.6" in first and "culprits: none" not in first
