@@ -135,17 +135,9 @@ def _built_on_main(args, thresholds, out: Path, procs):
     payload = None
     if procs.is_main:
         try:
-            import inspect
-
-            if "workdir" in inspect.signature(build_session).parameters:  # the observed infer side
-                built = build_session(args, thresholds, workdir=out / "observed")
-                s, runner, fingerprint = built.session, built.runner, built.fingerprint
-            else:  # the predicted infer side (build_session before observation landed)
-                from f5_parity.cli.options import infer_runner
-
-                s, fingerprint = build_session(args, thresholds)
-                runner = infer_runner(args)
-            payload = ("ok", (s.train, s.infer, s.cases, runner, fingerprint, list(s.notes)))
+            built = build_session(args, thresholds, workdir=out / "observed")
+            s = built.session
+            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
         except InputError as exc:
             payload = ("input", exc.problem, exc.fix)
             procs.broadcast(payload)
