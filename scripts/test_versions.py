@@ -71,7 +71,7 @@ def export_head(dest: Path) -> str:
 
 
 def build_wheel(src: Path, out: Path) -> Path:
-    done = sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
+    done = sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
                str(src)])
     if done.returncode != 0:
         raise SystemExit(f"building the wheel failed:\n{done.stderr[-3000:]}")
@@ -136,7 +136,8 @@ def write_report(rows: list[dict], commit: str, seconds: float) -> None:
     lines = ["# f5-parity inside users' F5 environments (make test-versions)", "",
              f"Commit {commit[:10]}{commit[40:]}, {dt.date.today().isoformat()}, {seconds / 60:.0f} min on this machine "
              "(2 CPU cores, no GPU). Each environment: torch 2.11.0 / torchaudio 2.11.0 / torchcodec 0.17.0 and the "
-             "f5-tts release, plus the bounds its era needed to import (pyarrow<20, datasets<4 for f5-tts <= 1.1.4); "
+             "f5-tts release, plus the bounds its era needed (pyarrow<20, datasets<4 up to 1.1.9 to import; accelerate<1.7 "
+             "up to 1.1.6, whose Trainer.save_checkpoint today's accelerate refuses); "
              "then the f5-parity wheel installed with a real resolve (its ranges, no constraints).", "",
              "| f5-tts | installs | f5-tts/torch unchanged | other packages changed | checks | result |",
              "|---|---|---|---|---|---|"]

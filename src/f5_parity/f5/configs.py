@@ -85,13 +85,13 @@ def numeric_arch(arch: dict[str, Any], backbone: str = "DiT") -> dict[str, Any]:
     out = {k: v for k, v in dict(arch).items() if k not in NON_NUMERIC_ARCH_KEYS}
     if backbone != "DiT":
         return out
-    # DiT's own defaults: a config that omits these gets them silently.
-    out.setdefault("text_mask_padding", True)
-    out.setdefault("pe_attn_head", None)
-    out.setdefault("qk_norm", None)
-    out.setdefault("conv_layers", 0)
-    out.setdefault("dim_head", 64)
-    out.setdefault("long_skip_connection", False)
-    out.setdefault("attn_mask_enabled", False)
-    out.setdefault("text_embedding_average_upsampling", False)
+    # DiT's own defaults: a config that omits these gets them silently. Read from the installed DiT: a key
+    # its release does not have (attn_mask_enabled before 1.1.x ...) is not added.
+    from f5_parity.f5.defaults import backbone_init_defaults
+
+    installed = backbone_init_defaults("DiT")
+    for key in ("text_mask_padding", "pe_attn_head", "qk_norm", "conv_layers", "dim_head", "long_skip_connection",
+                "attn_mask_enabled", "text_embedding_average_upsampling"):
+        if key in installed:
+            out.setdefault(key, installed[key])
     return out

@@ -42,3 +42,34 @@ def infer_defaults() -> dict[str, Any]:
     return dict(nfe=d["nfe_step"], cfg=float(d["cfg_strength"]), sway=float(d["sway_sampling_coef"]),
                 ode=d["ode_method"], speed=float(d["speed"]), fix_duration=d["fix_duration"],
                 target_rms=float(d["target_rms"]))
+
+
+_BACKBONE_FILES = {"DiT": "model/backbones/dit.py", "UNetT": "model/backbones/unett.py", "MMDiT": "model/backbones/mmdit.py"}
+
+
+def backbone_init_defaults(backbone: str = "DiT") -> dict[str, Any]:
+    """The keyword defaults of the installed backbone's __init__ (DiT's differ by release: 1.0.x has no
+    attn_mask_enabled / text_embedding_average_upsampling / attn_backend), read from its source."""
+    cache = backbone_init_defaults.__dict__.setdefault("_cache", {})
+    if backbone not in cache:
+        from f5_parity.f5.environment import loaded_package_dir
+
+        root = loaded_package_dir()
+        path = root / _BACKBONE_FILES[backbone] if root is not None else None
+        out: dict[str, Any] = {}
+        if path is not None and path.exists():
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.ClassDef) and node.name == backbone:
+                    init = next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+                    if init is None:
+                        continue
+                    a = init.args
+                    pairs = list(zip([x.arg for x in a.args][len(a.args) - len(a.defaults):], a.defaults))
+                    pairs += [(x.arg, d) for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+                    for name, default in pairs:
+                        try:
+                            out[name] = ast.literal_eval(default)
+                        except ValueError:
+                            pass
+        cache[backbone] = out
+    return cache[backbone]
