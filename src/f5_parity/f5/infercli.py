@@ -83,7 +83,9 @@ def _build_parser() -> _Parser:
     p.add_argument("-o", "--output_dir", type=str)
     p.add_argument("-w", "--output_file", type=str)
     p.add_argument("--save_chunk", action="store_true")
-    p.add_argument("--no_legacy_text", action="store_false")
+    if "--no_legacy_text" in Path(_package_file("infer/infer_cli.py")).read_text(encoding="utf-8"):
+        # Only in releases that have it (1.1.10+): it changes saved file names, never the audio.
+        p.add_argument("--no_legacy_text", action="store_false")
     p.add_argument("--remove_silence", action="store_true")
     p.add_argument("--load_vocoder_from_local", action="store_true")
     p.add_argument("--vocoder_name", type=str, choices=["vocos", "bigvgan"])
