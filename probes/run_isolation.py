@@ -12,6 +12,9 @@ def check(ctx: ProbeContext) -> ProbeResult:
     evidence = {"culprit_sets": iso["culprit_sets"], "trials": iso["trials"],
                 "remaining_unresolved": iso["remaining_unresolved"],
                 "effects": {f: run.factors[f]["effect"] for f in culprits}}
+    if run.unbuilt and not culprits:  # nothing could be compared: never "no factor breaks parity"
+        return ProbeResult("run.isolation", Status.FAIL, "not isolated: " + "; ".join(sorted(set(run.unbuilt.values()))),
+                           metrics, evidence=evidence)
     if iso["remaining_unresolved"] and not culprits:
         return ProbeResult("run.isolation", Status.ERROR, "differences could not be judged: "
                            + ", ".join(iso["remaining_unresolved"]), metrics, evidence=evidence)

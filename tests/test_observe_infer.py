@@ -187,3 +187,42 @@ def test_bf16_autocast_around_infer_process_does_not_reach_the_model(fixture_set
     rc, data = _run(fixture_set, wrapper_env, tmp_path / "out", "--infer-path", f"{wrapper}:generate")
     assert rc == 0
     assert data["observed_infer"]["factors"]["dtype"]["observed"] == {"weights": "fp32", "autocast": "no"}
+
+
+@pytest.mark.parametrize("body, words", [
+    ("raise RuntimeError('my wrapper broke')", "my wrapper broke"),
+    ("import sys; sys.exit(0)", "without calling CFM.sample"),
+    ("import sys; sys.exit(3)", "sys.exit(3)"),
+    ("return None", "not (wav"),
+])
+def test_a_wrapper_that_fails_is_the_path_failing_not_a_pass(body, words, fixture_set, pt_cases, tmp_path):
+    wrapper = tmp_path / "failing.py"
+    wrapper.write_text("def generate(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device):\n"
+                       f"    {body}\n")
+    rc, data = _run(fixture_set, pt_cases[0], tmp_path / "out", "--infer-path", f"{wrapper}:generate")
+    assert rc == 1 and data["verdict"] == "fail"
+    observed = data["observed_infer"]
+    assert observed["status"] == "failed" and words in json.dumps(observed["failure"])
+    statuses = {p["probe"]: p["status"] for p in data["probes"]}
+    assert statuses["run.isolation"] == "fail" and statuses["run.stage_parity"] == "fail"
+
+
+def test_a_wrapper_raising_systemexit_at_import_is_no_pass(fixture_set, pt_cases, tmp_path):
+    wrapper = tmp_path / "exits_at_import.py"
+    wrapper.write_text("raise SystemExit(0)\n\ndef generate(*a, **k):\n    pass\n")
+    rc, data = _run(fixture_set, pt_cases[0], tmp_path / "out", "--infer-path", f"{wrapper}:generate")
+    assert rc == 1 and data["observed_infer"]["status"] == "failed"
+
+
+def test_nan_weights_are_the_culprit(fixture_set, pt_cases, tmp_path):
+    ckpt = _resave(fixture_set.checkpoints["trainer"], tmp_path / "model_nan.pt", lambda d: {
+        **d, "model_state_dict": {k: (v * float("nan") if k.endswith("proj_out.weight") else v)
+                                  for k, v in d["model_state_dict"].items()}})
+    fs, case = fixture_set, pt_cases[0]
+    argv = ["run", str(ckpt), "--train-config", str(fs.config), "--infer-config", str(fs.config),
+            "--train-vocab", str(fs.vocab), "--infer-vocab", str(fs.vocab), "--no-infer-ema", "--vocoder",
+            "griffin-lim", "--ref-audio", str(case.wav), "--ref-text", case.text, "--mode", "fast",
+            "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 1
+    data = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert data["culprits"] == ["weights"] and "NaN" in data["observed_infer"]["failure"]["error"]["message"]

@@ -153,6 +153,11 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
                 continue  # the path failed here: no wav to score (the observation says why)
             if runner.kind == "script":
                 continue  # a script writes its own wav; its generation is judged by the observation
+        bad = int((~np.isfinite(np.asarray(gen.wav, dtype=np.float64))).sum())
+        if bad:  # NaN/inf audio is the path's failure, not speech to transcribe
+            runner.observed.append({"case": case.name, "path": path, "runner": runner.kind,
+                                    "error": f"the path returned {bad} NaN/inf samples of {np.asarray(gen.wav).size}"})
+            continue
         save(path, gen.wav, expected, gen.mel, rate=gen.sample_rate)
     return out
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from f5_parity.cases.case import Case
 from f5_parity.paths.factors import BY_ID
 from f5_parity.paths.observe import Observation, run_observed
@@ -44,10 +46,10 @@ class InferRunner:
 class PathFailure:
     """The infer path could not load or run: who is responsible, the path's own words, and the fix."""
 
-    factor: str
+    factor: str | None  # None: the path's own code failed, no setting of the two paths is to blame
     error: dict[str, Any]
     fix: str
-    stage: str  # "load", "run", "no-sample-call"
+    stage: str  # "load", "run", "no-sample-call", "weights"
 
     def to_dict(self) -> dict[str, Any]:
         return {"factor": self.factor, "error": self.error, "fix": self.fix, "stage": self.stage}
@@ -100,11 +102,27 @@ def classify_failure(obs: Observation) -> PathFailure:
     if _SHAPE.search(text):
         return PathFailure("arch", error, "the model built does not fit the weights: " + BY_ID["arch"].fix, stage)
     if stage == "no-sample-call":
-        return PathFailure("weights" if not obs.loads else "sampler", error,
-                           "the path never called CFM.sample (a port, a crash swallowed, or an early exit): "
-                           "judge it by its wavs in full mode, or call f5-tts's infer_process", stage)
-    return PathFailure("weights" if stage == "load" else "sampler", error,
-                       "your infer path raised before it generated: fix the error quoted here", stage)
+        return PathFailure(None, error, "the path never called CFM.sample (a port, a swallowed crash, or an early "
+                           "exit): judge it by its wavs in full mode, or call f5-tts's infer_process", stage)
+    if stage == "load":
+        return PathFailure("weights", error, "f5's loader refused the file: fix the error quoted here "
+                           "(`parity-check inspect` shows the file's layout)", stage)
+    return PathFailure(None, error, "your infer path raised before it generated: fix the error quoted here", stage)
+
+
+def nonfinite_failure(model) -> PathFailure | None:
+    """Weights holding NaN/inf: every setting then gives NaN audio, so the weights are the culprit."""
+    bad = {k: (int(torch.isnan(v).sum()), int(torch.isinf(v).sum())) for k, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())}
+    if not bad:
+        return None
+    nan, inf = sum(n for n, _ in bad.values()), sum(i for _, i in bad.values())
+    first = ", ".join(sorted(bad)[:3])
+    return PathFailure("weights", {"type": "NonFiniteWeights", "message": f"the weights your path loaded hold {nan} "
+                                   f"NaN and {inf} inf values in {len(bad)} tensors ({first}, ...)",
+                                   "full_message": str(bad)[:4000], "where": None},
+                       "the run diverged before this checkpoint was saved: take an earlier checkpoint "
+                       "(`parity-check inspect` counts NaN/inf per weight set) or lower the learning rate", "weights")
 
 
 def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: int, device: str,
@@ -147,6 +165,10 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     if not obs.reached_sample:
         report.status = "failed"
         report.failure = classify_failure(obs)
+        return report, None, None, case
+    bad_weights = nonfinite_failure(obs.samples[0].model)
+    if bad_weights is not None:
+        report.status, report.failure = "failed", bad_weights
         return report, None, None, case
     if runner.kind == "script":
         case = script_case(obs, case)

@@ -100,7 +100,7 @@ class ParitySession:
         """The infer path did not run: no stage can pass beside it; its factor is the culprit."""
         failure = self.infer_failure
         why = f"the infer path failed ({failure.error.get('type')}: {failure.error.get('message')})"
-        culprits = [failure.factor]
+        culprits = [failure.factor] if failure.factor else []  # none: the path's own code broke, no setting
         factors = {}
         for f in FACTOR_IDS:
             tv, iv = self.train.value(f), self.infer.value(f)
