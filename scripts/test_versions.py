@@ -112,6 +112,8 @@ def one_version(version: str, wheel: Path, src: Path) -> dict:
             raise SystemExit(f"{venv} already holds f5-parity and has no record of its pristine state: delete it")
         base.write_text(json.dumps(pristine, indent=1))
     before = json.loads(base.read_text())
+    # an earlier run's f5-parity (same version number) would count as already satisfied: remove it first
+    sh([str(venv / "bin/python"), "-m", "pip", "uninstall", "-q", "-y", "f5-parity"])
     # the real resolve: the wheel's declared ranges against what the environment holds
     inst = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", f"{wheel}[test]"])
     after = freeze(venv)
@@ -132,10 +134,16 @@ def one_version(version: str, wheel: Path, src: Path) -> dict:
 def write_report(rows: list[dict], commit: str, seconds: float) -> None:
     out = REPO / "reports"
     out.mkdir(exist_ok=True)
-    (out / "versions.json").write_text(json.dumps({"commit": commit, "rows": rows}, indent=1) + "\n")
+    # versions not run this time keep their last result (each row names its commit)
+    saved = json.loads((out / "versions.json").read_text()) if (out / "versions.json").exists() else {}
+    previous = [{"commit": saved.get("commit"), **r} for r in saved.get("rows", [])]
+    ran = {r["version"] for r in rows}
+    rows = sorted([r for r in previous if r["version"] not in ran and r.get("commit")] + rows,
+                  key=lambda r: [int(x) for x in r["version"].split(".")])
+    (out / "versions.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     lines = ["# f5-parity inside users' F5 environments (make test-versions)", "",
-             f"Commit {commit[:10]}{commit[40:]}, {dt.date.today().isoformat()}, {seconds / 60:.0f} min on this machine "
-             "(2 CPU cores, no GPU). Each environment: torch 2.11.0 / torchaudio 2.11.0 / torchcodec 0.17.0 and the "
+             f"Last run: commit {commit[:10]}{commit[40:]}, {dt.date.today().isoformat()}, {seconds / 60:.0f} min on "
+             "this machine (2 CPU cores, no GPU); each row names the commit it ran. Each environment: torch 2.11.0 / torchaudio 2.11.0 / torchcodec 0.17.0 and the "
              "f5-tts release, plus the bounds its era needed (pyarrow<20, datasets<4 up to 1.1.9 to import; accelerate<1.7 "
              "up to 1.1.6, whose Trainer.save_checkpoint today's accelerate refuses); "
              "then the f5-parity wheel installed with a real resolve (its ranges, no constraints).", "",
@@ -150,7 +158,7 @@ def write_report(rows: list[dict], commit: str, seconds: float) -> None:
         lines.append(f"| {r['version']} | yes | {'yes' if r['watched_unchanged'] else 'NO'} | {changed} "
                      f"| {checks}/{len(r['checks'])} | {'green' if r['green'] else 'RED'} |")
     for r in rows:
-        lines += ["", f"## f5-tts {r['version']}", ""]
+        lines += ["", f"## f5-tts {r['version']} (commit {r.get('commit', '?')[:10]})", ""]
         if not r.get("install_ok"):
             lines += ["Did not install: " + "; ".join(r.get("install_error") or r.get("why") or [])]
             continue
@@ -186,7 +194,7 @@ def main() -> int:
         wheel = build_wheel(src, Path(tmp) / "dist")
         for version in args.versions:  # one at a time: each install is minutes and gigabytes
             print(f"f5-tts {version} ...", flush=True)
-            rows.append(one_version(version, wheel, src))
+            rows.append({**one_version(version, wheel, src), "commit": commit})
             r = rows[-1]
             print(f"  install {'ok' if r.get('install_ok') else 'FAILED'}, f5-tts/torch unchanged "
                   f"{r.get('watched_unchanged')}, checks "
