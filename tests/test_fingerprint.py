@@ -25,7 +25,7 @@ def verdicts(tmp_path_factory):
     vocabs = {"training vocab": str(fx / "vocab.txt"),
               "same vocab, other order": str(permuted_vocab(fx / "vocab.txt", tmp / "permuted.txt"))}
     cases = builtin_cases(tmp / "cases", 2)
-    found = fingerprint(base, cases, vocab_files=vocabs, include_ema=True, draws=6, seed=0)
+    found = fingerprint(base, cases, vocab_files=vocabs, include_ema=True, draws=6, max_draws=30, seed=0)
     return base, vocabs, found
 
 
@@ -36,8 +36,24 @@ def test_fingerprint_picks_the_true_setting_in_every_family(verdicts):
     assert set(by_family) == set(TRUE)
     for family, truth in TRUE.items():
         v = by_family[family]
+        # decided at the stated significance, with the p-value and effect size said, and never a wrong winner
+        assert v.decided, (family, v.statement)
         assert v.winner == truth, (family, [(c.label, c.mean) for c in v.candidates])
-        assert v.decisive and v.margin > v.margin_spread, (family, v.margin, v.margin_spread)
+        assert v.p_value < v.alpha_per_look <= 0.01 and v.effect_size > 0 and v.draws <= 30, v.statement
+        d = v.to_dict()
+        assert d["winner"] == truth and d["p_value"] == v.p_value and d["statement"].startswith("decided: ")
+
+
+def test_judge_says_not_decided_plainly_when_the_draws_do_not_separate():
+    from f5_parity.parity.fingerprint import CandidateLoss, judge
+
+    close = [CandidateLoss("vocab", "a", [1.0, 1.2, 0.9, 1.1]), CandidateLoss("vocab", "b", [1.1, 1.1, 1.0, 1.05])]
+    v = judge("vocab", close, alpha=0.01, looks=3)
+    assert not v.decided and v.winner == "a" and v.to_dict()["winner"] is None
+    assert v.statement.startswith("not decided: a leads but p = ") and v.alpha_per_look == pytest.approx(0.01 / 3)
+    steady = [CandidateLoss("vocab", "a", [1.0, 1.2, 0.9, 1.1]), CandidateLoss("vocab", "b", [1.5, 1.71, 1.4, 1.6])]
+    v = judge("vocab", steady, alpha=0.01)
+    assert v.decided and v.p_value < 1e-3 and v.effect_size > 10
 
 
 @pytest.mark.slow
@@ -64,7 +80,11 @@ def test_fingerprint_command_prints_every_family_and_writes_json(tmp_path, pt_ca
     case = pt_cases[0]
     out = tmp_path / "fp.json"
     assert cli.main(["fingerprint", str(fx / "model_ptbr_tiny.pt"), "--vocab", str(fx / "vocab.txt"),
-                     "--ref-audio", str(case.wav), "--ref-text", case.text, "--draws", "3", "--json", str(out)]) == 0
+                     "--ref-audio", str(case.wav), "--ref-text", case.text, "--draws", "3", "--max-draws", "6",
+                     "--json", str(out)]) == 0
     families = {f["family"]: f for f in json.loads(out.read_text())["families"]}
     assert set(families) == {"arch", "vocab", "mel", "weights"}
-    assert families["weights"]["winner"] == "raw weights"
+    assert families["weights"]["leader"] == "raw weights"
+    for f in families.values():  # a winner is named only when decided, and the statement says which it is
+        assert (f["winner"] is not None) == f["decided"] and f["draws"] in (3, 6)
+        assert f["statement"].startswith("decided: " if f["decided"] else "not decided")

@@ -216,13 +216,21 @@ def _velocity(model, call: SampleCall, seed: int) -> torch.Tensor:
 
 
 def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Tensor:
+    from f5_parity.f5.versions import sampler_facts
+
     with torch.inference_mode():
         if call.cfg_strength < 1e-5:
             v = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=False,
                                   drop_text=False, cache=False)
-        else:
+        elif sampler_facts()["batched_cfg"]:
             both = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, cfg_infer=True, cache=False)
             pred, null_pred = torch.chunk(both, 2, dim=0)
+            v = pred + (pred - null_pred) * call.cfg_strength
+        else:  # f5-tts before 1.1.6: the guided and the null flow in two calls (f5/versions.py)
+            pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=False,
+                                     drop_text=False)
+            null_pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=True,
+                                          drop_text=True)
             v = pred + (pred - null_pred) * call.cfg_strength
     return v.float().cpu()
 
@@ -291,7 +299,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
             steps=int(kwargs.get("steps", sample_defaults["steps"])),
             cfg_strength=float(kwargs.get("cfg_strength", sample_defaults["cfg_strength"])),
             sway_sampling_coef=kwargs.get("sway_sampling_coef", sample_defaults["sway_sampling_coef"]),
-            use_epss=bool(kwargs.get("use_epss", sample_defaults["use_epss"])),
+            use_epss=bool(kwargs.get("use_epss", sample_defaults.get("use_epss", False))),  # no EPSS before 1.1.5
             seed=kwargs.get("seed", sample_defaults["seed"]),
             autocast=_autocast_state(device_type),
             rng_digest=_digest_tensor(torch.random.get_rng_state()),

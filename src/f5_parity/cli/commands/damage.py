@@ -14,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", type=int, default=2, help="built-in Portuguese sentences to use (default 2)")
     p.add_argument("--factor", action="append", help="only these factor ids (repeatable)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=3, help="noise seeds per row (seed, seed+1, ...; default 3)")
     p.add_argument("--vocoder", choices=["griffin-lim"], default="griffin-lim",
                    help="griffin-lim: vocoder-free resynthesis (no vocoder weights can be downloaded here)")
     p.add_argument("--asr-backend", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
@@ -41,7 +42,10 @@ def execute(args, console) -> int:
     out = Path(args.out)
     with progress_reporter(console) as progress:
         asr = load_asr(None, backend=args.asr_backend)
-        table = damage_table(train, clean, cases, out, asr, seed=args.seed, factors=args.factor,
+        from f5_parity.cli.commands.run import check_seeds
+
+        table = damage_table(train, clean, cases, out, asr, seed=args.seed, seeds=check_seeds(args.seeds),
+                             factors=args.factor,
                              progress=lambda what: progress(what, None))
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "damage.json", table.to_dict())

@@ -19,7 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref-audio", action="append", default=[])
     p.add_argument("--ref-text", action="append", default=[])
     p.add_argument("--cases", type=int, default=3, help="how many dataset utterances to use (default 3)")
-    p.add_argument("--draws", type=int, default=6, help="noise/time/mask draws per candidate (default 6)")
+    p.add_argument("--draws", type=int, default=6, help="noise/time/mask draws per candidate to start with (default 6)")
+    p.add_argument("--max-draws", type=int, default=30,
+                   help="draws are added --draws at a time until each family is decided at p < 0.01, up to this "
+                        "many (default 30); a family still open then is reported as not decided")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="write the result as JSON")
@@ -86,11 +89,10 @@ def execute(args, console) -> int:
         raise InputError(f"no candidate vocab has {size} entries like the embedding", "give the training vocab with --vocab")
     spec = spec.with_value("vocab", locator={"path": next(iter(vocab_files.values()))})
     with console.status("computing the flow-matching loss of each candidate..."):
-        verdicts = fingerprint(spec, cases, vocab_files=vocab_files, include_ema=has_ema, draws=args.draws, seed=args.seed)
+        verdicts = fingerprint(spec, cases, vocab_files=vocab_files, include_ema=has_ema, draws=args.draws,
+                               max_draws=max(args.draws, args.max_draws), seed=args.seed)
     for v in verdicts:
-        table = Table(title=f"{v.family}: winner {v.winner} (margin {v.margin if v.margin is None else f'{v.margin:.4f}'}"
-                            f" vs spread {v.margin_spread if v.margin_spread is None else f'{v.margin_spread:.4f}'}"
-                            f"{'' if v.decisive else ', NOT decisive'})")
+        table = Table(title=f"{v.family}: {v.statement}")
         for col in ("candidate", "loss", "spread over draws"):
             table.add_column(col)
         for c in sorted(v.candidates, key=lambda c: (c.mean is None, c.mean or 0)):
