@@ -85,10 +85,10 @@ class FamilyVerdict:
         if self.p_value is None:
             return f"not decided: only one candidate ({self.winner}) could be built"
         if self.decisive:
-            return (f"decided: {self.winner} (p = {self.p_value:.2g} < {self.alpha_per_look:.3g} = {self.alpha} over "
+            return (f"decided: {self.winner} (p = {self.p_value:.3g} < {self.alpha_per_look:.3g} = {self.alpha} over "
                     f"{self.looks} look{'s' if self.looks != 1 else ''}; effect size d_z {self.effect_size:.2f}; "
                     f"{self.draws} draws)")
-        return (f"not decided: {self.winner} leads but p = {self.p_value:.2g} is not below {self.alpha_per_look:.3g} "
+        return (f"not decided: {self.winner} leads but p = {self.p_value:.3g} is not below {self.alpha_per_look:.3g} "
                 f"after {self.draws} draws (effect size d_z {self.effect_size:.2f})")
 
     def to_dict(self) -> dict[str, Any]:
