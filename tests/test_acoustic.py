@@ -114,6 +114,8 @@ def test_scorer_names_every_tool_and_version(speech, tmp_path):
     assert A.AcousticScorer().score(gen, voice=truth, truth=truth, truth_name="reference") == s  # deterministic
     d = A.describe()
     assert set(d) == set(A.METRICS)
+    # make venv installs resemblyzer (--no-deps): the speaker encoder must really be here, not skipped
+    assert d["speaker_similarity"]["available"] and A.speaker_encoder_available()
     for metric in d.values():
         assert metric["tools"] and all(t["version"] for t in metric["tools"]), metric
     assert "sha256=" in d["speaker_similarity"]["model"]

@@ -191,6 +191,14 @@ def _voice_encoder():
 
 
 @functools.lru_cache(maxsize=1)
+def speaker_encoder_available() -> bool:
+    """resemblyzer is installed by `make venv` with --no-deps; a plain `pip install f5-parity` lacks it."""
+    import importlib.util
+
+    return importlib.util.find_spec("resemblyzer") is not None and importlib.util.find_spec("webrtcvad") is not None
+
+
+@functools.lru_cache(maxsize=1)
 def resemblyzer_weights() -> dict[str, Any]:
     import resemblyzer
 
@@ -231,7 +239,15 @@ LOWER_IS_BETTER = {"mcd": True, "logmel": True, "speaker_similarity": False}
 
 def describe() -> dict[str, Any]:
     """Which library, model and version computes each metric (the JSON's `acoustic.tools`)."""
-    weights = resemblyzer_weights()
+    speaker: dict[str, Any] = {"definition": "cosine of GE2E speaker embeddings (embed_utterance), voice = reference",
+                               "unit": "cosine", "available": speaker_encoder_available()}
+    if speaker["available"]:
+        weights = resemblyzer_weights()
+        speaker.update(model=f"resemblyzer GE2E VoiceEncoder, {weights['file']} sha256={weights['sha256']}",
+                       tools=[_tool("resemblyzer", "VoiceEncoder, preprocess_wav (16 kHz, VAD)"),
+                              _tool("webrtcvad-wheels", "voice activity detection"), _tool("torch", "LSTM")])
+    else:
+        speaker.update(tools=[], note=f"not measured: resemblyzer is not installed; {RESEMBLYZER_FIX}")
     return {
         "mcd": {"definition": "MCD-DTW: mean over the DTW path of 10/ln10*sqrt(2*sum_d (c_d - c'_d)^2), d=1..24",
                 "config": MCD_CONFIG, "unit": "dB",
@@ -242,11 +258,7 @@ def describe() -> dict[str, Any]:
                    "config": LOGMEL_CONFIG, "unit": "nats/bin",
                    "tools": [_tool("torchaudio", "transforms.MelSpectrogram, F5's vocos settings"),
                              _tool("librosa", "effects.trim, sequence.dtw (exact DTW)")]},
-        "speaker_similarity": {"definition": "cosine of GE2E speaker embeddings (embed_utterance), voice = reference",
-                               "unit": "cosine",
-                               "model": f"resemblyzer GE2E VoiceEncoder, {weights['file']} sha256={weights['sha256']}",
-                               "tools": [_tool("resemblyzer", "VoiceEncoder, preprocess_wav (16 kHz, VAD)"),
-                                         _tool("webrtcvad-wheels", "voice activity detection"), _tool("torch", "LSTM")]},
+        "speaker_similarity": speaker,
     }
 
 
@@ -294,5 +306,6 @@ class AcousticScorer:
             mcd = mcd_dtw(t, tsr, x, sr).value
             lm = logmel_dtw(t, tsr, x, sr)
             logmel, ratio = lm.value, lm.length_ratio
-        sim = cosine(self.embedding(voice), speaker_embedding(x, sr)[0])
+        # without resemblyzer (a plain pip install), the distances still count; describe() says why sim is missing
+        sim = cosine(self.embedding(voice), speaker_embedding(x, sr)[0]) if speaker_encoder_available() else None
         return AcousticScore(mcd, logmel, sim, truth_name if truth is not None else None, ratio)
