@@ -43,7 +43,8 @@ def acoustic_damage(tmp_path_factory):
     train = trainer_spec(ckpt, train_config=cfg, train_vocab=vocab, vocoder_path=None)
     clean = infer_spec(ckpt, infer_config=cfg, infer_vocab=vocab, use_ema=False, vocoder_path=None)
     cases = builtin_cases(tmp / "cases", 2)
-    return damage_table(train, clean, cases, tmp / "out", None, seeds=3, factors=["arch", "weights", "vocab"])
+    return damage_table(train, clean, cases, tmp / "out", None, seeds=3, factors=["arch", "weights", "vocab"],
+                        trainer_rows=False)
 
 
 @pytest.mark.slow
