@@ -203,7 +203,9 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
                          "sway": None if call.sway_sampling_coef is None else float(call.sway_sampling_coef),
                          "ode": (built.get("odeint_kwargs") or {}).get("method", values["sampler"].get("ode", "euler")),
                          "seed": call.seed if call.seed is not None else values["sampler"].get("seed")}
-    if not call.use_epss:
+    from f5_parity.f5.versions import sampler_facts
+
+    if not call.use_epss and sampler_facts()["epss"]:  # before 1.1.5 there is no EPSS to turn off
         values["sampler"]["use_epss"] = False
     for record in obs.vocoders:
         load = record.get("load_vocoder")
