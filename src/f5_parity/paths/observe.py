@@ -29,6 +29,7 @@ import hashlib
 import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
@@ -360,7 +361,17 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
         record = {"ref_audio": str(ref_audio_orig), "ref_text": ref_text}
         obs.preprocess.append(record)
         out_file, out_text = preprocess(ref_audio_orig, ref_text, *args, **kwargs)
-        record.update({"clipped_file": str(out_file), "framed_ref_text": out_text})
+        # f5 writes the clipped reference to a temp file (removed when parity-check exits): keep what it holds.
+        clipped: dict[str, Any] = {}
+        try:
+            import soundfile
+
+            info = soundfile.info(str(out_file))
+            clipped = {"clipped_seconds": round(info.frames / info.samplerate, 4),
+                       "clipped_sha256": hashlib.sha256(Path(out_file).read_bytes()).hexdigest()[:16]}
+        except Exception:  # unreadable: say so rather than fail the observation
+            clipped = {"clipped_seconds": None}
+        record.update({**clipped, "framed_ref_text": out_text})
         return out_file, out_text
 
     patches.everywhere(preprocess, observed_preprocess)
