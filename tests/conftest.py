@@ -40,3 +40,22 @@ def asr_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("F5_PARITY_CACHE", str(path))
         yield path
+
+
+@pytest.fixture
+def wrapper_env(fixture_set, pt_cases, tmp_path, monkeypatch):
+    """What the wrappers of tests/test_observe_infer.py read: the config, a permuted vocab, a trimmed reference."""
+    import torchaudio
+
+    from f5_parity.f5.vocab import read_vocab_chars
+
+    monkeypatch.setenv("WRAPPER_CONFIG", str(fixture_set.config))
+    chars = read_vocab_chars(fixture_set.vocab)
+    permuted = tmp_path / "permuted_vocab.txt"
+    permuted.write_text("".join(c + "\n" for c in [chars[0], *reversed(chars[1:])]), encoding="utf-8")
+    monkeypatch.setenv("WRAPPER_PERMUTED_VOCAB", str(permuted))
+    audio, sr = torchaudio.load(str(pt_cases[0].wav))
+    trimmed = tmp_path / "trimmed_ref.wav"
+    torchaudio.save(str(trimmed), audio[:, int(0.3 * sr):], sr)  # the user's own cut: 0.3 s off the start
+    monkeypatch.setenv("WRAPPER_TRIMMED_REF", str(trimmed))
+    return pt_cases[0]

@@ -11,7 +11,6 @@ checkpoints; nothing of f5-tts is mocked.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -71,24 +70,6 @@ def _wrapper(tmp_path: Path, name: str, **fields) -> Path:
     path = tmp_path / f"{name.replace('-', '_')}.py"
     path.write_text(WRAPPER.format(**values))
     return path
-
-
-@pytest.fixture
-def wrapper_env(fixture_set, pt_cases, tmp_path, monkeypatch):
-    import torchaudio
-
-    from f5_parity.f5.vocab import read_vocab_chars
-
-    monkeypatch.setenv("WRAPPER_CONFIG", str(fixture_set.config))
-    chars = read_vocab_chars(fixture_set.vocab)
-    permuted = tmp_path / "permuted_vocab.txt"
-    permuted.write_text("".join(c + "\n" for c in [chars[0], *reversed(chars[1:])]), encoding="utf-8")
-    monkeypatch.setenv("WRAPPER_PERMUTED_VOCAB", str(permuted))
-    audio, sr = torchaudio.load(str(pt_cases[0].wav))
-    trimmed = tmp_path / "trimmed_ref.wav"
-    torchaudio.save(str(trimmed), audio[:, int(0.3 * sr):], sr)  # the user's own cut: 0.3 s off the start
-    monkeypatch.setenv("WRAPPER_TRIMMED_REF", str(trimmed))
-    return pt_cases[0]
 
 
 def _run(fixture_set, case, out: Path, *extra: str) -> tuple[int, dict]:

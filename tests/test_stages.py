@@ -151,22 +151,8 @@ def _wrapper_faults():
 @pytest.mark.parametrize("fault", ["honest", "keeps-ema-default", "nfe-16", "fp16-weights", "bf16-weights",
                                    "v0-flags-on-v1-model", "other-vocab-order", "nfd-text",
                                    "own-reference-preprocessing", "speed-0.8"])
-def test_a_wrapper_with_each_fault(fault, fixture_set, predicted, pt_cases, tmp_path, monkeypatch):
-    import torchaudio
-
-    from f5_parity.f5.vocab import read_vocab_chars
-
+def test_a_wrapper_with_each_fault(fault, wrapper_env, predicted, pt_cases, tmp_path):
     W = _wrapper_faults()
-    fs = fixture_set
-    monkeypatch.setenv("WRAPPER_CONFIG", str(fs.config))
-    chars = read_vocab_chars(fs.vocab)
-    permuted = tmp_path / "permuted_vocab.txt"
-    permuted.write_text("".join(c + "\n" for c in [chars[0], *reversed(chars[1:])]), encoding="utf-8")
-    monkeypatch.setenv("WRAPPER_PERMUTED_VOCAB", str(permuted))
-    audio, sr = torchaudio.load(str(pt_cases[0].wav))
-    trimmed = tmp_path / "trimmed_ref.wav"
-    torchaudio.save(str(trimmed), audio[:, int(0.3 * sr):], sr)
-    monkeypatch.setenv("WRAPPER_TRIMMED_REF", str(trimmed))
     fields = {} if fault == "honest" else W.FAULTS[fault][0]
     wrapper = W._wrapper(tmp_path, fault, **fields)
     case = _case(pt_cases)
