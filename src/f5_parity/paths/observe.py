@@ -25,6 +25,7 @@ ends the path (nothing is written).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sys
 import traceback
@@ -260,6 +261,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
             continue
         original_init = cls.__dict__["__init__"]
 
+        @functools.wraps(original_init)
         def backbone_init(self, *args, __orig=original_init, __name=cls_name, **kwargs):
             __orig(self, *args, **kwargs)
             if type(self).__name__ == __name:
@@ -269,6 +271,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
 
     cfm_init = CFM.__dict__["__init__"]
 
+    @functools.wraps(cfm_init)
     def observed_cfm_init(self, transformer, *args, **kwargs):
         cfm_init(self, transformer, *args, **kwargs)
         backbone = built_backbones.get(id(transformer), {"backbone": type(transformer).__name__, "kwargs": None})
@@ -288,6 +291,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
     sample = CFM.__dict__["sample"]
     sample_defaults = {k: p.default for k, p in __import__("inspect").signature(sample).parameters.items()}
 
+    @functools.wraps(sample)  # signature(CFM.sample) still reads f5's own while hooked
     def observed_sample(self, cond, text, duration, *args, **kwargs):
         device_type = next(self.parameters()).device.type
         call = SampleCall(
@@ -321,6 +325,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
     # -- checkpoint loading ---------------------------------------------------------------------------
     load_checkpoint = utils_infer.load_checkpoint
 
+    @functools.wraps(load_checkpoint)
     def observed_load_checkpoint(model, ckpt_path, device, dtype=None, use_ema=True):
         record = {"checkpoint": str(ckpt_path), "use_ema": bool(use_ema),
                   "dtype": None if dtype is None else str(dtype).replace("torch.", ""), "device": str(device)}
@@ -336,6 +341,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
     # -- infer_batch_process (a generator) and preprocess_ref_audio_text ------------------------------
     batch = utils_infer.infer_batch_process
 
+    @functools.wraps(batch)
     def observed_batch(ref_audio, ref_text, gen_text_batches, model_obj, vocoder, *args, **kwargs):
         audio, sr = ref_audio
         names = ("mel_spec_type", "progress", "target_rms", "cross_fade_duration", "nfe_step", "cfg_strength",
@@ -357,6 +363,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
 
     preprocess = utils_infer.preprocess_ref_audio_text
 
+    @functools.wraps(preprocess)
     def observed_preprocess(ref_audio_orig, ref_text, *args, **kwargs):
         record = {"ref_audio": str(ref_audio_orig), "ref_text": ref_text}
         obs.preprocess.append(record)
@@ -379,6 +386,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
     # -- the vocoder ----------------------------------------------------------------------------------
     load_vocoder = utils_infer.load_vocoder
 
+    @functools.wraps(load_vocoder)
     def observed_load_vocoder(vocoder_name="vocos", is_local=False, local_path="", device="cpu", hf_cache_dir=None):
         obs.vocoders.append({"load_vocoder": {"vocoder_name": vocoder_name, "is_local": bool(is_local),
                                               "local_path": str(local_path) if local_path else None}})
@@ -393,6 +401,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
         decode = Vocos.__dict__["decode"]
         seen_vocoders: set[int] = set()
 
+        @functools.wraps(decode)
         def observed_decode(self, features_input, *args, **kwargs):
             if id(self) not in seen_vocoders:
                 seen_vocoders.add(id(self))
