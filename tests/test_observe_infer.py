@@ -162,22 +162,51 @@ def test_a_vocab_too_large_for_the_embedding_fails_with_culprit_vocab(fixture_se
 
 def test_bf16_autocast_around_infer_process_is_judged_by_whether_it_reaches_the_model(fixture_set, wrapper_env,
                                                                                      tmp_path):
-    # f5-tts 1.1.22's infer_batch_process generates in a ThreadPoolExecutor worker, and autocast is
-    # thread-local: a user's `with torch.autocast(...)` around infer_process changes nothing there, the
-    # observation says autocast "no" and parity holds. Releases that generate in the caller's thread
-    # (1.0.x, 1.1.0) do run under it: there the observation says bf16 and dtype is the culprit.
-    import inspect
-
-    from f5_tts.infer import utils_infer
-
-    threaded = "ThreadPoolExecutor" in inspect.getsource(utils_infer.infer_batch_process)
+    # Autocast is thread-local. f5-tts 1.1.22's infer_batch_process generates in a ThreadPoolExecutor worker:
+    # a user's `with torch.autocast(...)` around infer_process changes nothing there, the observation says
+    # autocast "no" and parity holds. 1.0.x submits a generator to the pool, which runs in the caller's
+    # thread on next(): there the model does run under bf16 and dtype is the culprit. The observation
+    # records which thread each CFM.sample ran in; a thread named "worker" must never show the caller's autocast.
     wrapper = _wrapper(tmp_path, "autocast", context='torch.autocast("cpu", dtype=torch.bfloat16)')
     rc, data = _run(fixture_set, wrapper_env, tmp_path / "out", "--infer-path", f"{wrapper}:generate")
     observed = data["observed_infer"]["factors"]["dtype"]["observed"]
-    if threaded:
+    thread = data["observed_infer"]["observation"]["sample_calls"][0]["thread"]
+    assert thread == _generation_thread()
+    assert data["observed_infer"]["mirror_check"]["passed"], data["observed_infer"]["mirror_check"]
+    if thread == "worker":
         assert rc == 0 and observed == {"weights": "fp32", "autocast": "no"}
     else:
         assert rc == 1 and observed == {"weights": "fp32", "autocast": "bf16"} and data["culprits"][0] == "dtype"
+        finding = next(f for f in data["observed_infer"]["findings"] if f["factor"] == "dtype")
+        assert "bf16" in json.dumps(finding)
+
+
+def _generation_thread() -> str:
+    """Where the installed infer_batch_process runs CFM.sample, found by running it, not by reading it."""
+    import threading
+
+    import numpy as np
+    import torch
+    from f5_tts.infer import utils_infer
+
+    seen = []
+
+    class Model(torch.nn.Module):  # stands in only to report the thread; the real infer_batch_process calls it
+        mel_spec = None
+
+        def sample(self, cond, **kwargs):
+            seen.append(threading.get_ident())
+            raise RuntimeError("stop")
+
+    caller = threading.get_ident()
+    try:
+        for _ in utils_infer.infer_batch_process((torch.zeros(1, 24000), 24000), "a.", ["b."], Model(), None,
+                                                 device="cpu"):
+            break
+    except RuntimeError:
+        pass
+    assert seen, "infer_batch_process never called the model's sample"
+    return "caller" if seen[0] == caller else "worker"
 
 
 @pytest.mark.parametrize("body, words", [

@@ -126,7 +126,7 @@ def nonfinite_failure(model) -> PathFailure | None:
 
 
 def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: int, device: str,
-         gen_text: str | None, model=None, vocoder=None) -> tuple[Observation, Any]:
+         gen_text: str | None, model=None, vocoder=None, probe_velocity: bool = True) -> tuple[Observation, Any]:
     from f5_parity.paths.infer import run_api, run_custom, run_infer_cli, run_script
 
     def path():
@@ -139,7 +139,8 @@ def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: in
             return run_script(runner.target, runner.script_args, seed=seed)
         return run_infer_cli(spec, case, model=model, vocoder=vocoder, device=device, gen_text=gen_text)
 
-    return run_observed(path, stop_at_first_sample=(mode == "fast"), velocity_seed=seed)
+    return run_observed(path, stop_at_first_sample=(mode == "fast"), velocity_seed=seed,
+                        probe_velocity=probe_velocity)
 
 
 def script_case(obs: Observation, fallback: Case) -> Case:
@@ -220,4 +221,4 @@ def observe_generation(runner: InferRunner, spec: PathSpec, case: Case, *, seed:
                        gen_text: str, model=None, vocoder=None) -> tuple[Observation, Any]:
     """A full-mode generation of the infer path, observed like the first one."""
     return _run(runner, spec, case, mode="full", seed=seed, device=device, gen_text=gen_text, model=model,
-                vocoder=vocoder)
+                vocoder=vocoder, probe_velocity=False)

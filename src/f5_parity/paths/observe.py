@@ -28,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,10 @@ class SampleCall:
     seed: int | None
     autocast: str  # "no", "fp16", "bf16": the autocast state the call ran under
     rng_digest: str  # torch's global RNG state before the call (unseeded noise comes from it)
+    # "caller" or "worker": autocast and RNG seeding are thread-local, so a user's `with torch.autocast()`
+    # reaches the model only when infer_process generates in the caller's thread (f5-tts 1.1.22 uses a
+    # ThreadPoolExecutor worker; 1.0.x creates a generator there that runs on the caller's next()).
+    thread: str = "caller"
     velocity: torch.Tensor | None = None  # fast mode: the path's own guided velocity at the fixed (x_t, t)
     output: torch.Tensor | None = None  # full mode: the generated mel (b, n, d)
 
@@ -70,7 +75,7 @@ class SampleCall:
             "duration": int(self.duration) if isinstance(self.duration, int) or (
                 torch.is_tensor(self.duration) and self.duration.numel() == 1) else str(self.duration),
             "steps": self.steps, "cfg_strength": self.cfg_strength, "sway_sampling_coef": self.sway_sampling_coef,
-            "use_epss": self.use_epss, "seed": self.seed, "autocast": self.autocast,
+            "use_epss": self.use_epss, "seed": self.seed, "autocast": self.autocast, "thread": self.thread,
             "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
             "device": str(next(model.parameters()).device),
         }
@@ -198,12 +203,10 @@ def _velocity(model, call: SampleCall, seed: int) -> torch.Tensor:
     n = cond.shape[1]
     duration = call.duration if isinstance(call.duration, int) else int(call.duration)
     duration = max(duration, max(int(text.shape[-1]), n) + 1)
-    state = torch.random.get_rng_state()
-    try:
+    # fork_rng: the path's own unseeded noise (CPU and CUDA generators) must not see this draw
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(seed))
         noise = torch.randn(duration, model.num_channels, device=device, dtype=dtype).unsqueeze(0)
-    finally:
-        torch.random.set_rng_state(state)
     step_cond = F.pad(cond, (0, 0, 0, duration - n), value=0.0)
     mask = F.pad(lens_to_mask(torch.tensor([n], device=device)), (0, duration - n), value=False)
     step_cond = torch.where(mask.unsqueeze(-1), step_cond, torch.zeros_like(step_cond))
@@ -238,7 +241,7 @@ def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Te
 
 
 @contextlib.contextmanager
-def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
+def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe_velocity: bool = False,
             seed_each: int | None = None) -> Iterator[Observation]:
     """Record what the code run inside the block does at f5-tts's seams (see the module docstring).
 
@@ -252,6 +255,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
 
     obs = Observation()
     patches = _Patches()
+    caller_thread = threading.get_ident()
 
     # -- model construction ---------------------------------------------------------------------------
     built_backbones: dict[int, dict[str, Any]] = {}
@@ -308,10 +312,13 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
             seed=kwargs.get("seed", sample_defaults["seed"]),
             autocast=_autocast_state(device_type),
             rng_digest=_digest_tensor(torch.random.get_rng_state()),
+            thread="caller" if threading.get_ident() == caller_thread else "worker",
         )
         obs.samples.append(call)
-        if stop_at_first_sample:
+        if (stop_at_first_sample or probe_velocity) and len(obs.samples) == 1:
+            # the mirror check's evidence (about 1/nfe of a generation); leaves the RNG and the model as found
             call.velocity = _velocity(self, call, velocity_seed)
+        if stop_at_first_sample:
             obs.stopped = True
             raise StopPath()
         if seed_each is not None:
@@ -420,13 +427,14 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0,
         patches.undo()
 
 
-def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0
-                 ) -> tuple[Observation, Any]:
+def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0,
+                 probe_velocity: bool = False) -> tuple[Observation, Any]:
     """Run `fn` (a whole infer path) under observation. The path's own failure is recorded, not raised:
     an exception, a SystemExit (a script's exit 0 after it ran is not a failure) or a KeyboardInterrupt
     raised by the user's code all end here. Returns (observation, what fn returned or None)."""
     result = None
-    with observe(stop_at_first_sample=stop_at_first_sample, velocity_seed=velocity_seed) as obs:
+    with observe(stop_at_first_sample=stop_at_first_sample, velocity_seed=velocity_seed,
+                 probe_velocity=probe_velocity) as obs:
         try:
             result = fn()
         except StopPath:

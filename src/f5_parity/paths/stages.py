@@ -331,7 +331,12 @@ class StageRunner:
 
         # cond mel: MelSpec of the path's mel settings on the path's reference audio
         mel_module = MelSpec(**mel)
-        cond = mel_module(ctx.ref.wav).permute(0, 2, 1)  # (1, n, d)
+        if spec.value("ref-audio").get("preprocess") == "dataset":
+            cond = mel_module(ctx.ref.wav)  # the data loader's mel: computed outside any autocast
+        else:  # the path hands audio to CFM.sample, which computes the mel inside the caller's autocast
+            with autocast_context(spec, self.device):
+                cond = mel_module(ctx.ref.wav)
+        cond = cond.float().permute(0, 2, 1)  # (1, n, d)
         yield "cond_mel", cond, ctx
 
         n_frames = cond.shape[1]
@@ -356,9 +361,7 @@ class StageRunner:
         yield "velocity", self._memoized(velocity_key, lambda: self._velocity(spec, ctx).float()), ctx
 
         if "final_mel" in stages:
-            final_key = _digest("final", self.pool.model_key(spec), ctx.tokens, ctx.cond, ctx.duration, ctx.ref_len,
-                                spec.value("sampler"), spec.value("dtype"))
-            final = self._memoized(final_key, lambda: self._final_mel(spec, ctx))
+            final = self._memoized(self._final_key(spec, ctx), lambda: self._final_mel(spec, ctx))
             yield "final_mel", final, ctx
             mel_for_wav = final
         else:
@@ -369,6 +372,19 @@ class StageRunner:
             return wav.float().cpu()
 
         yield "wav", self._memoized(_digest("wav", spec.value("vocoder"), mel["mel_spec_type"], mel_for_wav), vocode), ctx
+
+    def _final_key(self, spec: PathSpec, ctx: StageContext) -> str:
+        return _digest("final", self.pool.model_key(spec), ctx.tokens, ctx.cond, ctx.duration, ctx.ref_len,
+                       spec.value("sampler"), spec.value("dtype"))
+
+    def plant_final_mel(self, spec: PathSpec, case: Case, final: torch.Tensor) -> None:
+        """Take `final` as spec's final mel on `case` instead of generating it again: full mode hands in the
+        trainer sample it generates anyway, which tests/test_full_mode.py proves equal (exactly) to what
+        _final_mel computes for the trainer spec at the same seed."""
+        for name, _, ctx in self.iter_stages(spec, case, ("tokens", "cond_mel", "duration", "noise")):
+            if name == "noise":  # everything the key needs is in ctx now (the model loaded once, in the pool)
+                break
+        self._memo[self._final_key(spec, ctx)] = final.float().cpu()
 
     def _padded_cond(self, ctx: StageContext) -> tuple[torch.Tensor, torch.Tensor]:
         n = ctx.cond.shape[1]
