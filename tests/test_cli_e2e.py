@@ -144,7 +144,7 @@ def test_a_users_own_wrapper_is_run_and_what_it_really_did_is_observed(fixture_s
     out = tmp_path / "r"
     rc = cli.main(["run", str(fs.checkpoints["trainer"]), "--train-config", str(fs.config), "--train-vocab",
                    str(fs.vocab), "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema",
-                   "--vocoder", "griffin-lim", "--mode", "full", "--infer-path", f"{wrapper}:synthesize",
+                   "--vocoder", "griffin-lim", "--mode", "full", "--cross-paths", "--infer-path", f"{wrapper}:synthesize",
                    "--ref-audio", str(case.wav), "--ref-text", case.text, "--out", str(out)])
     data = json.loads((out / "run.json").read_text())
     assert rc == 1 and set(data["culprits"]) >= {"weights", "sampler"}  # judged on what it did, not the flags

@@ -87,10 +87,17 @@ def test_same_spec_twice_gives_identical_numbers(world):
 
 
 def test_full_mode_compares_final_mel_and_wav(world):
+    clean = _run(world, world["train"].mix(world["train"], [], label="infer"), mode="full")
+    assert [c.stage for c in clean.stages["ptbr_00"]][-2:] == ["final_mel", "wav"]
+    assert clean.verdict == "pass"
+
+
+def test_full_mode_does_not_generate_a_final_mel_after_an_earlier_divergence(world):
+    """A whole generation would only restate a divergence already shown (the sampler's shows at timesteps)."""
     result = _run(world, _inject(world, "sampler"), mode="full")
     stages = [c.stage for c in result.stages["ptbr_00"]]
-    assert stages[-2:] == ["final_mel", "wav"]
-    assert result.culprits == ["sampler"]
+    assert stages[-1] == "velocity" and "final_mel" not in stages
+    assert result.culprits == ["sampler"] and any("not generated" in n for n in result.notes)
 
 
 def test_pathology_warnings_name_their_factor(world, tmp_path):

@@ -5,8 +5,9 @@ Per case, the wavs and what each should say:
   copy-synthesis  the dataset mel of the reference through the trainer's vocoder (update_N_ref.wav)
   griffin-lim     the same mel through Griffin-Lim: no vocoder weights, tells a bad mel from a bad vocoder
   trainer         trainer_path.trainer_sample, the mirror of update_N_gen.wav (copy task) -> ref text
+  infer           the user's real infer path, observed (its observation run reused)   -> gen text
+and with --cross-paths (two more generations per seed, for like-with-like gaps):
   trainer-heldout the trainer's model and settings on the held-out text                 -> gen text
-  infer           infer_cli's real wiring (load_model + preprocess + infer_process)      -> gen text
   infer-copy      the same infer path asked for the trainer's copy task                  -> ref text
 """
 
@@ -48,8 +49,14 @@ class Scores:
 
 
 def _accelerator(mixed_precision: str, device: str):
+    """The Accelerator the Trainer samples under. accelerate keeps one process-wide state and refuses a second
+    mixed precision ("AcceleratorState has already been initialized"); one parity-check process judges runs
+    trained with different ones (a sweep, a test session), so the state is reset when it would conflict."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
+    if AcceleratorState._shared_state and AcceleratorState._shared_state.get("_mixed_precision") != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
 
 
@@ -80,15 +87,47 @@ def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class TrainerCaseSample:
+    """The trainer path's sample of one case (update_N_gen.wav's mirror) and what produced it."""
+
+    sample: Any  # paths.trainer.TrainerSample
+    batch_mel: torch.Tensor
+    lengths: torch.Tensor
+    text_inputs: list[Any]
+    vocoder_name: str
+    accelerator: Any
+
+
+def trainer_case_sample(train: PathSpec, case: Case, pool: ModelPool, seed: int, device: str = "cpu"
+                        ) -> TrainerCaseSample:
+    """What the Trainer writes as update_N_gen.wav for this case, its noise drawn after torch.manual_seed(seed)
+    (the Trainer draws it unseeded). Full mode generates it once: the stages take its mel as the trainer's
+    final mel (StageRunner.plant_final_mel) and the scores take its wav."""
+    from f5_parity.paths.trainer import dataset_item, trainer_sample
+
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, train.value("mel"))
+    model = pool.model(train)
+    vocoder = pool.vocoder(train)
+    vocoder_name = train.value("vocoder")["name"]
+    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
+    torch.manual_seed(seed)
+    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder,
+                            "vocos" if vocoder_name == "vocos" else vocoder_name, accelerator)
+    return TrainerCaseSample(sample, batch_mel, lengths, text_inputs, vocoder_name, accelerator)
+
+
 def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
                   seed: int, device: str = "cpu", runner: InferRunner | None = None,
-                  reuse: dict[tuple[str, str], Any] | None = None) -> list[GeneratedWav]:
-    """Every wav of one case, written under out_dir/wavs/."""
+                  reuse: dict[tuple[str, str], Any] | None = None, trainer: TrainerCaseSample | None = None,
+                  cross_paths: bool = False) -> list[GeneratedWav]:
+    """Every wav of one case, written under out_dir/wavs/: one generation per path (the trainer sample, the
+    infer path) unless `cross_paths` asks for the like-with-like pair too (trainer settings on the held-out
+    text, the infer path on the copy task: two more generations)."""
     from f5_tts.model.utils import convert_char_to_pinyin
 
     from f5_parity.paths.griffinlim import GriffinLimVocoder
     from f5_parity.paths.infer import load_infer_model, load_infer_vocoder
-    from f5_parity.paths.trainer import dataset_item, trainer_sample
 
     wav_dir = out_dir / "wavs"
     sr = int(train.value("mel")["target_sample_rate"])
@@ -106,35 +145,31 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     ref = read_audio(case.ref_audio)
     save("reference", ref.samples, case.ref_text, rate=ref.sample_rate)
     mel_cfg = train.value("mel")
-    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, mel_cfg)
-    model = pool.model(train)
-    vocoder = pool.vocoder(train)
-    vocoder_name = train.value("vocoder")["name"] if train.value("vocoder")["name"] != "griffin-lim" else "griffin-lim"
-    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
-    torch.manual_seed(seed)  # the Trainer draws this noise unseeded
-    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder,
-                            "vocos" if vocoder_name == "vocos" else vocoder_name, accelerator)
-    if vocoder_name != "griffin-lim":
+    made = trainer or trainer_case_sample(train, case, pool, seed, device)
+    sample = made.sample
+    if made.vocoder_name != "griffin-lim":
         save("copy-synthesis", sample.ref_audio, case.ref_text)
     if mel_cfg.get("mel_spec_type", "vocos") == "vocos":
         gl = GriffinLimVocoder(mel_cfg)
-        save("griffin-lim", gl.decode(batch_mel[:, :, : int(lengths[0])]), case.ref_text)
+        save("griffin-lim", gl.decode(made.batch_mel[:, :, : int(made.lengths[0])]), case.ref_text)
     save("trainer", sample.gen_audio, case.ref_text, sample.gen_mel[0].numpy())
 
-    # the trainer's model and settings on the held-out text (the copy task hides duration faults)
-    ref_len = int(lengths[0])
-    held = convert_char_to_pinyin([case.gen_text])[0]
-    ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
-    duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
-    torch.manual_seed(seed)
-    with torch.inference_mode(), accelerator.autocast():
-        generated, _ = model.sample(cond=batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
-                                    text=[text_inputs[0] + [" "] + held], duration=duration,
-                                    steps=int(train.value("sampler")["nfe"]), cfg_strength=train.value("sampler")["cfg"],
-                                    sway_sampling_coef=train.value("sampler")["sway"])
-        held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
-        held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
-    save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
+    if cross_paths:  # the trainer's model and settings on the held-out text (the copy task hides duration faults)
+        model, vocoder = pool.model(train), pool.vocoder(train)
+        ref_len = int(made.lengths[0])
+        held = convert_char_to_pinyin([case.gen_text])[0]
+        ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
+        duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
+        torch.manual_seed(seed)
+        with torch.inference_mode(), made.accelerator.autocast():
+            generated, _ = model.sample(cond=made.batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
+                                        text=[made.text_inputs[0] + [" "] + held], duration=duration,
+                                        steps=int(train.value("sampler")["nfe"]),
+                                        cfg_strength=train.value("sampler")["cfg"],
+                                        sway_sampling_coef=train.value("sampler")["sway"])
+            held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
+            held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
+        save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
 
     # the real infer path (infer_cli's wiring, the F5TTS class, a wrapper or a script), observed as it runs;
     # the observation run of the first case is reused, not generated again
@@ -142,7 +177,9 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     model_and_vocoder = {}
     if runner.kind == "infer-cli":
         model_and_vocoder = dict(model=load_infer_model(infer, device), vocoder=load_infer_vocoder(infer, device))
-    for path, text, expected in (("infer", case.gen_text, case.gen_text), ("infer-copy", case.ref_text, case.ref_text)):
+    wanted = (("infer", case.gen_text, case.gen_text),) + ((("infer-copy", case.ref_text, case.ref_text),)
+                                                          if cross_paths else ())
+    for path, text, expected in wanted:
         gen = (reuse or {}).get((case.name, path))
         if gen is None:
             obs, gen = observe_generation(runner, infer, case, seed=seed, device=device, gen_text=text,

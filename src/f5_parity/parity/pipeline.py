@@ -42,6 +42,7 @@ class PipelineOptions:
     fingerprint: dict[str, Any] | None = None  # what the fingerprint settled, when it ran
     observation: Any = None  # parity.observed.InferObservation: what the user's infer path really did
     reuse: Any = None  # the infer path's generation of the first case (full mode), not generated again
+    cross_paths: bool = False  # full mode: also trainer settings on the held-out text, infer path on the copy task
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts to keep in the JSON
 
 
@@ -74,6 +75,9 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     if side.source == "installed-trainer":  # unknown or edited f5-tts: its own Trainer produces the trainer side
         say("running the installed Trainer's sample code", None)
         trainer_side.apply_installed_trainer(side, session, session.cases[0], opts.seed)
+    trainer_samples = {}
+    if session.mode == "full" and session.infer_failure is None:
+        trainer_samples = _trainer_samples(session, opts, say)
     say("comparing stages and isolating", None)
     result = session.run()
 
@@ -97,7 +101,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     if opts.observation is not None:
         report.observed_infer = opts.observation.to_dict()
     if session.mode == "full" and session.infer_failure is None:
-        _generate_and_score(session, report, opts, out, say, side)
+        _generate_and_score(session, report, opts, out, say, side, trainer_samples)
     report.environment = side.to_dict()
 
     say("running the run probes", None)
@@ -117,8 +121,22 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     return report
 
 
+def _trainer_samples(session: ParitySession, opts: PipelineOptions, say) -> dict[str, Any]:
+    """Full mode generates the trainer sample of each case once: its wav is scored, and its mel is the trainer
+    side's final-mel stage (equal to what the stage engine computes at the same seed; tests/test_full_mode.py)."""
+    from f5_parity.parity.generate import trainer_case_sample
+
+    made = {}
+    for case in session.cases:
+        say(f"generating {case.name} through the trainer path", None)
+        made[case.name] = trainer_case_sample(session.train, case, session.runner.pool, opts.seed, opts.device)
+        if session.train.value("sampler").get("seed") == opts.seed:  # the stages draw their noise from this seed
+            session.runner.plant_final_mel(session.train, case, made[case.name].sample.gen_mel.permute(0, 2, 1))
+    return made
+
+
 def _generate_and_score(session: ParitySession, report: RunReport, opts: PipelineOptions, out: Path, say,
-                        side=None) -> None:
+                        side=None, trainer_samples: dict[str, Any] | None = None) -> None:
     """Full mode: both real paths generate every case, the ASR scores every wav; final mels kept as data."""
     import numpy as np
 
@@ -132,7 +150,8 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
     for i, case in enumerate(session.cases):
         say(f"generating {case.name} through both paths", i / max(1, len(session.cases)))
         wavs += generate_case(session.train, session.infer, case, out, session.runner.pool, opts.seed, opts.device,
-                              runner, reuse=reuse)
+                              runner, reuse=reuse, trainer=(trainer_samples or {}).get(case.name),
+                              cross_paths=opts.cross_paths)
         if side is not None:  # unknown or edited f5-tts: the trainer wav is the one its own Trainer wrote
             from f5_parity.parity.trainer_side import replace_trainer_wav
 

@@ -52,7 +52,8 @@ def generate_extra_seeds(session, opts, out: Path, say: Callable[..., None]) -> 
             say(f"generating {case.name} with seed {seed}", None)
             wavs.setdefault(seed, []).extend(
                 w for w in generate_case(session.train, infer, case, out / "seeds" / f"seed-{seed}",
-                                         session.runner.pool, seed, opts.device, runner)
+                                         session.runner.pool, seed, opts.device, runner,
+                                         cross_paths=getattr(opts, "cross_paths", False))
                 if w.path in GENERATED_PATHS)
     return wavs
 

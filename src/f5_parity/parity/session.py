@@ -143,6 +143,10 @@ class ParitySession:
                 break
             if comp.note.startswith("shape differs") and name in ("cond_mel", "duration", "noise"):
                 break  # every later tensor differs in shape too: nothing more to measure, much to compute
+            if name == "velocity" and "final_mel" in stages and not all(c.passed for c in out):
+                # The final mel is a whole generation (nfe x the velocity's cost) and the divergence is already
+                # shown: full mode's audio comes from the real paths' own generations instead.
+                break
         return out
 
     def oracle(self, subset: tuple[str, ...]) -> tuple[Outcome, str]:
@@ -244,9 +248,16 @@ class ParitySession:
         differing = sorted(self.train.differing(self.aligned), key=lambda f: _stage_rank(BY_ID[f].first_stage))
         isolation = Isolation() if parity else isolate(differing, self.oracle)
 
-        effects = {f: self.effect_of(self.train.mix(self.aligned, [f])) for f in differing}
+        # Effects on the fast stages in both modes: one velocity per factor, not one generation each.
+        effects = {f: self.effect_of(self.train.mix(self.aligned, [f]), FAST_STAGES) for f in differing}
         culprits = [f for s in isolation.culprit_sets for f in s]
-        culprits.sort(key=lambda f: -_harm(effects.get(f, {}), self.mode))
+        culprits.sort(key=lambda f: -_harm(effects.get(f, {})))
+        skipped = [c for c, comps in stages.items()
+                   if "final_mel" in self.stages and comps and "final_mel" not in {x.stage for x in comps}]
+        if skipped:
+            self.notes.append(f"{', '.join(skipped)}: the aligned infer side diverged before the final mel, so it "
+                              "was not generated (a whole generation, the divergence already shown); the audio "
+                              "evidence is the real paths' own generations")
 
         by_design = []
         for d in self.by_design_diffs:
@@ -296,10 +307,9 @@ def _stage_rank(stage: str) -> int:
     return _STAGE_ORDER.index(stage) if stage in _STAGE_ORDER else len(_STAGE_ORDER)
 
 
-def _harm(effect: dict[str, Any], mode: str) -> float:
-    """Rank culprits by how far they move the generated output (velocity in fast mode, final mel in full)."""
-    key = "final_mel" if mode == "full" and isinstance(effect.get("final_mel"), float) else "velocity"
-    value = effect.get(key)
+def _harm(effect: dict[str, Any]) -> float:
+    """Rank culprits by how far they move the guided velocity (the model's output at the fixed (x_t, t))."""
+    value = effect.get("velocity")
     if isinstance(value, (int, float)):
         return float(value)
     return float("inf") if effect.get("buildable") is False else 0.0

@@ -190,7 +190,7 @@ def damage_table(train: PathSpec, clean_infer: PathSpec, cases: list[Case], out_
     for s in seed_list if trainer_rows else seed_list[:1]:  # Griffin-Lim of the truth needs no seed
         for case in cases:
             say(f"trainer path and baselines for {case.name}, seed {s}")
-            for g in generate_case(train, clean_infer, case, out / f"seed-{s}", pool_, s, device):
+            for g in generate_case(train, clean_infer, case, out / f"seed-{s}", pool_, s, device, cross_paths=True):
                 if g.path in base and (g.path != "griffin-lim" or s == seed_list[0]):
                     truth = "held-out" if g.path == "trainer-heldout" else "reference"
                     base[g.path].append((g.wav, g.expected, case.name, s, truth))

@@ -57,6 +57,7 @@ def execute(args, console) -> int:
                            junit=Path(args.junit) if args.junit else None,
                            inspect_config=str(inputs.train_config),
                            infer_runner=runner, observation=observation, reuse=generation,
+                           cross_paths=True,  # the demo shows every path, like with like
                            extra={"demo": {"injected": list(INJECTED)}})
     with progress_reporter(console) as progress:
         report = run_pipeline(session, inputs.checkpoint, opts, progress)

@@ -72,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=3,
                    help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "
                         "95%% interval and gaps count only beyond the seed spread (default 3)")
+    p.add_argument("--cross-paths", action="store_true",
+                   help="full mode: also generate the trainer's settings on the held-out text and the infer path on "
+                        "the copy task, for like-with-like gaps (two more generations per seed)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result JSON to this file (it is always in the report folder)")
     p.add_argument("--junit", help="write a JUnit XML file (a testcase per probe, stage, gate check, case and path)")
@@ -109,6 +112,7 @@ def execute(args, console) -> int:
                            json_path=Path(args.json) if args.json else None, inspect_config=args.train_config,
                            fingerprint=built.fingerprint)
     opts.seeds = check_seeds(args.seeds)
+    opts.cross_paths = bool(args.cross_paths)
     with progress_reporter(console) as progress:
         report = run_pipeline(session, args.checkpoint, opts, progress)
         files = write_run_files(report, out, json_path=opts.json_path, junit=opts.junit)

@@ -11,7 +11,7 @@ HELP = ("sweep a training run's checkpoints: parity verdict, scores and EMA dist
         "update where parity breaks, the checkpoint to ship; cached, resumable, shardable over processes")
 
 # run's options that sweep defines its own way (or not at all)
-_OWN = {"checkpoint", "mode", "seed", "seeds", "device", "json", "junit", "out", "help", "debug"}
+_OWN = {"checkpoint", "mode", "seed", "seeds", "cross_paths", "device", "json", "junit", "out", "help", "debug"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
