@@ -77,6 +77,15 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
     gen = run_infer_cli(infer, case, model=model, vocoder=vocoder)
     generation_s = time.perf_counter() - t0
     del model
+    # the trainer path's own generation (update_N_gen.wav's mirror: the copy task, 2 x the reference frames)
+    from f5_parity.parity.generate import trainer_case_sample
+
+    trainer_pool = ModelPool("cpu")
+    trainer_pool.model(train), trainer_pool.vocoder(train)
+    t0 = time.perf_counter()
+    trainer_case_sample(train, case, trainer_pool, seed=0)
+    trainer_generation_s = time.perf_counter() - t0
+    del trainer_pool
 
     def observed_run(mode: str):
         """The engine alone: observe the user's real path (its own loading included), then judge."""
@@ -142,9 +151,13 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
         "fast_over_one_generation": round(fast_s / generation_s, 3),
         "fast_cli_over_one_generation": round(fast_cli_s / generation_s, 3),
         "fast_over_load_plus_generation": round(fast_s / (load_s + generation_s), 3),
-        "full_over_two_generations_plus_asr": round(full_s / (2 * generation_s + asr_s), 3) if full_s else None,
-        "goal": "fast_over_one_generation <= 0.3 (the real path's own loading included in fast); "
-                "full_over_two_generations_plus_asr <= 1.3",
+        "trainer_generation_s": round(trainer_generation_s, 1),
+        "full_over_both_generations_plus_asr": (round(full_s / (generation_s + trainer_generation_s + asr_s), 3)
+                                                if full_s else None),
+        "full_over_two_infer_generations_plus_asr": round(full_s / (2 * generation_s + asr_s), 3) if full_s else None,
+        "goal": "fast_over_one_generation <= 0.3 (the real path's own loading included in fast); full <= 1.3x "
+                "the two paths' own generations (the infer path's, and the trainer sample's: the copy task, "
+                "2 x the reference frames) plus the ASR",
         "fast_culprits": fast.culprits,
         "fast_isolation_tests": fast.isolation.to_dict()["tests_run"],
         "full_culprits": full["culprits"] if full else None,
@@ -153,8 +166,9 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
         "reference_audio_seconds": round(case_ref_seconds, 2),
     }
     if full is None and previous.get("full_s"):  # keep the last full-mode measurement, marked as such
-        record["previous_full_run"] = {k: previous[k] for k in ("full_cli_s", "generation_s", "asr_s",
-                                                                 "full_over_two_generations_plus_asr") if k in previous}
+        record["previous_full_run"] = {k: previous[k] for k in ("full_cli_s", "generation_s", "trainer_generation_s",
+                                                                 "asr_s", "full_over_both_generations_plus_asr")
+                                       if k in previous}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(record, indent=2) + "\n")
     assert fast.culprits == ["weights"] and (full is None or full["culprits"] == ["weights"])

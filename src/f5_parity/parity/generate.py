@@ -175,13 +175,14 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     # the observation run of the first case is reused, not generated again
     runner = runner or InferRunner()
     model_and_vocoder = {}
-    if runner.kind == "infer-cli":
-        model_and_vocoder = dict(model=load_infer_model(infer, device), vocoder=load_infer_vocoder(infer, device))
     wanted = (("infer", case.gen_text, case.gen_text),) + ((("infer-copy", case.ref_text, case.ref_text),)
                                                           if cross_paths else ())
     for path, text, expected in wanted:
         gen = (reuse or {}).get((case.name, path))
         if gen is None:
+            if runner.kind == "infer-cli" and not model_and_vocoder:  # loaded only when something generates
+                model_and_vocoder = dict(model=load_infer_model(infer, device),
+                                         vocoder=load_infer_vocoder(infer, device))
             obs, gen = observe_generation(runner, infer, case, seed=seed, device=device, gen_text=text,
                                           **model_and_vocoder)
             runner.observed.append({"case": case.name, "path": path, "runner": runner.kind,
