@@ -21,7 +21,7 @@ from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_t
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
 from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown
-from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
+from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, INPUT_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
 
 CLIP_SECONDS = 12.0  # preprocess_ref_audio_text's hard limit
 DURATION_RATE_WARN = 0.25  # warn when the estimate is off the reference's own rate by more than 25 %
@@ -259,11 +259,14 @@ class ParitySession:
                               "was not generated (a whole generation, the divergence already shown); the audio "
                               "evidence is the real paths' own generations")
 
+        # By-design differences: where each first shows; their velocity effect (a forward pass each, and no
+        # verdict depends on it) is measured in full mode only, which keeps fast mode under a third of a generation.
         by_design = []
+        design_stages = FAST_STAGES if self.mode == "full" else INPUT_STAGES
         for d in self.by_design_diffs:
             spec = self.train.with_value(d.factor, label=f"trainer+{d.factor}.{d.key}", **{d.key: d.infer})
             by_design.append({"factor": d.factor, "key": d.key, "train": d.train, "infer": d.infer,
-                              "effect": self.effect_of(spec, FAST_STAGES)})
+                              "effect": self.effect_of(spec, design_stages)})
 
         unknown_keys = {f: sorted(k for ff, k in self.train.unknown if ff == f) for f in FACTOR_IDS}
         factors = {}

@@ -26,6 +26,7 @@ from f5_parity.paths.spec import UNKNOWN, PathSpec
 
 FAST_STAGES = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "wav")
 FULL_STAGES = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "final_mel", "wav")
+INPUT_STAGES = ("tokens", "cond_mel", "duration", "noise", "timesteps")  # what CFM.sample is given: no forward pass
 VELOCITY_T = 0.5  # the fixed flow time of the velocity probe: half noise, half reference
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -355,6 +356,8 @@ class StageRunner:
         yield "noise", ctx.noise.float(), ctx
 
         yield "timesteps", timesteps(spec, dtype, self.device).float(), ctx
+        if not {"velocity", "final_mel", "wav"} & set(stages):
+            return  # the cheap stages only: no forward pass
 
         velocity_key = _digest("velocity", self.pool.model_key(spec), ctx.tokens, ctx.cond, ctx.noise,
                                spec.value("sampler")["cfg"], spec.value("dtype"))

@@ -256,7 +256,8 @@ def _by_design_lines(d: RunReport) -> list[str]:
         rows.append([f"{b.get('factor')}.{b.get('key')}", b.get("train"), b.get("infer"),
                      eff.get("first_divergence") or "none", eff.get("velocity"), eff.get("final_mel"), eff.get("wav")])
     return ["## By-design differences", "",
-            "Differences the two paths have on purpose; each measured alone on the trainer path (rel L2).", ""] + \
+            "Differences the two paths have on purpose; each measured alone on the trainer path (rel L2; the "
+            "velocity effect in full mode only).", ""] + \
         _table(("difference", "trainer", "infer", "first divergence", "velocity", "final_mel", "wav"), rows) + [""]
 
 

@@ -68,7 +68,8 @@ def render_run_summary(data: RunReport, console) -> None:
         for d in data.by_design:
             eff = d["effect"]
             console.print(f"  {d['factor']}.{d['key']}: {d['train']} vs {d['infer']} -> first shows at "
-                          f"{eff.get('first_divergence')}, velocity rel L2 {_num(eff.get('velocity'))}")
+                          f"{eff.get('first_divergence')}" + (f", velocity rel L2 {_num(eff['velocity'])}"
+                                                               if "velocity" in eff else ""))
     for w in data.warnings:
         console.print(f"[yellow]warning[/] [{w['factor']}] {w['case']}: {w['message']}")
     for n in data.notes:
