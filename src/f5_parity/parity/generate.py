@@ -112,8 +112,7 @@ def trainer_case_sample(train: PathSpec, case: Case, pool: ModelPool, seed: int,
     vocoder_name = train.value("vocoder")["name"]
     accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
     torch.manual_seed(seed)
-    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder,
-                            "vocos" if vocoder_name == "vocos" else vocoder_name, accelerator)
+    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder, vocoder_name, accelerator)
     return TrainerCaseSample(sample, batch_mel, lengths, text_inputs, vocoder_name, accelerator)
 
 
