@@ -7,7 +7,7 @@ install this project's wheel with a real resolve (no constraints, no --no-deps),
 The wheel and the tests come from a clean export of HEAD, so work in progress never leaks into the results.
 Results: reports/versions.md (and reports/versions.json).
 
-    python scripts/test_versions.py [VERSION ...]      (default: 1.0.8 1.1.0 1.1.22)
+    python scripts/test_versions.py [VERSION ...]      (default: 0.6.2 1.0.8 1.1.0 1.1.22)
 Venvs live under $F5_PARITY_CACHE (default /work/venvs-cache), about 5 GB each; pip's cache is reused.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("F5_PARITY_CACHE", "/work/venvs-cache"))
-DEFAULT_VERSIONS = ("1.0.8", "1.1.0", "1.1.22")
+DEFAULT_VERSIONS = ("0.6.2", "1.0.8", "1.1.0", "1.1.22")
 WATCHED = ("f5-tts", "torch", "torchaudio", "torchcodec")  # must be unchanged by installing f5-parity
 
 # What can differ between f5-tts releases, and the test that checks it.

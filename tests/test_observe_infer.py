@@ -17,6 +17,8 @@ import pytest
 import torch
 
 from f5_parity import cli
+from f5_parity.f5.configs import fixed_arch_flags
+from f5_parity.f5.versions import infer_cli_facts
 
 WRAPPER = '''
 import os, unicodedata
@@ -60,6 +62,8 @@ FAULTS = {
                                     "as-given"),
     "speed-0.8": (dict(speed=", speed=0.8"), "duration", "speed"),
 }
+if fixed_arch_flags("DiT"):  # f5-tts 0.x builds v0 models only: no v1 model exists to load with v0 flags
+    del FAULTS["v0-flags-on-v1-model"]
 
 
 def _wrapper(tmp_path: Path, name: str, **fields) -> Path:
@@ -118,7 +122,8 @@ def test_infer_cli_nfe_step_0_falls_back_to_32_and_passes(fixture_set, pt_cases,
         **d, "ema_model_state_dict": {**{f"ema_model.{k}": v for k, v in d["model_state_dict"].items()},
                                       "initted": torch.tensor(True), "step": torch.tensor(100)}})
     fs, case = fixture_set, pt_cases[0]
-    cmd = (f"f5-tts_infer-cli -m F5TTS_v1_Base -mc {fs.config} -p {ckpt} -v {fs.vocab} --nfe_step 0 "
+    model = infer_cli_facts().model_default  # F5TTS_v1_Base (1.x), F5-TTS (0.x)
+    cmd = (f"f5-tts_infer-cli -m {model} -mc {fs.config} -p {ckpt} -v {fs.vocab} --nfe_step 0 "
            f"-r {case.wav} -s '{case.text}' -t 'Sim, claro.'")
     argv = ["run", str(ckpt), "--train-config", str(fs.config), "--train-vocab", str(fs.vocab),
             "--vocoder", "griffin-lim", "--infer-cli", cmd, "--ref-audio", str(case.wav), "--ref-text", case.text,

@@ -169,14 +169,16 @@ class ModelConfig:
 
 
 def _config_from_yaml(data: Any, name: str, source: str, shipped: bool) -> ModelConfig:
+    from f5_parity.f5.configs import config_backbone
+
     model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict) or not isinstance(model.get("arch"), dict) or not model.get("backbone"):
+    if not isinstance(model, dict) or not isinstance(model.get("arch"), dict) or not config_backbone(model):
         raise InputError(f"{source}: not an f5 model config (needs model.backbone and model.arch)",
                          "pass a YAML in f5-tts's schema (like f5_tts/configs/F5TTS_v1_Base.yaml) or a config name")
     return ModelConfig(
         name=str(model.get("name") or name),
         source=source,
-        backbone=str(model["backbone"]),
+        backbone=config_backbone(model),
         arch=dict(model["arch"]),
         mel_spec=dict(model.get("mel_spec") or {}),
         tokenizer=model.get("tokenizer"),

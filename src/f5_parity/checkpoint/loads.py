@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 
 from f5_parity.checkpoint.architecture import Architecture, ConfigMatch, ModelConfig, infer_architecture, match_config, shipped_configs
-from f5_parity.f5.configs import DEFAULT_INFER_MODEL, backbone_class
+from f5_parity.f5.configs import backbone_class, backbone_kwargs
 from f5_parity.f5.defaults import utils_infer_constant
 from f5_parity.checkpoint.ema import EMA_BETA, EMA_UPDATE_EVERY
 from f5_parity.checkpoint.file import CheckpointFile
@@ -93,7 +93,7 @@ def build_meta_cfm(cfg: ModelConfig, vocab_size: int, *, mel_dim: int | None = N
     if arch.get("attn_backend") not in (None, "torch"):
         arch["attn_backend"] = "torch"  # same weights; flash_attn need not be installed to compare shapes
     with torch.device("meta"):
-        transformer = cls(**arch, text_num_embeds=vocab_size, mel_dim=mel_dim)
+        transformer = cls(**backbone_kwargs(cfg.backbone, arch), text_num_embeds=vocab_size, mel_dim=mel_dim)
         return CFM(transformer=transformer, mel_spec_kwargs=dict(mel_spec_type=cfg.mel_spec_type))
 
 
@@ -268,14 +268,14 @@ class LoadSimulation:
         }
 
 
-API_DEFAULT_MODEL = DEFAULT_INFER_MODEL  # f5_tts.api.F5TTS(model=...) and infer_cli --model default
-
-
 def _cfg_for_api(given: ModelConfig | None) -> ModelConfig:
-    """F5TTS(model=NAME) takes shipped names only; without one it builds F5TTS_v1_Base."""
+    """F5TTS(model=NAME) takes shipped names only; without one it builds the release's default (1.x:
+    F5TTS_v1_Base)."""
+    from f5_parity.f5.versions import default_infer_config
+
     if given is not None and given.shipped:
         return given
-    return shipped_configs()[API_DEFAULT_MODEL]
+    return shipped_configs()[default_infer_config()]
 
 
 def default_config(arch: Architecture) -> ModelConfig:
@@ -283,7 +283,10 @@ def default_config(arch: Architecture) -> ModelConfig:
     the settings read from the weights (what a hand-written YAML would hold)."""
     fits = [m.config for m in match_shipped(arch) if m.matches]
     if fits:
-        return shipped_configs()[API_DEFAULT_MODEL if API_DEFAULT_MODEL in fits else fits[0]]
+        from f5_parity.f5.versions import default_infer_config
+
+        default = default_infer_config()
+        return shipped_configs()[default if default in fits else fits[0]]
     return config_from_architecture(arch)
 
 
@@ -334,6 +337,9 @@ def simulate_loads(ck: CheckpointFile, cfg: ModelConfig | None, infer_vocab_size
                        f"{api_cfg.name} was used")
     outcomes.append(o)
 
+    from f5_parity.f5.versions import trainer_checkpoint_suffixes
+
+    suffixes = trainer_checkpoint_suffixes()
     name = ck.path.name
     resume_name = name if name.startswith("model_") and name.endswith((".pt", ".safetensors")) else "model_last.pt"
     start_name = name if name.startswith("pretrained_") else "pretrained_" + name
@@ -345,6 +351,13 @@ def simulate_loads(ck: CheckpointFile, cfg: ModelConfig | None, infer_vocab_size
                         train_vocab_size, False, notes=[note])
         if not fname.endswith((".pt", ".safetensors")):
             o.exception, o.message = "skipped", "Trainer only picks files ending in .pt or .safetensors"
+            outcomes.append(o)
+            continue
+        if not fname.endswith(suffixes):
+            # The Trainer finds no checkpoint, returns update 0 and trains the fresh model: no error, no load.
+            o.ok, o.result = True, {"update": 0, "branch": "not loaded", "ema_step": 0}
+            o.notes.append(f"this f5-tts's Trainer.load_checkpoint only considers {' and '.join(suffixes)} files: it "
+                           f"ignores {fname} and trains from a random initialization, silently")
             outcomes.append(o)
             continue
         model, err = build(cfg, train_vocab_size, mel_train)

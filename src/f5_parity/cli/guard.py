@@ -252,7 +252,7 @@ def check_config_builds(flag: str, source: str, model: dict) -> None:
     """Build the config's backbone on the meta device: a YAML that cannot make a model is the YAML's fault."""
     import torch
 
-    from f5_parity.f5.configs import MEL_SPEC_KWARGS, backbone_class
+    from f5_parity.f5.configs import MEL_SPEC_KWARGS, backbone_class, backbone_kwargs
 
     arch = model.get("arch")
     if not isinstance(arch, dict):
@@ -260,7 +260,10 @@ def check_config_builds(flag: str, source: str, model: dict) -> None:
     cls = backbone_class(str(model.get("backbone", "DiT")))
     try:
         with torch.device("meta"):
-            cls(**arch, text_num_embeds=8, mel_dim=MEL_SPEC_KWARGS["n_mel_channels"])
+            cls(**backbone_kwargs(str(model.get("backbone", "DiT")), arch), text_num_embeds=8,
+                mel_dim=MEL_SPEC_KWARGS["n_mel_channels"])
+    except InputError:
+        raise
     except Exception as exc:  # TypeError/ValueError/...: whatever the class says about these arguments
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{flag} {source}: its model.arch cannot build a {cls.__name__} ({detail})",

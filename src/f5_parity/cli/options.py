@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.errors import InputError
-from f5_parity.f5.configs import DEFAULT_INFER_MODEL
+from f5_parity.f5.versions import default_infer_config
 from f5_parity.paths.spec import INFER_DEFAULTS
 
 
@@ -89,7 +89,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
 
 def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
     """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
-    infer_kwargs = dict(infer_config=args.infer_config or DEFAULT_INFER_MODEL, infer_vocab=args.infer_vocab,
+    infer_kwargs = dict(infer_config=args.infer_config or default_infer_config(), infer_vocab=args.infer_vocab,
                         use_ema=args.infer_ema, vocoder_path=vocoder_path,
                         **{k: INFER_DEFAULTS[k] for k in ("nfe", "cfg", "sway", "speed")},
                         fix_duration=args.fix_duration)
@@ -189,7 +189,7 @@ def infer_runner(args):
     if args.infer_path == "infer-cli":
         return InferRunner()
     if args.infer_path == "api":
-        name = args.infer_config or DEFAULT_INFER_MODEL
+        name = args.infer_config or default_infer_config()
         if name not in official_config_names():
             raise InputError(f"--infer-path api needs an official --infer-config name, not {name!r}",
                              f"the F5TTS class only loads {', '.join(official_config_names())}")

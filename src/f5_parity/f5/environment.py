@@ -44,10 +44,11 @@ PROBED_FUNCTIONS: tuple[tuple[str, str, str], ...] = (
 SAMPLE_BLOCK_TEST = "self.log_samples and self.accelerator.is_local_main_process"
 KNOWN_SOURCES = Path(__file__).with_name("known_sources.json")
 
-# The releases this tool is tested against (make test-versions; README "Supported f5-tts versions").
-# Older releases are still recognized (their digests are known) but not supported: f5-tts 0.x has no
-# v1 configs, its CFM.sample has no EPSS grid and its DiT no batched CFG, and its configs use another schema.
-SUPPORTED_MIN = (1, 0, 0)
+# The releases this tool is tested against (make test-versions; README "Supported f5-tts versions"): 0.6.2,
+# the newest 0.x that installs beside today's torch, and every 1.x. Where 0.x differs (v0-only DiT without
+# the flag arguments, no EPSS grid, no batched CFG, *_train.yaml configs, infer_cli's -m F5-TTS/E2-TTS), the
+# facts live in f5/versions.py and f5/configs.py. Older releases are recognized (digests known), not supported.
+SUPPORTED_MIN = (0, 6, 2)
 
 
 # --- digests of one source tree -----------------------------------------------------------------------------

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.errors import InputError, syntax_error_line
-from f5_parity.f5.configs import DEFAULT_INFER_MODEL
 from f5_parity.f5.defaults import utils_infer_defaults
+from f5_parity.f5.versions import infer_cli_facts
 
 # utils_infer.py module globals: infer_cli's fallbacks after the TOML (read from the installed source).
 UTILS_INFER_DEFAULTS: dict[str, Any] = utils_infer_defaults()
 
 # infer_cli's literal fallbacks for settings utils_infer does not define.
 INFER_CLI_DEFAULTS: dict[str, Any] = {
-    "model": DEFAULT_INFER_MODEL,
+    "model": infer_cli_facts().model_default,
     "ckpt_file": "",
     "vocab_file": "",
     "ref_audio": "infer/examples/basic/basic_ref_en.wav",
@@ -69,6 +69,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> _Parser:
     # Same flags, types, choices and defaults as infer_cli.py (1.1.22); `allow_abbrev` stays on, as there.
+    # Flags only some releases have are added when the installed infer_cli declares them.
+    installed = Path(_package_file("infer/infer_cli.py")).read_text(encoding="utf-8")
     p = _Parser(prog="f5-tts_infer-cli", add_help=False)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("-c", "--config", type=str, default=None)  # None: the package's basic.toml (see below)
@@ -83,7 +85,7 @@ def _build_parser() -> _Parser:
     p.add_argument("-o", "--output_dir", type=str)
     p.add_argument("-w", "--output_file", type=str)
     p.add_argument("--save_chunk", action="store_true")
-    if "--no_legacy_text" in Path(_package_file("infer/infer_cli.py")).read_text(encoding="utf-8"):
+    if "--no_legacy_text" in installed:
         # Only in releases that have it (1.1.10+): it changes saved file names, never the audio.
         p.add_argument("--no_legacy_text", action="store_false")
     p.add_argument("--remove_silence", action="store_true")
@@ -96,7 +98,8 @@ def _build_parser() -> _Parser:
     p.add_argument("--sway_sampling_coef", type=float)
     p.add_argument("--speed", type=float)
     p.add_argument("--fix_duration", type=float)
-    p.add_argument("--device", type=str)
+    if '"--device"' in installed:  # 1.x
+        p.add_argument("--device", type=str)
     return p
 
 
@@ -107,6 +110,7 @@ class InferCliSettings:
     model: str
     model_cfg: str  # the YAML infer_cli loads (the package's configs/<model>.yaml unless given)
     model_cfg_given: bool
+    infer_config: str | dict[str, Any]  # what the infer spec loads: a config name, a YAML path, or a 0.x family's
     checkpoint: str  # absolute local path, or the hf:// URL infer_cli would download
     checkpoint_given: bool
     vocab_file: str | None  # None: load_model's default, the package's infer/examples/vocab.txt
@@ -133,7 +137,7 @@ class InferCliSettings:
     def infer_spec_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for f5_parity.paths.spec.infer_spec (the checkpoint is `self.checkpoint`)."""
         kwargs: dict[str, Any] = {
-            "infer_config": self.model_cfg if self.model_cfg_given else self.model,
+            "infer_config": self.infer_config,
             "infer_vocab": self.vocab_file,
             "use_ema": True,  # infer_cli has no flag for it: load_model's default
             "nfe": self.nfe_step,
@@ -187,6 +191,12 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def _default_checkpoint_url(model: str, vocoder_name: str) -> str:
+    if infer_cli_facts().families:  # 0.x: per family, F5TTS_Base's checkpoints only
+        if model == "E2-TTS":
+            return "hf://SWivid/E2-TTS/E2TTS_Base/model_1200000.safetensors"
+        if vocoder_name == "bigvgan":
+            return "hf://SWivid/F5-TTS/F5TTS_Base_bigvgan/model_1250000.pt"
+        return "hf://SWivid/F5-TTS/F5TTS_Base/model_1200000.safetensors"
     # infer_cli: repo_name, ckpt_step, ckpt_type = "F5-TTS", 1250000, "safetensors" and its overrides.
     repo, step, kind = "F5-TTS", 1250000, "safetensors"
     if model == "F5TTS_Base":
@@ -259,7 +269,7 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
     sway = pick("sway_sampling_coef", UTILS_INFER_DEFAULTS["sway_sampling_coef"], "--sway_sampling_coef")
     speed = pick("speed", UTILS_INFER_DEFAULTS["speed"], "--speed")
     fix_duration = pick("fix_duration", UTILS_INFER_DEFAULTS["fix_duration"], "--fix_duration")
-    device = pick("device", None, "--device")
+    device = pick("device", None, "--device") if hasattr(args, "device") else None  # 0.x: no --device
 
     _check_types(config_path, numbers=dict(nfe_step=nfe_step, cfg_strength=cfg_strength, sway_sampling_coef=sway,
                                            speed=speed, target_rms=target_rms, cross_fade_duration=cross_fade),
@@ -282,7 +292,7 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
         findings.append("ref_text is empty: infer_cli would transcribe the reference with Whisper from the model hub; "
                         "give the transcript instead")
 
-    model_cfg, model_cfg_given = _model_config(args, config, model, vocoder_name, base, sources)
+    model_cfg, model_cfg_given, infer_config = _model_config(args, config, model, vocoder_name, base, sources)
 
     checkpoint, vocab, vocoder_local_path = _locations(ckpt_file, vocab_file, model, vocoder_name, local, base,
                                                        findings)
@@ -290,7 +300,7 @@ def parse_infer_cli_argv(argv: list[str], *, cwd: str | Path | None = None) -> I
         findings.append(f"target_rms {_fmt(target_rms)} differs from utils_infer's 0.1, which the infer spec models")
 
     return InferCliSettings(
-        model=model, model_cfg=model_cfg, model_cfg_given=model_cfg_given,
+        model=model, model_cfg=model_cfg, model_cfg_given=model_cfg_given, infer_config=infer_config,
         checkpoint=checkpoint, checkpoint_given=bool(ckpt_file), vocab_file=vocab,
         ref_audio=ref_audio, ref_text=ref_text, gen_text=gen_text,
         vocoder_name=vocoder_name, load_vocoder_from_local=local, vocoder_local_path=vocoder_local_path,
@@ -318,8 +328,12 @@ def _check_types(config_path: Path, *, numbers: dict[str, Any], fix_duration: An
 
 
 def _model_config(args, config: dict[str, Any], model: str, vocoder_name: str, base: Path,
-                  sources: dict[str, str]) -> tuple[str, bool]:
-    """The model YAML infer_cli loads (-mc, the TOML's model_cfg, or the package's configs/<model>.yaml)."""
+                  sources: dict[str, str]) -> tuple[str, bool, str | dict[str, Any]]:
+    """The model YAML infer_cli loads (-mc, the TOML's model_cfg, or the package's configs/<model>.yaml),
+    whether it was given, and what the infer spec loads."""
+    families = infer_cli_facts().families
+    if families:
+        return _family_config(args, config, model, vocoder_name, base, sources, families)
     model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
     if model_cfg_given:
         model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
@@ -343,7 +357,42 @@ def _model_config(args, config: dict[str, Any], model: str, vocoder_name: str, b
                 f"{Path(model_cfg).name} has mel_spec_type {cfg_mel}",
                 f"use --vocoder_name {cfg_mel}, or a config trained with {vocoder_name}",
             )
-    return model_cfg, model_cfg_given
+    return model_cfg, model_cfg_given, (model_cfg if model_cfg_given else model)
+
+
+def _family_config(args, config: dict[str, Any], model: str, vocoder_name: str, base: Path,
+                   sources: dict[str, str], families: dict[str, str]) -> tuple[str, bool, str | dict[str, Any]]:
+    """f5-tts 0.x: -m picks F5-TTS (DiT with -mc's or the TOML's model_cfg, else F5TTS_Base_train.yaml)
+    or E2-TTS (UNetT with a fixed arch, the arch of E2TTS_Base_train.yaml)."""
+    if model not in families:
+        raise InputError(f"infer_cli of this f5-tts (0.x) knows -m {' or '.join(families)}, not {model!r}",
+                         "use -m F5-TTS with -mc your training YAML (0.x names no configs with -m)")
+    if model == "E2-TTS":
+        if args.model_cfg:
+            raise InputError("infer_cli (0.x) would stop with an AssertionError: E2-TTS does not take -mc",
+                             "drop -mc: 0.x builds E2-TTS with its fixed arch")
+        if vocoder_name != "vocos":
+            raise InputError("infer_cli (0.x) would stop with an AssertionError: E2-TTS only supports vocos",
+                             "use --vocoder_name vocos")
+        from f5_parity.f5.configs import load_config
+
+        model_cfg = _package_file(f"configs/{families[model]}.yaml")
+        sources["model_cfg"] = "default"
+        return model_cfg, False, {**load_config(model_cfg), "backbone": "UNetT"}
+    model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
+    if model_cfg_given:
+        model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
+        sources["model_cfg"] = "command line" if args.model_cfg else "toml"
+    else:
+        model_cfg = _package_file(f"configs/{families[model]}.yaml")
+        sources["model_cfg"] = "default"
+    if not Path(model_cfg).is_file():
+        raise InputError(f"infer_cli would load the model config {model_cfg}, which does not exist",
+                         "give -mc the training YAML")
+    from f5_parity.f5.configs import load_config
+
+    # 0.x builds DiT from the YAML's arch whatever its model.name says.
+    return model_cfg, model_cfg_given, {**load_config(model_cfg), "backbone": "DiT"}
 
 
 def _locations(ckpt_file: str, vocab_file: str, model: str, vocoder_name: str, local: bool, base: Path,

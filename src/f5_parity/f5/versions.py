@@ -29,6 +29,45 @@ _TRAINER_SAMPLE: tuple[tuple[tuple[int, int, int], TrainerSampleFacts], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class InferCliFacts:
+    """What infer_cli's -m means in a release, and what it loads without -m / -mc.
+
+    1.x: -m names a config (configs/<model>.yaml, default F5TTS_v1_Base). 0.x: -m names a model family,
+    "F5-TTS" (DiT, -mc or configs/F5TTS_Base_train.yaml) or "E2-TTS" (UNetT with a fixed arch, equal to
+    configs/E2TTS_Base_train.yaml's; -mc on the command line stops it with an AssertionError).
+    """
+
+    model_default: str
+    families: dict[str, str] | None  # 0.x: family -> the config whose arch it builds; None: -m is a config
+
+
+_INFER_CLI: tuple[tuple[tuple[int, int, int], InferCliFacts], ...] = (
+    ((1, 0, 0), InferCliFacts(model_default="F5TTS_v1_Base", families=None)),
+    ((0, 0, 0), InferCliFacts(model_default="F5-TTS",
+                              families={"F5-TTS": "F5TTS_Base_train", "E2-TTS": "E2TTS_Base_train"})),
+)
+
+
+def _loaded_release() -> str:
+    from f5_parity.f5.environment import detect
+
+    env = detect()
+    return env.release or env.compared_with or env.version or "0"
+
+
+def infer_cli_facts(release: str | None = None) -> InferCliFacts:
+    """infer_cli's model naming for a release (None: the loaded code's own release)."""
+    key = _key(release or _loaded_release())
+    return next(facts for first, facts in _INFER_CLI if key >= first)
+
+
+def default_infer_config(release: str | None = None) -> str:
+    """The config infer_cli and the F5TTS API load when given none: F5TTS_v1_Base (1.x), F5TTS_Base_train (0.x)."""
+    facts = infer_cli_facts(release)
+    return facts.families[facts.model_default] if facts.families else facts.model_default
+
+
 def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.split(".")[:3])
 
@@ -36,14 +75,20 @@ def _key(version: str) -> tuple[int, ...]:
 def trainer_sample_facts(release: str | None) -> TrainerSampleFacts:
     """The sample block's behaviour for a release (None: the loaded code's own release, as detected)."""
     if release is None:
-        from f5_parity.f5.environment import detect
-
-        env = detect()
-        release = env.release or env.compared_with or env.version or "0"
+        release = _loaded_release()
     for first, facts in _TRAINER_SAMPLE:
         if _key(release) >= first:
             return facts
     return _TRAINER_SAMPLE[-1][1]
+
+
+@lru_cache(maxsize=1)
+def trainer_checkpoint_suffixes() -> tuple[str, ...]:
+    """The files Trainer.load_checkpoint considers, read off the installed source: .pt and .safetensors
+    (1.x); .pt only (0.x, where a folder holding just pretrained_*.safetensors trains from scratch)."""
+    from f5_tts.model.trainer import Trainer
+
+    return (".pt", ".safetensors") if ".safetensors" in inspect.getsource(Trainer.load_checkpoint) else (".pt",)
 
 
 @lru_cache(maxsize=1)
@@ -61,3 +106,25 @@ def sampler_facts() -> dict[str, bool]:
     dit = inspect.signature(DiT.forward).parameters
     return {"epss": bool(use_epss is not None and use_epss.default), "batched_cfg": "cfg_infer" in dit,
             "cache_arg": "cache" in dit}
+
+
+def guided_velocity(transformer, *, x, cond, text, time, cfg_strength: float):
+    """The velocity CFM.sample's fn(t, x) computes, as the installed release computes it.
+
+    cfg < 1e-5: one conditioned pass (1.x passes cache=False there; 0.x's forward has no cache argument).
+    1.1.6+: the guided and the null flow in one batched call (cfg_infer=True); before, two calls with
+    drop_audio_cond/drop_text set for the null one. Called under the caller's inference_mode/autocast.
+    """
+    facts = sampler_facts()
+    cache = {"cache": False} if facts["cache_arg"] else {}
+    if cfg_strength < 1e-5:
+        return transformer(x=x, cond=cond, text=text, time=time, mask=None, drop_audio_cond=False, drop_text=False,
+                           **cache)
+    if facts["batched_cfg"]:
+        both = transformer(x=x, cond=cond, text=text, time=time, mask=None, cfg_infer=True, **cache)
+        pred, null_pred = both.chunk(2, dim=0)
+    else:
+        pred = transformer(x=x, cond=cond, text=text, time=time, mask=None, drop_audio_cond=False, drop_text=False)
+        null_pred = transformer(x=x, cond=cond, text=text, time=time, mask=None, drop_audio_cond=True,
+                                drop_text=True)
+    return pred + (pred - null_pred) * cfg_strength

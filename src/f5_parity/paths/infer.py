@@ -43,12 +43,14 @@ def load_infer_model(spec: PathSpec, device: str = "cpu"):
     """utils_infer.load_model exactly as infer_cli calls it, from an infer spec."""
     from f5_tts.infer.utils_infer import load_model
 
+    from f5_parity.f5.configs import backbone_kwargs
+
     arch = dict(spec.value("arch"))
     backbone = arch.pop("backbone", "DiT")
     with quiet():
         return load_model(
             _model_cls(backbone),
-            arch,
+            backbone_kwargs(backbone, arch),
             spec.locate("weights", "checkpoint"),
             mel_spec_type=spec.value("mel")["mel_spec_type"],
             vocab_file=spec.locate("vocab", "path") or "",

@@ -221,22 +221,10 @@ def _velocity(model, call: SampleCall, seed: int) -> torch.Tensor:
 
 
 def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Tensor:
-    from f5_parity.f5.versions import sampler_facts
+    from f5_parity.f5.versions import guided_velocity
 
     with torch.inference_mode():
-        if call.cfg_strength < 1e-5:
-            v = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=False,
-                                  drop_text=False, cache=False)
-        elif sampler_facts()["batched_cfg"]:
-            both = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, cfg_infer=True, cache=False)
-            pred, null_pred = torch.chunk(both, 2, dim=0)
-            v = pred + (pred - null_pred) * call.cfg_strength
-        else:  # f5-tts before 1.1.6: the guided and the null flow in two calls (f5/versions.py)
-            pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=False,
-                                     drop_text=False)
-            null_pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None, drop_audio_cond=True,
-                                          drop_text=True)
-            v = pred + (pred - null_pred) * call.cfg_strength
+        v = guided_velocity(model.transformer, x=x, cond=step_cond, text=text, time=t, cfg_strength=call.cfg_strength)
     return v.float().cpu()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.f5.defaults import infer_defaults
-from f5_parity.f5.configs import DEFAULT_INFER_MODEL, load_config, numeric_arch
+from f5_parity.f5.configs import load_config, numeric_arch
 from f5_parity.paths.factors import BY_DESIGN, FACTOR_IDS
 from f5_parity.f5.configs import MEL_SPEC_KWARGS
 from f5_parity.f5.vocab import official_vocab_path
@@ -186,7 +186,7 @@ def default_infer_dtype(device: str) -> str:
 def infer_spec(
     checkpoint: str | Path,
     *,
-    infer_config: str | Path | dict[str, Any] = DEFAULT_INFER_MODEL,
+    infer_config: str | Path | dict[str, Any] | None = None,  # None: the release's default (f5/versions.py)
     infer_vocab: str | Path | None = None,
     use_ema: bool = True,
     vocoder_path: str | Path | None = None,
@@ -203,6 +203,10 @@ def infer_spec(
     label: str = "infer",
 ) -> PathSpec:
     """What f5-tts's infer_cli / F5TTS do: load_model + preprocess_ref_audio_text + infer_process."""
+    if infer_config is None:
+        from f5_parity.f5.versions import default_infer_config
+
+        infer_config = default_infer_config()
     model_cfg = load_config(infer_config) if isinstance(infer_config, (str, Path)) else infer_config
     arch, _ = _arch_value(model_cfg, None)
     mel_type = vocoder_name or (model_cfg.get("mel_spec") or {}).get("mel_spec_type", "vocos")

@@ -85,7 +85,7 @@ class ModelPool:
 
     def model(self, spec: PathSpec):
         from f5_tts.model import CFM
-        from f5_parity.f5.configs import backbone_class
+        from f5_parity.f5.configs import UnbuildableArch, build_backbone
 
         from f5_parity.f5.vocab import read_vocab_chars
 
@@ -98,16 +98,16 @@ class ModelPool:
             return self._models[key]
         backbone = arch.pop("backbone", "DiT")
         vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
-        cls = backbone_class(backbone)
         # The constructor load_model uses (utils_infer.py L251-266).
         try:
             model = CFM(
-                transformer=cls(**arch, text_num_embeds=len(vocab_chars), mel_dim=mel["n_mel_channels"]),
+                transformer=build_backbone(backbone, arch, text_num_embeds=len(vocab_chars),
+                                           mel_dim=mel["n_mel_channels"]),
                 mel_spec_kwargs=mel,
                 odeint_kwargs=dict(method=spec.value("sampler").get("ode", "euler")),
                 vocab_char_map={c: i for i, c in enumerate(vocab_chars)},
             )
-        except TypeError as exc:
+        except (TypeError, UnbuildableArch) as exc:
             raise UnbuildableSpec(f"arch does not construct: {exc}") from None
         sd = self._weight_set(spec.locate("weights", "checkpoint"), spec.value("weights")["set"])
         try:
@@ -398,7 +398,7 @@ class StageRunner:
 
     def _velocity(self, spec: PathSpec, ctx: StageContext) -> torch.Tensor:
         """The guided velocity CFM.sample's fn(t, x) returns, at t=VELOCITY_T, x_t = (1-t) noise + t cond."""
-        from f5_parity.f5.versions import sampler_facts
+        from f5_parity.f5.versions import guided_velocity
 
         s = spec.value("sampler")
         step_cond, _ = self._padded_cond(ctx)
@@ -406,21 +406,8 @@ class StageRunner:
         x = (1 - t) * ctx.noise + t * step_cond
         model = ctx.model
         with torch.inference_mode(), autocast_context(spec, self.device):
-            if s["cfg"] < 1e-5:
-                v = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
-                                      drop_audio_cond=False, drop_text=False, cache=False)
-            elif sampler_facts()["batched_cfg"]:
-                pred_cfg = model.transformer(x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t, mask=None,
-                                             cfg_infer=True, cache=False)
-                pred, null_pred = torch.chunk(pred_cfg, 2, dim=0)
-                v = pred + (pred - null_pred) * s["cfg"]
-            else:  # f5-tts before 1.1.6: the guided and the null flow in two calls
-                text = ctx.tokens.to(self.device)
-                pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None,
-                                         drop_audio_cond=False, drop_text=False)
-                null_pred = model.transformer(x=x, cond=step_cond, text=text, time=t, mask=None,
-                                              drop_audio_cond=True, drop_text=True)
-                v = pred + (pred - null_pred) * s["cfg"]
+            v = guided_velocity(model.transformer, x=x, cond=step_cond, text=ctx.tokens.to(self.device), time=t,
+                                cfg_strength=s["cfg"])
         return v.float().cpu()
 
     def _final_mel(self, spec: PathSpec, ctx: StageContext) -> torch.Tensor:

@@ -138,7 +138,7 @@ def installed_trainer_sample(spec: PathSpec, audio_path: str, text: str, *, seed
     from f5_tts.model import CFM
     from f5_tts.model.trainer import Trainer
 
-    from f5_parity.f5.configs import backbone_class
+    from f5_parity.f5.configs import build_backbone
     from f5_parity.f5.vocab import read_vocab_chars
 
     arch = dict(spec.value("arch"))
@@ -148,7 +148,7 @@ def installed_trainer_sample(spec: PathSpec, audio_path: str, text: str, *, seed
     checkpoint = Path(spec.locate("weights", "checkpoint")).resolve()
     autocast = spec.value("dtype").get("autocast", "no") or "no"
     # train.py's construction of the model (no odeint_kwargs: the Trainer samples with CFM's default euler)
-    model = CFM(transformer=backbone_class(backbone)(**arch, text_num_embeds=len(vocab), mel_dim=mel["n_mel_channels"]),
+    model = CFM(transformer=build_backbone(backbone, arch, text_num_embeds=len(vocab), mel_dim=mel["n_mel_channels"]),
                 mel_spec_kwargs=mel, vocab_char_map={c: i for i, c in enumerate(vocab)})
     calls: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="f5-parity-trainer-") as tmp:

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import torch
 
 from f5_parity.checkpoint.ema import ema_share
-from f5_parity.f5.configs import MEL_SPEC_KWARGS, V1_FLAGS
+from f5_parity.f5.configs import MEL_SPEC_KWARGS, V1_FLAGS, fixed_arch_flags
 from f5_parity.files import cache_dir
 
 
@@ -51,6 +51,11 @@ def write_vocab(path: str | Path, chars: Iterable[str]) -> Path:
 
 
 
+def release_flags() -> dict[str, Any]:
+    """The flags a new model gets in the installed release: v1 in 1.x; 0.x builds only v0."""
+    return fixed_arch_flags("DiT") or dict(V1_FLAGS)
+
+
 def build_cfm(
     vocab_chars: list[str],
     arch: dict[str, Any] | None = None,
@@ -67,12 +72,12 @@ def build_cfm(
     """
     from f5_tts.model import CFM
 
-    from f5_parity.f5.configs import backbone_class
+    from f5_parity.f5.configs import build_backbone
 
-    arch = dict(TINY_ARCH | V1_FLAGS) if arch is None else dict(arch)
-    cls = backbone_class(backbone)
+    arch = dict(TINY_ARCH | release_flags()) if arch is None else dict(arch)
     torch.manual_seed(seed)
-    transformer = cls(**arch, text_num_embeds=len(vocab_chars), mel_dim=MEL_SPEC_KWARGS["n_mel_channels"])
+    transformer = build_backbone(backbone, arch, text_num_embeds=len(vocab_chars),
+                                 mel_dim=MEL_SPEC_KWARGS["n_mel_channels"])
     model = CFM(
         transformer=transformer,
         mel_spec_kwargs=dict(MEL_SPEC_KWARGS, mel_spec_type=mel_spec_type),
@@ -124,7 +129,7 @@ def simulate_finetune(
     from ema_pytorch import EMA
 
     vocab_chars = vocab_chars or pt_vocab_chars()
-    arch = dict(TINY_ARCH | V1_FLAGS) if arch is None else dict(arch)
+    arch = dict(TINY_ARCH | release_flags()) if arch is None else dict(arch)
     pretrained = build_cfm(vocab_chars, arch, seed=seed)
     raw = build_cfm(vocab_chars, arch, seed=seed)
     perturb(raw, delta_scale, seed + 100)
@@ -234,14 +239,20 @@ def save_checkpoint(run: TinyRun, path: str | Path, fmt: str, *, dtype: torch.dt
 
 def model_config(arch: dict[str, Any], *, name: str = "F5TTS_tiny", tokenizer_path: str | None = None,
                  mel_spec_type: str = "vocos") -> dict[str, Any]:
-    """A training YAML in f5-tts's own schema (the shape of configs/F5TTS_*.yaml)."""
+    """A training YAML in f5-tts's own schema (the shape of configs/F5TTS_*.yaml).
+
+    Flags the installed release has no argument for (0.x: the v0 flags it always computes) are left out,
+    as that release's own configs leave them out: a 0.x user's YAML cannot hold them.
+    """
+    from f5_parity.f5.configs import backbone_kwargs
+
     return {
         "model": {
             "name": name,
             "tokenizer": "custom" if tokenizer_path else "pinyin",
             "tokenizer_path": tokenizer_path,
             "backbone": "DiT",
-            "arch": dict(arch),
+            "arch": backbone_kwargs("DiT", arch),
             "mel_spec": dict(MEL_SPEC_KWARGS, mel_spec_type=mel_spec_type),
             "vocoder": {"is_local": False, "local_path": None},
         }
