@@ -211,6 +211,12 @@ class TrainConfig:
     # torch's DataLoader refuses persistent_workers=True (hard-coded by the Trainer) with 0 workers.
     num_workers: int = 1
     log_samples: bool = True
+    # Continue from an exported fixture, the way F5's finetune starts from pretrained_*.pt: its EMA
+    # weights seed both the model and the EMA, the optimizer and LR schedule start afresh, and the
+    # Trainer counts updates from 0 again. `init_update` is the update the exported file was at, so
+    # the learning curve can put this stage after the earlier one.
+    init_from: str | None = None
+    init_update: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -271,12 +277,14 @@ def read_loss_log(path: str | Path) -> list[dict[str, float]]:
 
 def build_model(vocab_path: str | Path, arch: dict[str, Any]):
     """CFM + DiT as f5's train.py builds them (custom tokenizer = the prepared vocab.txt)."""
-    from f5_tts.model import CFM, DiT
+    from f5_tts.model import CFM
     from f5_tts.model.utils import get_tokenizer
+
+    from f5_parity.f5.configs import build_backbone
 
     vocab_char_map, vocab_size = get_tokenizer(str(vocab_path), "custom")
     return CFM(
-        transformer=DiT(**arch, text_num_embeds=vocab_size, mel_dim=MEL_SPEC_KWARGS["n_mel_channels"]),
+        transformer=build_backbone("DiT", arch, text_num_embeds=vocab_size, mel_dim=MEL_SPEC_KWARGS["n_mel_channels"]),
         mel_spec_kwargs=dict(MEL_SPEC_KWARGS),
         vocab_char_map=vocab_char_map,
     )
@@ -321,6 +329,8 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     prepared = Path(prepared_dir).absolute()
     vocos = random_vocos_dir(out / "vocos-random")  # no hub here: a real Vocos with random weights
+    if cfg.init_from and not any(ckpt_dir.glob("model_*.pt")):
+        _place_pretrained(Path(cfg.init_from), ckpt_dir)
 
     seed_everything(cfg.seed)
     model = build_model(prepared / "vocab.txt", cfg.arch)
@@ -376,6 +386,19 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
         seconds=time.perf_counter() - start,
         params=sum(p.numel() for p in model.transformer.parameters()),
     )
+
+
+def _place_pretrained(exported: Path, ckpt_dir: Path) -> Path:
+    """Put an exported fixture where the Trainer's load_checkpoint looks for a pretrained model.
+
+    Only its EMA state goes in (fp32): that is the branch of load_checkpoint F5's finetune takes, which
+    loads the EMA and copies it, without the `ema_model.` prefix, into the model it trains.
+    """
+    ckpt = torch.load(str(exported), map_location="cpu", weights_only=True, mmap=True)
+    ema = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["ema_model_state_dict"].items()}
+    target = ckpt_dir / f"pretrained_{exported.stem}.pt"
+    torch.save({"ema_model_state_dict": ema}, target)
+    return target
 
 
 # --- 3. export ------------------------------------------------------------------------------------
