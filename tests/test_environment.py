@@ -43,6 +43,20 @@ def test_installed_f5_is_recognized_as_its_release():
     assert env.digests == E.known_sources()[env.version]
 
 
+def test_supported_releases_are_0_6_2_and_every_1x():
+    assert all(E.is_supported(v) for v in ("0.6.2", "1.0.0", "1.0.8", "1.1.0", "1.1.22"))
+    assert not any(E.is_supported(v) for v in ("0.3.4", None, "9.9.9"))  # older, or no known digests
+
+
+def test_infer_defaults_follow_the_release():
+    from f5_parity.f5.versions import default_infer_config, infer_cli_facts
+
+    # 0.x: -m names a family; the default F5-TTS builds configs/F5TTS_Base_train.yaml's arch
+    assert infer_cli_facts("0.6.2").families == {"F5-TTS": "F5TTS_Base_train", "E2-TTS": "E2TTS_Base_train"}
+    assert default_infer_config("0.6.2") == "F5TTS_Base_train"
+    assert infer_cli_facts("1.0.0").families is None and default_infer_config("1.1.22") == "F5TTS_v1_Base"
+
+
 def test_known_table_covers_the_registry_and_tells_releases_apart():
     known = E.known_sources()
     assert {"0.6.2", "1.0.8", "1.1.0", "1.1.22"} <= set(known) and len(known) >= 19

@@ -189,6 +189,12 @@ def infer_runner(args):
     if args.infer_path == "infer-cli":
         return InferRunner()
     if args.infer_path == "api":
+        from f5_parity.f5.versions import infer_cli_facts
+
+        if infer_cli_facts().families:
+            raise InputError("--infer-path api is not supported with f5-tts 0.x: its F5TTS(model_type=...) builds "
+                             "Base-size F5-TTS/E2-TTS with dims fixed in api.py, a call this tool does not mirror",
+                             "use --infer-path infer-cli (load_model + infer_process, what F5TTS calls inside)")
         name = args.infer_config or default_infer_config()
         if name not in official_config_names():
             raise InputError(f"--infer-path api needs an official --infer-config name, not {name!r}",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.f5.defaults import infer_defaults
-from f5_parity.f5.configs import load_config, numeric_arch
+from f5_parity.f5.configs import fixed_arch_flags, load_config, numeric_arch
 from f5_parity.paths.factors import BY_DESIGN, FACTOR_IDS
 from f5_parity.f5.configs import MEL_SPEC_KWARGS
 from f5_parity.f5.vocab import official_vocab_path
@@ -128,7 +128,11 @@ def _arch_value(model_cfg: dict[str, Any] | None, detected: dict[str, Any] | Non
         raise ValueError("need a config or an arch detected from the weights")
     backbone = detected.get("backbone") or "DiT"
     arch = {"backbone": backbone, **numeric_arch({k: v for k, v in detected.items() if k != "backbone"}, backbone)}
+    fixed = fixed_arch_flags(backbone)  # f5-tts 0.x computes v0 only: nothing left for the weights to hide
     for key in ("pe_attn_head", "text_mask_padding"):
+        if key in fixed:
+            arch[key] = fixed[key]
+            continue
         arch[key] = UNKNOWN
         unknown.add(("arch", key))
     return arch, unknown

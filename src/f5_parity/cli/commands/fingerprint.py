@@ -32,6 +32,7 @@ def base_spec(checkpoint: str, vocab: str, device: str):
     """The trainer spec with the arch read from the weights (flags unknown) and the v1 flags as a start."""
     from f5_parity.checkpoint.loads import architecture
     from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.f5.configs import fixed_arch_flags
     from f5_parity.paths.spec import trainer_spec
 
     ck = open_checkpoint(checkpoint)
@@ -39,7 +40,8 @@ def base_spec(checkpoint: str, vocab: str, device: str):
     arch = architecture(ck)
     detected = {"backbone": arch.backbone, **arch.settings}
     spec = trainer_spec(checkpoint, train_config=None, train_vocab=vocab, vocoder_path=None, detected_arch=detected)
-    spec = spec.with_value("arch", pe_attn_head=None, text_mask_padding=True)
+    # Start from v1 (the 1.x default); a release that builds v0 only (0.x) starts from what it builds.
+    spec = spec.with_value("arch", **(fixed_arch_flags(arch.backbone) or dict(pe_attn_head=None, text_mask_padding=True)))
     if "raw" not in sets:
         spec = spec.with_value("weights", set="ema")
     return spec, "raw" in sets and "ema" in sets
