@@ -62,6 +62,7 @@ def _accelerator(mixed_precision: str, device: str):
 
 def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
     """What one observed generation really used, for the report's table (weights by exact comparison)."""
+    from f5_parity.f5.configs import fixed_arch_flags
     from f5_parity.paths.observed_spec import weight_set_of
 
     if not obs.samples:
@@ -71,6 +72,7 @@ def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
     weights, distances = weight_set_of(model, checkpoint)
     blocks = getattr(model.transformer, "transformer_blocks", None)
     processor = getattr(getattr(blocks[0], "attn", None), "processor", None) if blocks else None
+    fixed = fixed_arch_flags(type(model.transformer).__name__)
     return {
         "sample_calls": len(obs.samples),
         "weights": weights,
@@ -81,8 +83,10 @@ def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
         "cfg_strength": call.cfg_strength,
         "sway_sampling_coef": call.sway_sampling_coef,
         "seed": call.seed,
-        "pe_attn_head": getattr(processor, "pe_attn_head", None),
-        "text_mask_padding": getattr(getattr(model.transformer, "text_embed", None), "mask_padding", None),
+        # 0.x's modules have no such attributes: they compute the release's fixed (v0) behaviour.
+        "pe_attn_head": getattr(processor, "pe_attn_head", fixed.get("pe_attn_head")),
+        "text_mask_padding": getattr(getattr(model.transformer, "text_embed", None), "mask_padding",
+                                     fixed.get("text_mask_padding")),
         "chunks": len(obs.samples),
     }
 
