@@ -92,6 +92,16 @@ def trainer_checkpoint_suffixes() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def word_segmenter() -> str:
+    """The module convert_char_to_pinyin segments words with, read off the installed model/utils.py:
+    rjieba (1.x) or jieba (0.x)."""
+    import f5_tts.model.utils as utils
+
+    source = inspect.getsource(utils)
+    return "rjieba" if "import rjieba" in source else "jieba" if "import jieba" in source else "its word segmenter"
+
+
+@lru_cache(maxsize=1)
 def sampler_facts() -> dict[str, bool]:
     """How the installed CFM.sample steps, read from its signatures (no table to keep in step).
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from f5_parity.cases.case import Case
+from f5_parity.f5.versions import word_segmenter
 from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
@@ -216,7 +217,7 @@ class ParitySession:
                 split = _split_words(text, "".join(chars))
                 if split:
                     warnings.append(Warning_("text", case.name,
-                        f"{label}: f5's frontend (convert_char_to_pinyin, rjieba segmentation) inserts spaces inside "
+                        f"{label}: f5's frontend (convert_char_to_pinyin, {word_segmenter()} segmentation) inserts spaces inside "
                         f"words: {', '.join(f'{a!r} -> {b!r}' for a, b in split)}; the dataset was prepared the same "
                         "way only if it used this f5-tts version", {"split": split}))
                 if not unicodedata.is_normalized("NFC", text):
