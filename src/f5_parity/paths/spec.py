@@ -14,6 +14,7 @@ from typing import Any
 
 from f5_parity.f5.defaults import infer_defaults
 from f5_parity.f5.configs import fixed_arch_flags, load_config, numeric_arch
+from f5_parity.f5.versions import trainer_sample_facts
 from f5_parity.paths.factors import BY_DESIGN, FACTOR_IDS
 from f5_parity.f5.configs import MEL_SPEC_KWARGS
 from f5_parity.f5.vocab import official_vocab_path
@@ -170,7 +171,9 @@ def trainer_spec(
         "duration": {"rule": "2x", "speed": 1.0, "fix_duration": None},
         "sampler": {"nfe": INFER_DEFAULTS["nfe"], "cfg": INFER_DEFAULTS["cfg"], "sway": INFER_DEFAULTS["sway"],
                     "ode": "euler", "seed": seed},
-        "dtype": {"weights": "fp32", "autocast": mixed_precision},
+        # Only releases whose sample block enters accelerator.autocast() (1.1.17+) sample in mixed precision;
+        # before, the unwrapped model's sample() runs in fp32 whatever the Accelerator's setting.
+        "dtype": {"weights": "fp32", "autocast": mixed_precision if trainer_sample_facts(None).autocast else "no"},
     }
     locators = {"weights": {"checkpoint": str(checkpoint)}, "vocab": vocab_loc, "vocoder": vocoder_loc,
                 "arch": {"config": (model_cfg or {}).get("source", "detected from weights")}}
