@@ -188,3 +188,20 @@ sys.exit(0)  # an ordinary exit after it ran is not a failure
     obs, _ = _run(runner, predicted, case, mode="full", seed=0, device="cpu", gen_text=case.gen_text)
     assert obs.exit_code == 0 and obs.error is None
     assert_engine_matches_every_call(obs, predicted, case, [], tmp_path)
+
+
+def test_memo_keys_ignore_the_order_settings_were_read_in(fixture_set):
+    """An arch read from a YAML and the same arch read off the observed constructor call list their keys in
+    another order; the model and its final mel must still be found under one key (not built twice)."""
+    from f5_parity.paths.stages import ModelPool, _digest
+
+    spec = infer_spec(fixture_set.checkpoints["trainer"], infer_config=str(fixture_set.config),
+                      infer_vocab=fixture_set.vocab, use_ema=False, vocoder_path=None)
+    arch = spec.value("arch")
+    reordered = type(spec)(spec.label, {**spec.values, "arch": dict(reversed(list(arch.items())))}, spec.locators,
+                           spec.unknown)
+    assert list(reordered.value("arch")) != list(arch) and reordered.value("arch") == arch
+    pool = ModelPool("cpu")
+    assert pool.model_key(reordered) == pool.model_key(spec)
+    assert _digest({"a": 1, "b": {"c": 2, "d": 3}}) == _digest({"b": {"d": 3, "c": 2}, "a": 1})
+    assert _digest({"a": 1}) != _digest({"a": 2})

@@ -79,9 +79,9 @@ class ModelPool:
         return self._weights[key]
 
     def model_key(self, spec: PathSpec) -> str:
-        return repr((spec.locate("weights", "checkpoint"), spec.value("weights"), spec.value("arch"),
-                     spec.value("vocab"), spec.value("mel"), spec.value("dtype").get("weights"),
-                     spec.value("sampler").get("ode")))
+        return _canonical((spec.locate("weights", "checkpoint"), spec.value("weights"), spec.value("arch"),
+                           spec.value("vocab"), spec.value("mel"), spec.value("dtype").get("weights"),
+                           spec.value("sampler").get("ode")))
 
     def model(self, spec: PathSpec):
         from f5_tts.model import CFM
@@ -282,8 +282,18 @@ class StageContext:
     gen_text: str = ""
 
 
+def _canonical(value: Any) -> str:
+    """repr with dict keys sorted: two specs with the same settings built in another order (an arch read from
+    a YAML vs from the observed constructor call) are the same key."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_canonical(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__ + "(" + ", ".join(_canonical(v) for v in value) + ")"
+    return repr(value)
+
+
 def _digest(*parts: Any) -> str:
-    """Content key for memoizing stage work: tensors by their bytes, everything else by repr."""
+    """Content key for memoizing stage work: tensors by their bytes, everything else by canonical repr."""
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
         if torch.is_tensor(part):
@@ -291,7 +301,7 @@ def _digest(*parts: Any) -> str:
             h.update(f"{t.dtype}{list(t.shape)}".encode())
             h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         else:
-            h.update(repr(part).encode())
+            h.update(_canonical(part).encode())
     return h.hexdigest()
 
 
