@@ -43,6 +43,8 @@ CHECKS = (
         "tests/test_infercli.py::test_defaults_pinned_to_the_installed_utils_infer"]),
     ("observation hooks attach, record and detach", ["tests/test_observe_infer.py"]),
     ("stage engine: a clean pair passes, an injected fault is found", ["tests/test_session.py"]),
+    ("full mode: trainer sample == the engine's final mel, each path generated once per seed",
+     ["tests/test_full_mode.py"]),
 )
 
 
