@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.errors import InputError, syntax_error_line
+from f5_parity.f5.configs import load_config
 from f5_parity.f5.defaults import utils_infer_defaults
 from f5_parity.f5.versions import infer_cli_facts
 
@@ -334,22 +335,11 @@ def _model_config(args, config: dict[str, Any], model: str, vocoder_name: str, b
     families = infer_cli_facts().families
     if families:
         return _family_config(args, config, model, vocoder_name, base, sources, families)
-    model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
-    if model_cfg_given:
-        model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
-        sources["model_cfg"] = "command line" if args.model_cfg else "toml"
-    else:
-        model_cfg = _package_file(f"configs/{model}.yaml")
-        sources["model_cfg"] = "default"
-    if not Path(model_cfg).is_file():
-        raise InputError(
-            f"infer_cli would load the model config {model_cfg}, which does not exist",
-            "give -m an official name (F5TTS_v1_Base, F5TTS_Base, E2TTS_Base, ...) or -mc the training YAML",
-        )
+    model_cfg, model_cfg_given = _pick_model_cfg(
+        args, config, model, base, sources,
+        "give -m an official name (F5TTS_v1_Base, F5TTS_Base, E2TTS_Base, ...) or -mc the training YAML")
     if model != "F5TTS_Base":
         # infer_cli: `assert vocoder_name == model_cfg.model.mel_spec.mel_spec_type`
-        from f5_parity.f5.configs import load_config
-
         cfg_mel = (load_config(model_cfg).get("mel_spec") or {}).get("mel_spec_type")
         if cfg_mel is not None and cfg_mel != vocoder_name:
             raise InputError(
@@ -358,6 +348,22 @@ def _model_config(args, config: dict[str, Any], model: str, vocoder_name: str, b
                 f"use --vocoder_name {cfg_mel}, or a config trained with {vocoder_name}",
             )
     return model_cfg, model_cfg_given, (model_cfg if model_cfg_given else model)
+
+
+def _pick_model_cfg(args, config: dict[str, Any], default_name: str, base: Path, sources: dict[str, str],
+                    fix: str) -> tuple[str, bool]:
+    """`args.model_cfg or config.get("model_cfg", <package configs/default_name.yaml>)`, as infer_cli reads it,
+    and whether it was given; a file that does not exist is bad input."""
+    model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
+    if model_cfg_given:
+        model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
+        sources["model_cfg"] = "command line" if args.model_cfg else "toml"
+    else:
+        model_cfg = _package_file(f"configs/{default_name}.yaml")
+        sources["model_cfg"] = "default"
+    if not Path(model_cfg).is_file():
+        raise InputError(f"infer_cli would load the model config {model_cfg}, which does not exist", fix)
+    return model_cfg, model_cfg_given
 
 
 def _family_config(args, config: dict[str, Any], model: str, vocoder_name: str, base: Path,
@@ -374,23 +380,11 @@ def _family_config(args, config: dict[str, Any], model: str, vocoder_name: str, 
         if vocoder_name != "vocos":
             raise InputError("infer_cli (0.x) would stop with an AssertionError: E2-TTS only supports vocos",
                              "use --vocoder_name vocos")
-        from f5_parity.f5.configs import load_config
-
         model_cfg = _package_file(f"configs/{families[model]}.yaml")
         sources["model_cfg"] = "default"
         return model_cfg, False, {**load_config(model_cfg), "backbone": "UNetT"}
-    model_cfg_given = bool(args.model_cfg or config.get("model_cfg"))
-    if model_cfg_given:
-        model_cfg = _resolve(args.model_cfg or config["model_cfg"], base)
-        sources["model_cfg"] = "command line" if args.model_cfg else "toml"
-    else:
-        model_cfg = _package_file(f"configs/{families[model]}.yaml")
-        sources["model_cfg"] = "default"
-    if not Path(model_cfg).is_file():
-        raise InputError(f"infer_cli would load the model config {model_cfg}, which does not exist",
-                         "give -mc the training YAML")
-    from f5_parity.f5.configs import load_config
-
+    model_cfg, model_cfg_given = _pick_model_cfg(args, config, families[model], base, sources,
+                                                 "give -mc the training YAML")
     # 0.x builds DiT from the YAML's arch whatever its model.name says.
     return model_cfg, model_cfg_given, {**load_config(model_cfg), "backbone": "DiT"}
 
