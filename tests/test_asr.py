@@ -227,6 +227,46 @@ def test_transcription_is_deterministic_and_keeps_its_evidence(fw, clean_audio):
     }  # fmt: skip
 
 
+def test_transcript_does_not_depend_on_the_machines_blas_threads(fw, clean_audio):
+    """faster-whisper's log-mel is a numpy matmul: with 2 BLAS threads its last bits differ from 1 thread, and on
+    borderline audio the beam then hears other words (the fixture's Griffin-Lim clips did, with
+    OMP_NUM_THREADS=1 vs unset). transcribe runs the features on one BLAS thread whatever the machine allows."""
+    import hashlib
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    extractor = fw._model.feature_extractor
+    seen = []
+
+    class Spy:  # the extractor as faster-whisper uses it (attributes and call), noting BLAS threads and output
+        def __getattr__(self, name):
+            return getattr(extractor, name)
+
+        def __call__(self, *args, **kwargs):
+            threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            features = extractor(*args, **kwargs)
+            seen.append((threads, hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest()))
+            return features
+
+    samples = clean_audio[0].samples
+    fw._model.feature_extractor = Spy()
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):  # what a multi-core machine's BLAS would use
+            a = fw.transcribe(samples)
+        b = fw.transcribe(samples)
+    finally:
+        fw._model.feature_extractor = extractor
+    assert a.text == b.text
+    assert seen and all(threads and max(threads) == 1 for threads, _ in seen), seen
+    assert len({digest for _, digest in seen}) == 1  # the same features under both outer settings
+    if A.cpu_threads() >= 2:  # the reason: 2 BLAS threads compute other features for the same audio
+        with threadpool_limits(limits=2, user_api="blas"):
+            two = extractor(samples)
+        with threadpool_limits(limits=1, user_api="blas"):
+            one = extractor(samples)
+        assert not np.array_equal(one, two)
+
+
 # ----------------------------------------------------------------------------- acceptance figures
 
 

@@ -677,22 +677,29 @@ class FasterWhisperAsr(_WhisperAsrBase):
     """CTranslate2 Whisper (int8 on CPU by default)."""
 
     def transcribe(self, samples_16k: np.ndarray) -> Transcript:
+        from threadpoolctl import threadpool_limits
+
         samples = _check_samples(samples_16k)
         t0 = time.perf_counter()
         o = self.options
-        segments, info = self._model.transcribe(
-            samples,
-            language=self.language,
-            beam_size=o.beam_size,
-            temperature=o.temperature,
-            condition_on_previous_text=o.condition_on_previous_text,
-            no_speech_threshold=o.no_speech_threshold,
-            without_timestamps=o.without_timestamps,
-            vad_filter=False,
-        )
-        segs = [
-            Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio) for s in segments
-        ]  # the generator decodes as it is consumed
+        # faster-whisper computes its log-mel features with numpy (a BLAS matmul); how many BLAS threads run it
+        # changes the features' last bits, and on borderline audio the beam then hears other words: the same wav
+        # was transcribed differently with 1 and 2 threads. One BLAS thread makes the transcript the same on every
+        # machine; CTranslate2's own cpu_threads do not change it (measured, tests/test_asr.py).
+        with threadpool_limits(limits=1, user_api="blas"):
+            segments, info = self._model.transcribe(
+                samples,
+                language=self.language,
+                beam_size=o.beam_size,
+                temperature=o.temperature,
+                condition_on_previous_text=o.condition_on_previous_text,
+                no_speech_threshold=o.no_speech_threshold,
+                without_timestamps=o.without_timestamps,
+                vad_filter=False,
+            )
+            segs = [
+                Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio) for s in segments
+            ]  # the generator decodes as it is consumed
         return Transcript(
             "".join(s.text for s in segs).strip(),
             info.language,
