@@ -271,7 +271,8 @@ def test_transcript_does_not_depend_on_the_machines_blas_threads(fw, clean_audio
 
 
 def test_clean_espeak_set_pooled_cer(fw, clean_cases, clean_audio, record_property):
-    """Measured 2026-11-22, faster-whisper int8: pooled CER 0.258 on these 8 (0.242 on all 12, bench)."""
+    """Measured 2026-12-01, faster-whisper int8, features on one BLAS thread: pooled CER 0.223 on these 8
+    (0.258 on 2026-11-22 with the BLAS threads of the machine)."""
     p = pool(_scores(fw, clean_cases, clean_audio))
     record_property("clean_cer_pooled", p.cer_pooled)
     record_property("clean_cer_mean_capped", p.cer_mean_capped)
