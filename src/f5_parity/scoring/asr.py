@@ -402,7 +402,8 @@ def openai_checkpoint_for(ct2_dir: str | Path, cache_dir: str | Path | None = No
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """Deterministic decoding shared by both backends (written into every report)."""
+    """Deterministic decoding shared by both backends (written into every report). The fields are the
+    keyword arguments both backends' transcribe() take, passed as to_dict()."""
 
     beam_size: int = 5
     temperature: float = 0.0  # a single temperature: no sampling fallback
@@ -681,21 +682,13 @@ class FasterWhisperAsr(_WhisperAsrBase):
 
         samples = _check_samples(samples_16k)
         t0 = time.perf_counter()
-        o = self.options
         # faster-whisper computes its log-mel features with numpy (a BLAS matmul); how many BLAS threads run it
         # changes the features' last bits, and on borderline audio the beam then hears other words: the same wav
         # was transcribed differently with 1 and 2 threads. One BLAS thread makes the transcript the same on every
         # machine; CTranslate2's own cpu_threads do not change it (measured, tests/test_asr.py).
         with threadpool_limits(limits=1, user_api="blas"):
             segments, info = self._model.transcribe(
-                samples,
-                language=self.language,
-                beam_size=o.beam_size,
-                temperature=o.temperature,
-                condition_on_previous_text=o.condition_on_previous_text,
-                no_speech_threshold=o.no_speech_threshold,
-                without_timestamps=o.without_timestamps,
-                vad_filter=False,
+                samples, language=self.language, vad_filter=False, **self.options.to_dict()
             )
             segs = [
                 Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio) for s in segments
@@ -719,18 +712,9 @@ class OpenAiWhisperAsr(_WhisperAsrBase):
 
         samples = _check_samples(samples_16k)
         t0 = time.perf_counter()
-        o = self.options
         with torch.inference_mode():
             result = self._model.transcribe(
-                samples,
-                language=self.language,
-                beam_size=o.beam_size,
-                temperature=o.temperature,
-                condition_on_previous_text=o.condition_on_previous_text,
-                no_speech_threshold=o.no_speech_threshold,
-                without_timestamps=o.without_timestamps,
-                fp16=False,
-                verbose=None,
+                samples, language=self.language, fp16=False, verbose=None, **self.options.to_dict()
             )
         segs = [
             Segment(
