@@ -28,7 +28,8 @@ def _detect_in_subprocess(pythonpath: Path) -> dict:
     """detect() in a fresh interpreter with `pythonpath` first, as `PYTHONPATH=... parity-check` would run."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), str(REPO / "src")])}
     code = "import json; from f5_parity.f5.environment import detect; print(json.dumps(detect().to_dict()))"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=900)  # a hang guard, not a speed claim: a loaded machine may be slow
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 

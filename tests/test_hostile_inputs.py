@@ -328,7 +328,7 @@ def test_sys_exit_0_below_the_cli_is_a_failing_process(world, tmp_path):
     script = ("import sys\nfrom f5_parity.cli.commands import inspect as m\n"
               "m.execute = lambda args, console: sys.exit(0)\n"
               "from f5_parity.cli import main\nsys.exit(main(['inspect', sys.argv[1]]))\n")
-    proc = subprocess.run([sys.executable, "-c", script, world["ckpt"]], capture_output=True, text=True, timeout=120,
+    proc = subprocess.run([sys.executable, "-c", script, world["ckpt"]], capture_output=True, text=True, timeout=900,
                           cwd=tmp_path)
     assert proc.returncode == 1 and "sys.exit(0)" in proc.stderr and "Traceback" not in proc.stderr
 
