@@ -125,7 +125,7 @@ def test_trainer_file_with_its_vocab_and_config(fixture_set):
                train_vocab=str(fs.vocab), texts=["Olá, mundo!", unicodedata.normalize("NFD", "não")])
     assert list(res) == INSPECT_PROBES
     st = {k: r.status for k, r in res.items()}
-    assert st == {"ckpt.anatomy": Status.INFO, "ckpt.architecture": Status.INFO, "ckpt.load_simulation": Status.PASS,
+    assert st == {"ckpt.anatomy": Status.INFO, "ckpt.architecture": Status.INFO, "ckpt.load_simulation": Status.WARN,
                   "ckpt.finite": Status.PASS, "ckpt.ema_health": Status.WARN, "vocab.files": Status.PASS, "vocab.text_coverage": Status.WARN}
     a = res["ckpt.anatomy"].metrics
     assert a["weight_sets"] == ["ema", "raw"] and a["update"] == 25_400 and a["ema_step"] == 1_225_400
@@ -134,6 +134,8 @@ def test_trainer_file_with_its_vocab_and_config(fixture_set):
     assert e.margin == pytest.approx(fs.run.share - 0.5)
     assert "infer with use_ema=False" in e.summary and "use_ema=False" in e.fix
     assert res["ckpt.load_simulation"].metrics["loads[load_checkpoint(use_ema=True)]"] is True
+    assert res["ckpt.load_simulation"].metrics["loads[F5TTS()]"] is False  # a YAML config: F5TTS() cannot build it
+    assert "fails: F5TTS()" in res["ckpt.load_simulation"].summary
     assert res["ckpt.load_simulation"].metrics["strict_false_left_random[ema]"] == 54
     t = res["vocab.text_coverage"]
     assert t.metrics == {"texts": 2, "outside_tokens": 1, "outside_distinct": 1, "non_nfc_texts": 1}
@@ -167,7 +169,8 @@ def test_raw_only_file_fails_the_default_path_with_f5s_keyerror(fixture_set):
 
 def test_official_style_safetensors(fixture_set):
     res = _run(checkpoint=fixture_set.checkpoints["ema-safetensors"], vocab=str(fixture_set.vocab))
-    assert res["ckpt.load_simulation"].status == Status.PASS
+    assert res["ckpt.load_simulation"].status == Status.WARN  # loads by default; use_ema=False fails
+    assert "load_checkpoint(use_ema=False): the file holds EMA weights only" in res["ckpt.load_simulation"].fix
     lines = res["ckpt.load_simulation"].evidence["lines"]
     assert "load_checkpoint(use_ema=True): loads" in lines
     assert any(x.startswith("load_checkpoint(use_ema=False): RuntimeError: Error(s) in loading state_dict for CFM:")
@@ -200,4 +203,122 @@ def test_permuted_inference_vocab_fails_vocab_files(tmp_path, fixture_set):
     assert v.status == Status.FAIL
     assert v.metrics["silent_remap"] is True and v.metrics["differing_ids"] == 2
     assert "another order" in v.summary and "infer with the training vocab" in v.fix
-    assert res["ckpt.load_simulation"].status == Status.PASS  # loads without a word: that is the trap
+    load = res["ckpt.load_simulation"]  # loads without a word in every path the config fits: that is the trap
+    assert load.metrics["default_path_loads"] is True and load.metrics["loads[Trainer resume]"] is True
+    assert load.status == Status.WARN and "fails: F5TTS();" in load.summary  # only F5TTS(), which takes no YAML
+
+
+# --- a probe's status agrees with its findings (issue 23): each probe fed a failing case --------------
+
+BUNDLED = "fixtures/ptbr-tiny"
+
+
+def _bundled(**kw):
+    from f5_parity.testing.demo import fixture_dir
+
+    d = fixture_dir()
+    args = {k: str(d / v) for k, v in kw.items()}
+    return _run(checkpoint=str(d / "model_ptbr_tiny.pt"), **args)
+
+
+def _vocab_claims_agree(fix: str | None) -> None:
+    """A fix that says 'the vocab has N tokens but the weights were trained with M' must have N != M."""
+    import re
+
+    for n, m in re.findall(r"the vocab has (\d+) tokens but the weights were trained with (\d+)", fix or ""):
+        assert n != m, fix
+
+
+def test_bundled_fixture_with_its_config_warns_for_the_loaders_that_fail():
+    """Seen in issue 23: PASS beside 'fails: F5TTS(), Trainer resume, ...' and 'the vocab has 51 tokens but the
+    weights were trained with 51'. The default path loads, so not FAIL; three F5 loaders fail, so not PASS."""
+    load = _bundled(config="F5TTS_ptbr_tiny.yaml", vocab="vocab.txt")["ckpt.load_simulation"]
+    assert load.metrics["default_path_loads"] is True
+    failing = [k for k, v in load.metrics.items() if k.startswith("loads[") and v is False]
+    assert failing == ["loads[F5TTS()]", "loads[Trainer resume]", "loads[Trainer fine-tune start]"]
+    assert load.status == Status.WARN
+    _vocab_claims_agree(load.fix)
+    assert "F5TTS(): F5TTS(model=...) builds shipped configs only (built F5TTS_v1_Base)" in load.fix
+    assert "Trainer resume: the file has an 'update' key but no optimizer state" in load.fix
+
+
+def test_bundled_fixture_without_config_or_vocab_fails_with_a_vocab_fix_that_names_two_sizes():
+    load = _bundled()["ckpt.load_simulation"]
+    assert load.status == Status.FAIL and load.metrics["paths_loaded"] == 0
+    assert "the vocab has 2545 tokens but the weights were trained with 51" in load.fix
+    _vocab_claims_agree(load.fix)
+
+
+LOAD_SIMULATION = next(p for p in discover().group("inspect") if p.id == "ckpt.load_simulation")
+
+
+def test_no_load_fix_contradicts_its_numbers_on_any_fixture_file(fixture_set):
+    """Every shape the factory writes: PASS only when all F5 loaders load."""
+    given = {"config": str(fixture_set.config), "vocab": str(fixture_set.vocab)}
+    # Every shape with its config and vocab; without them (f5's packaged vocab) once: the bundled test above too.
+    for name, path, kw in [*((n, p, given) for n, p in fixture_set.checkpoints.items()),
+                           ("trainer", fixture_set.checkpoints["trainer"], {})]:
+        load = LOAD_SIMULATION.check(build_context(checkpoint=path, **kw))
+        loads = [v for k, v in load.metrics.items() if k.startswith("loads[")]
+        assert (load.status == Status.PASS) == all(loads), (name, kw, load.status, load.summary)
+        if not load.metrics["default_path_loads"]:
+            assert load.status == Status.FAIL, (name, kw)
+        _vocab_claims_agree(load.fix)
+        assert "see the exact error" not in (load.fix or ""), (name, kw, load.fix)
+
+
+def test_non_finite_weights_fail_the_finite_probe(tmp_path, fixture_set):
+    import torch
+
+    ckpt = torch.load(fixture_set.checkpoints["trainer"], map_location="cpu", weights_only=True)
+    key = next(k for k, v in ckpt["ema_model_state_dict"].items() if torch.is_floating_point(v) and v.numel() > 1)
+    ckpt["ema_model_state_dict"][key].view(-1)[0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.pt")
+    fin = _run(checkpoint=str(tmp_path / "nan.pt"), config=str(fixture_set.config),
+               vocab=str(fixture_set.vocab))["ckpt.finite"]
+    assert fin.status == Status.FAIL and fin.metrics["ema_nan"] == 1 and fin.metrics["raw_nan"] == 0
+    assert key.removeprefix("ema_model.") in fin.summary and "the raw weights are finite" in fin.fix
+
+
+def _run_probe(probe_id: str, **run_fields):
+    """A run probe on a run whose findings are given: the probe's status is judged from them alone."""
+    from types import SimpleNamespace
+
+    from f5_parity.probe import ProbeContext
+
+    probe = next(p for p in discover().group("run") if p.id == probe_id)
+    return probe.check(ProbeContext({"run": SimpleNamespace(**run_fields)}))
+
+
+def test_each_run_probe_is_not_pass_on_a_failing_run():
+    stage = _run_probe("run.stage_parity", first_divergence={"c0": "mel", "c1": None}, tolerance_rule="r",
+                       stages={"c0": [{"stage": "mel", "passed": False}], "c1": []})
+    assert stage.status == Status.FAIL and "c0 at mel" in stage.summary
+    iso = _run_probe("run.isolation", isolation={"tests_run": 3, "culprit_sets": [["vocab"]], "trials": [],
+                                                 "remaining_unresolved": []},
+                     culprits=["vocab"], factors={"vocab": {"effect": "remap", "fix": "use the training vocab"}},
+                     unbuilt={})
+    assert iso.status == Status.FAIL and iso.fix == "vocab: use the training vocab"
+    unbuilt = _run_probe("run.isolation", isolation={"tests_run": 0, "culprit_sets": [], "trials": [],
+                                                     "remaining_unresolved": []},
+                         culprits=[], factors={}, unbuilt={"infer": "the config does not build"})
+    assert unbuilt.status == Status.FAIL
+    patho = _run_probe("run.pathologies", warnings=[{"factor": "ref_audio", "message": "12 s clip"}], by_design=[])
+    assert patho.status == Status.WARN
+    mirror = _run_probe("run.observed_infer", observed_infer={
+        "status": "observed", "findings": [], "factors": {}, "failure": None,
+        "mirror_check": {"checked": True, "passed": False, "rel_l2": 0.3, "rel_tol": 1e-4}})
+    assert mirror.status == Status.FAIL and "cannot be trusted" in mirror.summary
+    failed = _run_probe("run.observed_infer", observed_infer={
+        "status": "failed", "findings": [], "factors": {},
+        "failure": {"stage": "load", "error": {"type": "KeyError", "message": "'x'"}, "fix": "f"}})
+    assert failed.status == Status.FAIL
+    finding = _run_probe("run.observed_infer", observed_infer={
+        "status": "observed", "findings": [{"message": "nfe 16, flags say 32"}],
+        "factors": {"sampler": {"agrees": False}}, "failure": None, "mirror_check": {"checked": True, "passed": True}})
+    assert finding.status == Status.WARN and finding.metrics["factors_not_as_predicted"] == 1
+    scores = _run_probe("run.scores", scores={
+        "asr": {}, "rows": [],
+        "pooled": {"trainer": {"cer": 0.1, "wer": 0.2, "similarity": 0.9},
+                   "infer-copy": {"cer": 0.6, "wer": 0.9, "similarity": 0.5}}})
+    assert scores.status == Status.WARN
