@@ -20,17 +20,18 @@ FX = REPO / "fixtures" / "ptbr-tiny"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, fixture_set, vocos_dir):
+    """The session's fixture set and Vocos folder (the same seed-0 fine-tune and vocoder this module once built
+    for itself), one builtin case."""
     from f5_parity.cases.case import builtin_cases
     from f5_parity.paths.spec import trainer_spec
     from f5_parity.testing import fixtures as F
 
     root = tmp_path_factory.mktemp("trainer-run")
-    fs = F.build_fixture_set(root / "fx", formats=["trainer"], dtypes=())
-    vocos = F.random_vocos_dir(root / "vocos")
+    fs = fixture_set
     case = builtin_cases(root / "cases", 1)[0]
     cfg = F.model_config(fs.run.arch)["model"]
-    spec = trainer_spec(fs.checkpoints["trainer"], train_config=cfg, train_vocab=fs.vocab, vocoder_path=vocos)
+    spec = trainer_spec(fs.checkpoints["trainer"], train_config=cfg, train_vocab=fs.vocab, vocoder_path=vocos_dir)
     return dict(spec=spec, case=case, fs=fs)
 
 
