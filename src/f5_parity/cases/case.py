@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 from f5_parity.errors import InputError, syntax_error_line
@@ -17,6 +18,12 @@ class Case:
     gen_audio: Path | None = None  # the held-out text really spoken by the same voice: the acoustic truth
 
     def __post_init__(self):
+        # Absolute from the start: the installed Trainer runs after a chdir (paths/trainer_run.py), and a
+        # relative reference would then be opened from the wrong folder. abspath, not resolve: the path the
+        # user gave stays recognisable (symlinks are not followed).
+        object.__setattr__(self, "ref_audio", Path(os.path.abspath(self.ref_audio)))
+        if self.gen_audio is not None:
+            object.__setattr__(self, "gen_audio", Path(os.path.abspath(self.gen_audio)))
         if not str(self.ref_text).strip():
             raise InputError(f"case {self.name!r} has an empty reference text", "give the transcript of the reference audio")
         check_reference_audio(self.ref_audio)

@@ -49,10 +49,14 @@ class PathFailure:
     factor: str | None  # None: the path's own code failed, no setting of the two paths is to blame
     error: dict[str, Any]
     fix: str
-    stage: str  # "load", "run", "no-sample-call", "weights"
+    stage: str  # "load", "run", "no-sample-call", "weights", "tool-limit"
+    evidence: dict[str, Any] | None = None  # load failures: the model built against the checkpoint's shapes
 
     def to_dict(self) -> dict[str, Any]:
-        return {"factor": self.factor, "error": self.error, "fix": self.fix, "stage": self.stage}
+        out = {"factor": self.factor, "error": self.error, "fix": self.fix, "stage": self.stage}
+        if self.evidence is not None:
+            out["evidence"] = self.evidence
+        return out
 
 
 @dataclass
@@ -79,35 +83,64 @@ class InferObservation:
         }
 
 
-_VOCAB_SIZE = re.compile(r"size mismatch for transformer\.text_embed\.text_embed\.weight")
-_KEY_FORMAT = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError|ema_model_state_dict|model_state_dict)")
-_SHAPE = re.compile(r"size mismatch")
+_MISSING_KEYS = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError)")
 
 
-def classify_failure(obs: Observation) -> PathFailure:
-    """The factor responsible for a path that did not reach CFM.sample, from its own exception."""
+def classify_failure(obs: Observation, *, predicted: PathSpec | None = None, runner_kind: str = "infer-cli",
+                     train_config: str | None = None) -> PathFailure:
+    """The factor responsible for a path that did not reach CFM.sample.
+
+    A load failure is explained by what was observed (the model built against the checkpoint's shapes,
+    parity/load_failure.py), never by the wording of the exception; an exception nothing explains is
+    'unexplained' and quoted whole."""
     error = obs.error or {"type": "none", "message": "the path returned without calling CFM.sample",
                           "full_message": "", "where": None}
-    text = f"{error.get('type')}: {error.get('full_message') or error.get('message')}"
-    stage = "load" if any(r.get("error") for r in obs.loads) else ("run" if obs.error else "no-sample-call")
-    if _VOCAB_SIZE.search(text):
-        return PathFailure("vocab", error, "the vocab has another size than the checkpoint's text embedding: "
-                           + BY_ID["vocab"].fix, stage)
-    if _KEY_FORMAT.search(text) and stage == "load":
-        prefixes = sorted(set(re.findall(r"\"((?:module|_orig_mod)\.)", text)))
-        why = (f"the file's keys carry {', '.join(prefixes)} (a DDP/torch.compile wrapper) that f5's strict load "
-               "does not strip" if prefixes else "the file's key layout is not what load_checkpoint reads")
-        return PathFailure("weights", error, why + ": re-save model_state_dict / ema_model_state_dict without the "
-                           "wrapper prefix (`parity-check inspect` shows the layout), or " + BY_ID["weights"].fix, stage)
-    if _SHAPE.search(text):
-        return PathFailure("arch", error, "the model built does not fit the weights: " + BY_ID["arch"].fix, stage)
+    failed_loads = [r for r in obs.loads if r.get("error")]
+    stage = "load" if failed_loads else ("run" if obs.error else "no-sample-call")
+    if obs.tool_limit is not None:  # the tool's own stand-in failed, not the user's path
+        return PathFailure(None, obs.tool_limit, "not the path's fault: " + obs.tool_limit["message"], "tool-limit")
+    if stage == "load" or (obs.error and obs.constructions and "state_dict" in (error.get("message") or "")):
+        from f5_parity.parity.load_failure import diagnose_load
+
+        load = failed_loads[-1] if failed_loads else {}
+        checkpoint = load.get("checkpoint") or (predicted.locate("weights", "checkpoint") if predicted else None)
+        use_ema = load.get("use_ema", predicted.value("weights")["set"] == "ema" if predicted else True)
+        found = diagnose_load(obs, checkpoint=checkpoint, use_ema=use_ema, runner_kind=runner_kind,
+                              train_config=train_config)
+        if found is not None:
+            return PathFailure(found.factor, error, f"{found.why}: {found.fix}", "load", evidence=found.evidence)
+        text = f"{error.get('type')}: {error.get('full_message') or error.get('message')}"
+        if stage == "load" and _MISSING_KEYS.search(text):
+            keys = re.findall(r'"([^"]+)"', text)[:3]
+            return PathFailure("weights", error, "the model built fits the checkpoint's shapes, but the file's key "
+                               f"layout is not what load_checkpoint reads ({', '.join(keys) or 'see the error'}): "
+                               "`parity-check inspect` shows the layout; re-save it the way f5's trainer does, or "
+                               + BY_ID["weights"].fix, stage)
+        if stage == "load":
+            return PathFailure(None, error, "unexplained: f5's loader refused the file, and neither the model built "
+                               "(its size, its vocab) nor the file's key layout explains it; the error, whole: "
+                               + (error.get("full_message") or error.get("message") or ""), "load")
     if stage == "no-sample-call":
         return PathFailure(None, error, "the path never called CFM.sample (a port, a swallowed crash, or an early "
                            "exit): judge it by its wavs in full mode, or call f5-tts's infer_process", stage)
-    if stage == "load":
-        return PathFailure("weights", error, "f5's loader refused the file: fix the error quoted here "
-                           "(`parity-check inspect` shows the file's layout)", stage)
     return PathFailure(None, error, "your infer path raised before it generated: fix the error quoted here", stage)
+
+
+def not_observed(obs: Observation) -> list[str]:
+    """What the tool could not observe or reproduce of this path, and why (its limits, never the path's fault)."""
+    notes = []
+    for v in obs.vocoders:
+        record = v.get("load_vocoder") or {}
+        if record.get("note"):
+            notes.append(record["note"])
+        elif record.get("error"):
+            err = record["error"]
+            notes.append(f"your path's {record.get('vocoder_name')} vocoder could not be loaded here "
+                         f"({err.get('type')}: {err.get('message')}): its wav was not observed; give a local copy "
+                         "with --vocoder-path DIR")
+    if obs.tool_limit is not None:
+        notes.append("not observed: " + obs.tool_limit["message"])
+    return notes
 
 
 def nonfinite_failure(model) -> PathFailure | None:
@@ -163,9 +196,18 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     report = InferObservation(runner.kind, runner.target, "observed", mode, observation=obs.to_dict())
     if obs.exit_code not in (None, 0):
         report.notes.append(f"the script exited with code {obs.exit_code}")
+    report.notes.extend(not_observed(obs))
+    if runner.kind == "infer-cli" and mode == "fast" and obs.tool_limit is None:
+        from f5_parity.paths.griffinlim import supports
+
+        if predicted.value("vocoder")["name"] == "griffin-lim" and not supports(predicted.value("mel")):
+            report.notes.append(f"not observed: the path's wav ({predicted.value('mel').get('mel_spec_type')} mel "
+                                "features need that vocoder's weights; the tool's griffin-lim stand-in inverts vocos "
+                                "features only): fast mode judges the mel, which needs no vocoder")
     if not obs.reached_sample:
         report.status = "failed"
-        report.failure = classify_failure(obs)
+        report.failure = classify_failure(obs, predicted=predicted, runner_kind=runner.kind,
+                                          train_config=train.locate("arch", "config"))
         return report, None, None, case
     bad_weights = nonfinite_failure(obs.samples[0].model)
     if bad_weights is not None:

@@ -12,6 +12,11 @@ from typing import Any
 import torch
 
 
+def supports(mel: dict[str, Any]) -> bool:
+    """Whether these mel features can be inverted here (bigvgan's Slaney-scaled features cannot)."""
+    return mel.get("mel_spec_type", "vocos") == "vocos"
+
+
 class GriffinLimVocoder(torch.nn.Module):
     label = "griffin-lim (vocoder-free, 32 iterations)"
 
@@ -19,7 +24,7 @@ class GriffinLimVocoder(torch.nn.Module):
         super().__init__()
         import torchaudio
 
-        if mel.get("mel_spec_type", "vocos") != "vocos":
+        if not supports(mel):
             # bigvgan features are Slaney-scaled log-mels of a reflect-padded STFT; not inverted here.
             raise ValueError("griffin-lim resynthesis supports vocos-type mel features only")
         n_fft = mel["n_fft"]

@@ -60,15 +60,34 @@ def load_infer_model(spec: PathSpec, device: str = "cpu"):
 
 
 def load_infer_vocoder(spec: PathSpec, device: str = "cpu"):
-    value = spec.value("vocoder")
-    if value["name"] == "griffin-lim":
-        from f5_parity.paths.griffinlim import GriffinLimVocoder
+    """The vocoder infer_cli's wiring decodes with: the spec's local weights, or the tool's griffin-lim stand-in.
 
-        return GriffinLimVocoder(spec.value("mel"))
+    One the tool cannot build (griffin-lim inverts vocos features only; weights that do not load) is the
+    tool's limit, not the path's: an UnavailableVocoder stands there, which fast mode never calls and
+    which a full-mode decode turns into a ToolLimit naming the reason."""
+    from f5_parity.paths.observe import UnavailableVocoder
+
+    value, mel = spec.value("vocoder"), spec.value("mel")
+    if value["name"] == "griffin-lim":
+        from f5_parity.paths.griffinlim import GriffinLimVocoder, supports
+
+        if not supports(mel):
+            return UnavailableVocoder(
+                f"the path decodes {mel.get('mel_spec_type')} mel features; the tool's griffin-lim stand-in inverts "
+                "vocos-type features only and no vocoder weights were given: pass --vocoder-path with the "
+                f"{mel.get('mel_spec_type')} vocoder's folder to hear it")
+        return GriffinLimVocoder(mel)
     from f5_tts.infer.utils_infer import load_vocoder
 
-    with quiet():
-        return load_vocoder(value["name"], is_local=True, local_path=spec.locate("vocoder", "path"), device=device)
+    from f5_parity.paths.stages import hub_offline
+
+    try:
+        with quiet(), hub_offline():
+            return load_vocoder(value["name"], is_local=True, local_path=spec.locate("vocoder", "path"),
+                                device=device)
+    except Exception as exc:  # weights given but not loadable by f5's load_vocoder
+        return UnavailableVocoder(f"the {value['name']} vocoder could not be loaded from "
+                                  f"{spec.locate('vocoder', 'path')} ({type(exc).__name__}: {exc})")
 
 
 def run_infer_cli(spec: PathSpec, case: Case, *, model=None, vocoder=None, device: str = "cpu",

@@ -44,6 +44,30 @@ class StopPath(Exception):
     """Raised inside a path at its first CFM.sample in fast mode; caught by the runner, never escapes."""
 
 
+class ToolLimit(Exception):
+    """The tool cannot reproduce a setting of the path (its stand-in vocoder cannot decode bigvgan features,
+    the path's vocoder could not be loaded here): the tool's limit, never the path's failure."""
+
+
+class UnavailableVocoder:
+    """Stands where a vocoder could not be built or loaded. Fast mode never decodes, so it is never used
+    there; a full-mode decode raises ToolLimit with the reason (the mel the path generated is kept)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def to(self, *args, **kwargs):  # infer code moves vocoders to its device
+        return self
+
+    def eval(self):
+        return self
+
+    def decode(self, *args, **kwargs):
+        raise ToolLimit(self.reason)
+
+    __call__ = decode
+
+
 @dataclass
 class SampleCall:
     """One CFM.sample call as the path made it."""
@@ -102,6 +126,7 @@ class Observation:
     error: dict[str, Any] | None = None  # the path's own exception (type, message, where)
     exit_code: int | None = None  # a script's SystemExit code
     stopped: bool = False  # fast mode ended it at its first CFM.sample
+    tool_limit: dict[str, Any] | None = None  # what the tool could not reproduce (ToolLimit), not the path's error
 
     @property
     def reached_sample(self) -> bool:
@@ -125,6 +150,7 @@ class Observation:
             "error": self.error,
             "exit_code": self.exit_code,
             "stopped_at_first_sample": self.stopped,
+            **({"not_observed": self.tool_limit} if self.tool_limit else {}),
         }
 
 
@@ -383,9 +409,34 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     @functools.wraps(load_vocoder)
     def observed_load_vocoder(vocoder_name="vocos", is_local=False, local_path="", device="cpu", hf_cache_dir=None):
-        obs.vocoders.append({"load_vocoder": {"vocoder_name": vocoder_name, "is_local": bool(is_local),
-                                              "local_path": str(local_path) if local_path else None}})
-        return load_vocoder(vocoder_name, is_local, local_path, device, hf_cache_dir)
+        record = {"vocoder_name": vocoder_name, "is_local": bool(is_local),
+                  "local_path": str(local_path) if local_path else None}
+        obs.vocoders.append({"load_vocoder": record})
+        if stop_at_first_sample:
+            # fast mode stops before any decode: loading the path's vocoder (offline: ~25 s of hub retries,
+            # then a failure) could not change the verdict
+            record["loaded"] = False
+            record["note"] = "fast mode never decodes: the path's vocoder was not loaded"
+            return UnavailableVocoder("fast mode does not load the path's vocoder")
+        try:
+            return load_vocoder(vocoder_name, is_local, local_path, device, hf_cache_dir)
+        except Exception as exc:  # the path's vocoder cannot be had here: the tool's limit, said as such
+            record["error"] = error_record(exc)
+            where = f"from {local_path}" if is_local else "from the model hub"
+            if vocoder_name == "vocos":
+                # its mel is still judged: through the tool's griffin-lim stand-in, labelled as such
+                from f5_parity.f5.configs import MEL_SPEC_KWARGS
+                from f5_parity.paths.griffinlim import GriffinLimVocoder
+
+                record["stand_in"] = GriffinLimVocoder.label
+                record["note"] = (f"your path's vocos vocoder could not be loaded {where}; its audio here is the "
+                                  f"tool's {GriffinLimVocoder.label}, not Vocos: give a local Vocos with "
+                                  "--vocoder-path DIR (config.yaml + pytorch_model.bin) to hear the path's own")
+                return GriffinLimVocoder({**MEL_SPEC_KWARGS, "mel_spec_type": "vocos"})
+            return UnavailableVocoder(
+                f"your path's {vocoder_name} vocoder could not be loaded {where} ({type(exc).__name__}: "
+                f"{record['error']['message']}): give a local copy with --vocoder-path DIR (a folder with "
+                "config.yaml and pytorch_model.bin), or judge the mel alone in fast mode")
 
     patches.everywhere(load_vocoder, observed_load_vocoder)
     try:
@@ -418,8 +469,10 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0,
                  probe_velocity: bool = False) -> tuple[Observation, Any]:
     """Run `fn` (a whole infer path) under observation. The path's own failure is recorded, not raised:
-    an exception, a SystemExit (a script's exit 0 after it ran is not a failure) or a KeyboardInterrupt
-    raised by the user's code all end here. Returns (observation, what fn returned or None)."""
+    an exception or a SystemExit (a script's exit 0 after it ran is not a failure) ends here. Ctrl-C is the
+    user stopping parity-check, never a finding: KeyboardInterrupt propagates (the CLI exits 130). What the
+    tool itself cannot reproduce (ToolLimit) is kept apart from the path's own errors.
+    Returns (observation, what fn returned or None)."""
     result = None
     with observe(stop_at_first_sample=stop_at_first_sample, velocity_seed=velocity_seed,
                  probe_velocity=probe_velocity) as obs:
@@ -433,9 +486,8 @@ def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_
             if code != 0:
                 obs.error = {"type": "SystemExit", "message": f"the path called sys.exit({exc.code!r})",
                              "full_message": f"sys.exit({exc.code!r})", "where": None}
-        except KeyboardInterrupt as exc:
-            obs.error = {**error_record(exc), "type": "KeyboardInterrupt",
-                         "message": "the path raised KeyboardInterrupt"}
+        except ToolLimit as exc:
+            obs.tool_limit = {**error_record(exc), "type": "ToolLimit"}
         except Exception as exc:  # the user's path failing is a finding, never our crash
             obs.error = error_record(exc)
     return obs, result

@@ -124,14 +124,18 @@ class ModelPool:
         if key not in self._vocoders:
             name = value["name"]
             if name == "griffin-lim":
-                from f5_parity.paths.griffinlim import GriffinLimVocoder
+                from f5_parity.paths.griffinlim import GriffinLimVocoder, supports
 
+                if not supports(spec.value("mel")):  # the tool's limit: said, never the spec's fault
+                    raise UnbuildableSpec(f"the tool's griffin-lim stand-in cannot invert "
+                                          f"{spec.value('mel').get('mel_spec_type')} mel features and no vocoder "
+                                          "weights were given (--vocoder-path)")
                 self._vocoders[key] = GriffinLimVocoder(spec.value("mel"))
             else:
                 from f5_tts.infer.utils_infer import load_vocoder
 
                 path = spec.locate("vocoder", "path")
-                with quiet():
+                with quiet(), hub_offline():
                     self._vocoders[key] = load_vocoder(name, is_local=True, local_path=path, device=self.device)
         return self._vocoders[key]
 
@@ -379,6 +383,9 @@ class StageRunner:
             mel_for_wav = final
         else:
             mel_for_wav = cond.float()  # copy synthesis of the reference, like update_N_ref.wav
+        if "wav" not in stages:
+            return  # the mirror check asks up to the velocity: no vocoder is built for it
+
         def vocode():
             with torch.inference_mode():
                 wav = decode(self.pool.vocoder(spec), mel["mel_spec_type"], mel_for_wav.permute(0, 2, 1).to(self.device))
@@ -436,4 +443,25 @@ class StageRunner:
         return out.float()[:, ctx.ref_len:, :].cpu()
 
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+@contextlib.contextmanager
+def hub_offline():
+    """The tool's own loads never wait on a model hub (none is reachable here or in CI: a failure at once,
+    not ~25 s of retries). Scoped: a user's infer path run by the tool keeps its own environment's setting."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub comes with f5-tts
+        constants = None
+    saved_env = os.environ.get("HF_HUB_OFFLINE")
+    saved = getattr(constants, "HF_HUB_OFFLINE", None)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True  # huggingface_hub reads the module constant, set once at its import
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+        if constants is not None:
+            constants.HF_HUB_OFFLINE = saved

@@ -22,7 +22,9 @@ import contextlib
 import inspect
 import io
 import os
+import re
 import tempfile
+import traceback
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import Any
 import torch
 
 from f5_parity.paths.spec import PathSpec
-from f5_parity.paths.stages import UnbuildableSpec, quiet
+from f5_parity.paths.stages import UnbuildableSpec, hub_offline, quiet
 
 
 @dataclass
@@ -146,6 +148,9 @@ def installed_trainer_sample(spec: PathSpec, audio_path: str, text: str, *, seed
     mel = dict(spec.value("mel"))
     vocab = read_vocab_chars(spec.locate("vocab", "path"))
     checkpoint = Path(spec.locate("weights", "checkpoint")).resolve()
+    # The Trainer runs after a chdir into a temp folder (below): every path it is handed must be absolute
+    # first, or its DataLoader worker opens a relative reference from the wrong folder.
+    audio_path = os.path.abspath(audio_path)
     autocast = spec.value("dtype").get("autocast", "no") or "no"
     # train.py's construction of the model (no odeint_kwargs: the Trainer samples with CFM's default euler)
     model = CFM(transformer=build_backbone(backbone, arch, text_num_embeds=len(vocab), mel_dim=mel["n_mel_channels"]),
@@ -204,14 +209,16 @@ def _train_once(Trainer, model, spec: PathSpec, checkpoint: Path, ckpt_dir: Path
                   logger=None, log_samples=True,
                   accelerate_kwargs=dict(mixed_precision=autocast, cpu=device == "cpu"),
                   mel_spec_type=mel.get("mel_spec_type", "vocos"), is_local_vocoder=True,
-                  local_vocoder_path=spec.locate("vocoder", "path") or "")
+                  local_vocoder_path=os.path.abspath(spec.locate("vocoder", "path"))
+                  if spec.locate("vocoder", "path") else "")
     kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     dataset = _one_clip_dataset(str(audio_path), text, mel)
     cwd = os.getcwd()
     try:
         os.chdir(ckpt_dir.parent)  # anything the Trainer writes relative to the cwd (runs/, wandb/) stays in tmp
         # quiet: its prints; stderr: its tqdm bars and warnings (nothing below the CLI prints)
-        with quiet(), contextlib.redirect_stderr(io.StringIO()), _vocoder_for(spec), _record_sample(seed, calls):
+        with quiet(), contextlib.redirect_stderr(io.StringIO()), _vocoder_for(spec), _record_sample(seed, calls), \
+                hub_offline():
             trainer = Trainer(model, **kwargs)
             # The weights must stay the loaded ones: the update itself is not what is judged.
             # (bound methods: the LR scheduler wraps optimizer.step as one)
@@ -222,7 +229,59 @@ def _train_once(Trainer, model, spec: PathSpec, checkpoint: Path, ckpt_dir: Path
         pass
     except KeyError:
         raise
-    except (RuntimeError, ValueError) as exc:
-        raise UnbuildableSpec(f"the installed Trainer could not sample: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        missing = environment_problem(exc)
+        if missing is not None:
+            raise missing from exc
+        if not isinstance(exc, (RuntimeError, ValueError)):
+            raise
+        # the cause stays chained: --debug shows the Trainer's own traceback (a DataLoader worker's included)
+        raise UnbuildableSpec(f"the installed Trainer could not sample: {_first_line(exc)}") from exc
     finally:
         os.chdir(cwd)
+
+
+def _first_line(exc: BaseException) -> str:
+    """A DataLoader worker's error reads 'Caught X in DataLoader worker process 0. Original Traceback ...':
+    the original exception's own last line is the one that says what happened."""
+    text = str(exc)
+    if "Original Traceback" in text:
+        last = [line for line in text.strip().splitlines() if line.strip()]
+        if last:
+            return f"{text.splitlines()[0].strip()} {last[-1].strip()}"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_MODULE = re.compile(r"No module named '([\w.]+)'")
+_TORCHCODEC = re.compile(r"torchcodec", re.IGNORECASE)
+
+
+def environment_problem(exc: BaseException):
+    """One line naming what this environment lacks for its own Trainer to run (a package, a compatible
+    accelerate), as an InputError, or None when the failure is not the environment's."""
+    from f5_parity.errors import InputError
+
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = "\n".join(f"{type(e).__name__}: {e}" for e in chain)
+    if _TORCHCODEC.search(text) and ("ImportError" in text or "ModuleNotFoundError" in text or "install" in text):
+        return InputError("the installed f5-tts Trainer cannot load audio here: torchaudio decodes through "
+                          "torchcodec, which is missing or cannot load FFmpeg's libraries",
+                          "pip install torchcodec (and FFmpeg: apt-get install ffmpeg), or a torchaudio before 2.9")
+    module = _MODULE.search(text)
+    if module:
+        return InputError(f"the installed f5-tts Trainer cannot run here: the package {module.group(1)!r} "
+                          "is missing", f"pip install {module.group(1).split('.')[0]}")
+    for e in chain:
+        tb = traceback.extract_tb(e.__traceback__)
+        if isinstance(e, (TypeError, AttributeError)) and tb and "/accelerate/" in tb[-1].filename.replace("\\", "/"):
+            import importlib.metadata as md
+
+            version = md.version("accelerate")
+            return InputError(f"the installed f5-tts Trainer cannot run with accelerate {version}: "
+                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                              "install an accelerate that your f5-tts release works with (the version it was "
+                              "released beside), or run parity-check in the environment you train in")
+    return None

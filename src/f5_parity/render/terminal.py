@@ -46,7 +46,7 @@ def render_run_summary(data: RunReport, console) -> None:
     failure = observed.get("failure")
     if failure:
         err = failure.get("error") or {}
-        console.print(f"  [bold red]your infer path failed[/] ({failure.get('stage')}): {err.get('type')}: "
+        console.print(f"  your infer path failed ({failure.get('stage')}): {err.get('type')}: "
                       f"{err.get('message')}", highlight=False, markup=False)
     for finding in observed.get("findings") or []:
         console.print(f"  your path: {finding['message']}", highlight=False, markup=False)

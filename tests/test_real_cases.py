@@ -1,0 +1,146 @@
+"""The real F5-TTS failure reports (../shared/design/real-cases.md, docs/real-cases.md) as executable cases.
+
+Each case does what those users did — a command line without -mc, the default vocab, a bigvgan mel, a
+relative reference with edited f5-tts code — on a tiny real F5 checkpoint, through the real `parity-check`
+entry point (cli.main, in-process) and the real f5-tts code it drives; the assertions are the culprit and
+the fix the report must name. Fast mode throughout: no decode, one forward pass per spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from f5_parity import cli
+
+REPO = Path(__file__).resolve().parents[1]
+FX = REPO / "fixtures" / "ptbr-tiny"
+
+
+def _run(tmp_path: Path, checkpoint, *args: str) -> tuple[int, dict]:
+    out = tmp_path / "report"
+    rc = cli.main(["run", str(checkpoint), "--vocoder", "griffin-lim", "--mode", "fast", "--seed", "0",
+                   "--out", str(out), *args])
+    return rc, json.loads((out / "run.json").read_text())
+
+
+def _ref(case) -> list[str]:
+    return ["--ref-audio", str(case.wav), "--ref-text", case.text]
+
+
+def _trainer(fs) -> list[str]:
+    return ["--train-config", str(fs.config), "--train-vocab", str(fs.vocab)]
+
+
+# --- F5-TTS #165, #904, #911: size mismatch on load ----------------------------------------------------------
+
+def test_infer_cli_without_model_config_on_a_custom_size_checkpoint_names_arch_and_the_config(
+        fixture_set, pt_cases, tmp_path):
+    """`f5-tts_infer-cli -p model.pt -v vocab.txt` (no -m/-mc) builds F5TTS_v1_Base: load_state_dict raises
+    'size mismatch'. The model built (observed) against the checkpoint's shapes names arch, and -mc."""
+    fs = fixture_set
+    ckpt = fs.checkpoints["trainer"]
+    rc, data = _run(tmp_path, ckpt, *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-cli", f"f5-tts_infer-cli -p {ckpt} -v {fs.vocab}")
+    assert rc == 1 and data["culprits"] == ["arch"]
+    failure = data["observed_infer"]["failure"]
+    assert failure["stage"] == "load" and failure["factor"] == "arch"
+    assert f"-mc {fs.config}" in failure["fix"] and "F5TTS_v1_Base" in failure["fix"]
+    built, held = failure["evidence"]["built"], failure["evidence"]["checkpoint"]
+    assert built["dim"] == 1024 and held["dim"] == fs.run.arch["dim"]  # what infer_cli built vs the file
+    assert data["factors"]["arch"]["fix"] == failure["fix"]
+
+
+def test_the_v0_base_config_on_a_custom_size_fine_tune_names_arch(fixture_set, pt_cases, tmp_path):
+    """`-m F5TTS_Base` (the v0 config users copy from old threads) on another size: arch, not weights."""
+    fs = fixture_set
+    ckpt = fs.checkpoints["trainer"]
+    rc, data = _run(tmp_path, ckpt, *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-cli", f"f5-tts_infer-cli -m F5TTS_Base -p {ckpt} -v {fs.vocab}")
+    assert rc == 1 and data["culprits"] == ["arch"]
+    assert f"-mc {fs.config}" in data["observed_infer"]["failure"]["fix"]
+
+
+# --- F5-TTS #915, #115, #870: text-embedding size mismatch ----------------------------------------------------
+
+def test_infer_cli_with_the_default_vocab_names_vocab(fixture_set, pt_cases, tmp_path):
+    """-mc given, -v left out: infer_cli's default (Emilia) vocab builds an embedding of another size."""
+    fs = fixture_set
+    ckpt = fs.checkpoints["trainer"]
+    rc, data = _run(tmp_path, ckpt, *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-cli", f"f5-tts_infer-cli -mc {fs.config} -p {ckpt}")
+    assert rc == 1 and data["culprits"] == ["vocab"]
+    failure = data["observed_infer"]["failure"]
+    assert failure["stage"] == "load"
+    assert f"({len(fs.run.vocab_chars)} lines)" in failure["fix"] and "-v" in failure["fix"]
+
+
+# --- file layout: a DDP/torch.compile prefix is the weights' layout, not the model --------------------------
+
+def test_a_wrapper_prefixed_checkpoint_names_the_file_layout(fixture_set, pt_cases, tmp_path):
+    fs = fixture_set
+    ckpt = fs.checkpoints["module-prefix"]
+    rc, data = _run(tmp_path, ckpt, *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-cli", f"f5-tts_infer-cli -mc {fs.config} -p {ckpt} -v {fs.vocab}")
+    failure = data["observed_infer"]["failure"]
+    assert rc == 1 and failure and failure["factor"] == "weights", failure
+    assert "module." in failure["fix"] and "bare state dict" in failure["fix"]
+
+
+# --- F5-TTS #872: an infer config with mel_spec_type bigvgan on a vocos-trained model -------------------------
+
+def test_a_bigvgan_mel_config_names_mel_not_the_users_path(fixture_set, pt_cases, tmp_path):
+    """The tool's griffin-lim stand-in cannot invert bigvgan features: that is the tool's limit, said as
+    such; the culprit comes from the prediction and the stages (mel), and the run is not 'your path failed'."""
+    import yaml
+
+    fs = fixture_set
+    cfg = yaml.safe_load(fs.config.read_text())
+    cfg["model"]["mel_spec"]["mel_spec_type"] = "bigvgan"
+    bigvgan = tmp_path / "F5TTS_tiny_bigvgan.yaml"
+    bigvgan.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-config", str(bigvgan), "--infer-vocab", str(fs.vocab), "--no-infer-ema")
+    assert rc == 1 and data["culprits"] == ["mel"], data["culprits"]
+    assert data["observed_infer"]["status"] == "observed" and data["observed_infer"]["failure"] is None
+    assert any("not observed" in n and "griffin-lim" in n for n in data["notes"])
+
+
+# --- item 6: a relative --ref-audio with edited f5-tts code (the installed Trainer makes the trainer side) -----
+
+def _edited_copy(dest: Path) -> None:
+    from f5_parity.f5 import environment as E
+
+    pkg = dest / "f5_tts"
+    shutil.copytree(E.loaded_package_dir(), pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    trainer = pkg / "model" / "trainer.py"
+    trainer.write_text(trainer.read_text().replace("steps=nfe_step,", "steps=16,"))
+
+
+@pytest.mark.slow
+def test_a_relative_reference_works_with_edited_trainer_code(pt_cases, tmp_path):
+    """The installed Trainer runs after a chdir into a temp folder: the reference given relative to the
+    user's folder must still be the one it samples."""
+    _edited_copy(tmp_path / "edited")
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(pt_cases[0].wav, work / "ref.wav")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "edited"), str(REPO / "src")])}
+    args = ["run", f"{FX}/model_ptbr_tiny.pt", "--train-config", f"{FX}/F5TTS_ptbr_tiny.yaml",
+            "--train-vocab", f"{FX}/vocab.txt", "--infer-vocab", f"{FX}/vocab.txt",
+            "--infer-config", f"{FX}/F5TTS_ptbr_tiny.yaml", "--no-infer-ema", "--vocoder", "griffin-lim",
+            "--ref-audio", "ref.wav", "--ref-text", pt_cases[0].text, "--mode", "fast", "--seed", "0",
+            "--out", "out"]
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *args], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]  # the edit (nfe 16) breaks parity
+    report = json.loads((work / "out" / "run.json").read_text())
+    assert report["environment"]["trainer_side"] == "installed-trainer"
+    assert report["culprits"] == ["sampler"]
