@@ -202,7 +202,26 @@ def main() -> int:
                   f"{r.get('watched_unchanged')}, checks "
                   f"{sum(c['ok'] for c in r.get('checks', []))}/{len(r.get('checks', []))}", flush=True)
             write_report(rows, commit, time.perf_counter() - start)
+        write_mirror_runs(rows, commit, src)
     return 0 if all(r.get("green") for r in rows) else 1
+
+
+def write_mirror_runs(rows: list[dict], commit: str, src: Path) -> None:
+    """src/f5_parity/f5/mirror_runs.json: the releases whose real Trainer was run against the mirror, green, at
+    this commit, and the sha256 of the version-sensitive files it ran (f5/matrix.py). Only a clean commit
+    counts: a run on uncommitted changes proves nothing about any commit."""
+    import importlib.util
+
+    if " + " in commit:
+        print("uncommitted changes: mirror_runs.json not updated", flush=True)
+        return
+    spec = importlib.util.spec_from_file_location("matrix", src / "src" / "f5_parity" / "f5" / "matrix.py")
+    matrix = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(matrix)
+    ran = [r["version"] for r in rows if r.get("green") and any(
+        c["check"].startswith("trainer mirror") and c["ok"] for c in r.get("checks", []))]
+    data = {"commit": commit, "report": "reports/versions.md", "releases": ran, "sources": matrix.fingerprint(src)}
+    (REPO / "src" / "f5_parity" / "f5" / "mirror_runs.json").write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":

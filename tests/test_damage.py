@@ -95,3 +95,26 @@ def test_seed_interval_covers_repeated_runs(acoustic_damage, tmp_path):
     assert mcd(3, "again") == repeated[0]  # the same seed gives the same numbers
     assert interval["lo"] <= sum(repeated) / 3 <= interval["hi"], (repeated, interval)
     assert interval["n"] == 3 and interval["lo"] < interval["mean"] < interval["hi"]
+
+
+def test_significance_is_corrected_for_the_tables_comparisons():
+    """The stored 8-fault table: 40 (fault, metric) paired tests on 6 pairs each. Uncorrected, eight of them
+    fall below 0.05; Holm-Bonferroni keeps the two log-mel rows (arch, ref-audio) and drops, e.g., the
+    weights fault's speaker similarity (p 0.0087 alone, 0.31 among 40). Re-derived from the JSON's own p-values."""
+    from pathlib import Path
+
+    from f5_parity.testing.damage import DamageTable
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "reports/damage-fixture/all-factors-2cases-3seeds.json")
+                      .read_text())
+    table = DamageTable.from_dict(data)
+    table.correct_for_comparisons()
+    tests = [(r.row, m, t) for r in table.rows for m, t in r.versus_clean.items() if t.get("p_value") is not None]
+    assert len(tests) == 40 == table.to_dict()["comparisons"]
+    raw = {(row, m) for row, m, t in tests if t["p_value"] < 0.05 and t["worse"] > 0}
+    kept = {(r.row, m) for r in table.rows for m in r.versus_clean if r.worse_than_clean(m)}
+    assert kept == {("arch", "logmel"), ("ref-audio", "logmel")} and kept < raw
+    assert ("weights", "speaker_similarity") in raw - kept
+    assert all(t["p_holm"] >= t["p_value"] for _, _, t in tests)
+    assert "Holm-Bonferroni" in table.markdown() and "Holm-Bonferroni" in table.to_dict()["test"]
+    assert data.get("comparisons") == 40  # the stored file carries the corrected verdicts too

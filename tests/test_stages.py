@@ -4,11 +4,15 @@ The engine still builds specs of its own for isolation (mixes of trainer and inf
 stage inputs must equal what a real path passes to CFM.sample. For each infer entry — infer_cli's
 wiring, the F5TTS class, a user's wrapper, a whole script — and for every fault a wrapper can carry,
 the spec derived from the observation is rebuilt by the engine and compared with every CFM.sample
-call the path made: token ids and total duration exactly, the conditioning audio and the time grid
-to 1e-6, the weight set by exact tensor equality, dtype and flags by value. Long texts that
-infer_process splits into chunks (one CFM.sample per chunk), stereo references, references that are
-not 24 kHz and references over 12 s are covered. Real f5-tts code on tiny real checkpoints; nothing
-is mocked.
+call the path made. No equality here holds by construction: the tokens and the duration come from the
+engine's rules on the case (the spec's text value and duration rule, never a value read back from the
+call), the weight set and dtype the loader was asked for are read here from the loader's seam and
+compared with an exact tensor comparison and with the parameters, the time grid is recomputed here
+from the call's own arguments with f5's functions. Where a rule and the call disagree (a path that
+casts its model, or edits the text), the test asserts the finding that names the rule and both values
+instead. Long texts that infer_process splits into chunks (one CFM.sample per chunk), stereo
+references, references that are not 24 kHz and references over 12 s are covered. Real f5-tts code on
+tiny real checkpoints; nothing is mocked.
 """
 
 from __future__ import annotations
@@ -33,48 +37,77 @@ def _chunks(obs, case_gen: str) -> list[str]:
     return obs.batches[0]["gen_text_batches"] if obs.batches else [case_gen]
 
 
-def assert_engine_matches_every_call(obs, predicted, case: Case, candidates, workdir: Path) -> None:
-    """Rebuild each CFM.sample call of the path from the derived spec and compare, stage input by stage input."""
-    from f5_tts.model.utils import list_str_to_idx
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def assert_engine_matches_every_call(obs, predicted, case: Case, candidates, workdir: Path,
+                                     rule_findings: tuple[str, ...] = ()) -> None:
+    """Rebuild each CFM.sample call of the path from the derived spec and compare, stage input by stage input.
+    `rule_findings`: the factors whose engine rule must disagree with the call (a fault the path carries)."""
+    from f5_tts.model.utils import get_epss_timesteps, list_str_to_idx
 
     from f5_parity.f5.vocab import read_vocab_chars
 
     assert obs.error is None, obs.error
     chunks = _chunks(obs, case.gen_text)
     assert len(obs.samples) == len(chunks), "one CFM.sample call per text chunk"
-    spec, _, notes = derive_spec(obs, predicted, case, gen_text=chunks[0], candidates=candidates, workdir=workdir)
-    vocab = {c: i for i, c in enumerate(read_vocab_chars(spec.locate("vocab", "path")))}
+    spec, findings, notes = derive_spec(obs, predicted, case, gen_text=chunks[0], candidates=candidates,
+                                        workdir=workdir)
+    rule = {f.factor: f for f in findings if f.rule}
+    assert set(rule) == set(rule_findings), [f.to_dict() for f in findings]
+    for f in rule.values():  # a disagreement names its rule and carries both values, the observed one labelled
+        assert f.predicted != f.observed and f.observed.get("source") == "observed" and f.rule in f.message
+    flags_findings = {f.factor for f in findings if not f.rule}
+    if "text" not in rule:  # the text value is the prediction itself: nothing was searched or read back
+        assert spec.value("text") == predicted.value("text")
+    assert spec.value("duration")["rule"] == predicted.value("duration")["rule"] != "frames"
+    # the loader's seam, read here: what load_checkpoint was asked for
+    load = next(r for r in reversed(obs.loads) if not r.get("error"))
+    asked_set = "ema" if load["use_ema"] else "raw"
+    asked_dtype = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", None: "fp32"}[load["dtype"]]  # CPU
     for call, chunk in zip(obs.samples, chunks):
+        model = call.model
         ref = load_reference(spec, case)
         text_list, framed_ref, gen = framed_text(spec, ref, case, gen_text=chunk)
-        # tokens: exactly what CFM.sample's list_str_to_idx makes of the text the path passed
-        engine_ids = list_str_to_idx([text_list], vocab)
-        path_ids = list_str_to_idx(call.text, call.model.vocab_char_map)
-        assert torch.equal(engine_ids, path_ids), (text_list, call.text)
+        if "text" in rule:  # the path edited the text: the rule's tokens differ, and the finding holds both
+            rule_tokens, _, _ = framed_text(spec.with_value("text", **predicted.value("text")), ref, case, gen_text=chunk)
+            assert rule["text"].predicted["tokens"] == "".join(rule_tokens) != "".join(call.text[0])
+            assert rule["text"].observed["tokens"] == "".join(obs.samples[0].text[0])
+        else:  # tokens: the engine's framing and frontend of the case's text equal the strings the path passed
+            assert text_list == list(call.text[0]), (text_list, call.text)
+        # ids: under the vocab the flags name; a path with another vocab has a finding for it instead
+        if "vocab" in flags_findings:
+            assert spec.value("vocab") != predicted.value("vocab")
+        else:
+            vocab = {c: i for i, c in enumerate(read_vocab_chars(predicted.locate("vocab", "path")))}
+            assert torch.equal(list_str_to_idx([text_list], vocab), list_str_to_idx(call.text, model.vocab_char_map))
         # cond: the reference audio after the path's preprocessing (clip, mono, RMS raise, resample)
         assert ref.wav.shape == call.cond.shape
         assert torch.allclose(ref.wav.float(), call.cond.float().cpu(), atol=1e-6)
-        # total duration under the path's rule
+        # total duration under the engine's rule (speed and fix_duration as infer_batch_process got them)
         frames = ref.wav.shape[-1] // spec.value("mel")["hop_length"] + 1
         duration, _ = total_duration(spec, frames, ref, framed_ref, gen)
         assert duration == int(call.duration)
-        # time grid: the engine's from the spec; the path's from its own arguments through f5's function
-        model = call.model
+        # time grid, whole: the engine's from the spec; the path's from its own arguments through f5's functions
         dtype = next(model.parameters()).dtype
-        from f5_tts.model.utils import get_epss_timesteps
-
         if call.use_epss:
             path_t = get_epss_timesteps(call.steps, device="cpu", dtype=dtype)
         else:
             path_t = torch.linspace(0, 1, call.steps + 1, dtype=dtype)
         if call.sway_sampling_coef is not None:
             path_t = path_t + call.sway_sampling_coef * (torch.cos(torch.pi / 2 * path_t) - 1 + path_t)
-        assert torch.allclose(timesteps(spec, dtype, "cpu").float(), path_t.float(), atol=1e-6)
-        # weights, dtype, flags
-        assert weight_set_of(model, spec.locate("weights", "checkpoint"))[0] == spec.value("weights")["set"] or \
-            spec.value("weights")["set"] in weight_set_of(model, spec.locate("weights", "checkpoint"))[1]
-        assert spec.value("dtype")["weights"] == {torch.float32: "fp32", torch.float16: "fp16",
-                                                  torch.bfloat16: "bf16"}[dtype]
+        engine_t = timesteps(spec, dtype, "cpu")
+        assert engine_t.shape == path_t.shape and torch.allclose(engine_t.float(), path_t.float(), atol=1e-6)
+        # weights: the tensors equal (exactly) the set the spec names, and that is the set the loader was asked for
+        _, evidence = weight_set_of(model, spec.locate("weights", "checkpoint"))
+        assert evidence[spec.value("weights")["set"]]["equal"], evidence
+        assert ("weights" in rule) != (spec.value("weights")["set"] == asked_set)
+        # dtype: the loader's, unless the path cast its model afterwards (then the finding has both)
+        if "dtype" in rule:
+            assert rule["dtype"].predicted == {"weights": asked_dtype} and DTYPE_NAMES[dtype] != asked_dtype
+            assert rule["dtype"].observed["weights"] == DTYPE_NAMES[dtype]
+        else:
+            assert DTYPE_NAMES[dtype] == asked_dtype
         assert spec.value("arch")["pe_attn_head"] == model.transformer.transformer_blocks[0].attn.processor.pe_attn_head
         assert spec.value("arch")["text_mask_padding"] == model.transformer.text_embed.mask_padding
 
@@ -158,7 +191,9 @@ def test_a_wrapper_with_each_fault(fault, wrapper_env, predicted, pt_cases, tmp_
     case = _case(pt_cases)
     obs, _ = _run(InferRunner("custom", f"{wrapper}:generate"), predicted, case, mode="fast", seed=0, device="cpu",
                   gen_text=case.gen_text)
-    assert_engine_matches_every_call(obs, predicted, case, [], tmp_path)
+    # the engine's rule disagrees with the call only where the path acted on its own after f5's loader/framing
+    expected = {"fp16-weights": ("dtype",), "bf16-weights": ("dtype",), "nfd-text": ("text",)}.get(fault, ())
+    assert_engine_matches_every_call(obs, predicted, case, [], tmp_path, rule_findings=expected)
 
 
 def test_a_whole_script_run_with_its_own_arguments(fixture_set, pt_cases, tmp_path, monkeypatch):

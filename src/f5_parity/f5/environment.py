@@ -235,8 +235,13 @@ class F5Environment:
 
     @property
     def mirror_proven(self) -> bool:
-        """The trainer mirror (paths/trainer.py) may stand in for this Trainer's sample code."""
-        return self.trusted
+        """The trainer mirror (paths/trainer.py) may stand in for this Trainer's sample code: known, unedited
+        code whose Trainer sample block has the digest of a release the matrix actually ran the mirror
+        against (f5/matrix.py). A recognized release with another sample block is "recognized, mirror not
+        run": the installed Trainer runs instead (parity/trainer_side.py)."""
+        from f5_parity.f5.matrix import run_sample_block_digests
+
+        return self.trusted and self.digests.get("Trainer.train sample block") in run_sample_block_digests()
 
     def summary(self) -> str:
         """One line for the top of a report."""
@@ -249,6 +254,9 @@ class F5Environment:
         if self.shadowed:
             where.append(f"loaded from {self.location}, not the installed copy")
         head = f"{name} {self.version or '(no version metadata)'}" + (f" ({', '.join(where)})" if where else "")
+        if self.trusted and not self.mirror_proven:
+            return (f"{head}: code matches release {self.release} (recognized, mirror not run: no matrix run on "
+                    "its Trainer sample block, so the installed Trainer runs)")
         if self.trusted:
             return f"{head}: code matches release {self.release}"
         if self.differs:

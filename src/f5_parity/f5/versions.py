@@ -2,8 +2,9 @@
 (signatures), and from this table where only a release tells (the Trainer's sample block).
 
 The table rows were read off the releases' sources (diff of the sample block, scripts/f5_known_digests.py
-names the releases where its digest changes: 1.0.8, 1.1.16, 1.1.17); `make test-versions` proves the
-trainer mirror against the real Trainer on one release of each series.
+names the releases where its digest changes: 1.0.8, 1.1.16, 1.1.17); `make test-versions` runs the
+trainer mirror against the real Trainer, and f5/matrix.py counts it proven only for the sample-block
+digests that run covered (1.1.16's own block was never run: "recognized, mirror not run").
 """
 
 from __future__ import annotations
@@ -138,3 +139,20 @@ def guided_velocity(transformer, *, x, cond, text, time, cfg_strength: float):
         null_pred = transformer(x=x, cond=cond, text=text, time=time, mask=None, drop_audio_cond=True,
                                 drop_text=True)
     return pred + (pred - null_pred) * cfg_strength
+
+
+def time_grid(nfe: int, *, use_epss: bool, sway: float | None, dtype, device: str = "cpu"):
+    """CFM.sample's time grid at t_start 0 for its arguments: the EPSS grid when use_epss is asked and the
+    release has it (1.1.5+; get_epss_timesteps itself falls back to linspace for an nfe it has no grid
+    for), else linspace(0, 1, nfe + 1); then sway sampling t + sway * (cos(pi/2 t) - 1 + t)."""
+    import torch
+
+    if use_epss and sampler_facts()["epss"]:
+        from f5_tts.model.utils import get_epss_timesteps
+
+        t = get_epss_timesteps(int(nfe), device=device, dtype=dtype)
+    else:
+        t = torch.linspace(0, 1, int(nfe) + 1, device=device, dtype=dtype)
+    if sway is not None:
+        t = t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
+    return t

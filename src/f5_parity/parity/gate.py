@@ -15,15 +15,17 @@ Keys (hyphens and underscores are the same: ``max-cer`` = ``max_cer``)::
     max_gap = {cer = 0.2, similarity = 20}   # infer (and infer-copy) minus trainer; aliases max_cer_gap, ...
     max_mcd = {infer = 9.0}            # MCD-DTW (dB) to the truth (scoring/acoustic.py); not gated by default
     min_speaker_similarity = 0.7       # GE2E cosine to the reference voice; not gated by default
-    max_gap = {mcd = 1.5, speaker_similarity = 0.1}   # the acoustic gaps (defaults below)
+    max_gap = {mcd = 0.15, speaker_similarity = 0.03} # the acoustic gaps (defaults below, from the damage table)
     tolerances = {velocity = 1e-3}     # per stage rel_tol, fed to the engine (ParitySession(tolerances=...))
     per_case = false                   # also gate each case's row, not only the pooled score
     fail_on_probe = true               # a probe with status fail or error fails the gate
 
 A number replaces a whole per-path table from an earlier source; a table is merged key by key.
 With N seeds (full mode, ``--seeds``), per-path checks judge the mean over seeds, and a gap counts only
-when its 95 % interval over the paired seeds lies above zero (beyond the seed spread) and its mean is
-above the threshold: one noise draw cannot fail CI. The check records the interval and the seed count.
+when it is beyond the seed spread (its paired t-test over the seeds, two-sided, Holm-Bonferroni adjusted
+over every gap judged on seeds in the run, gives p < 0.05 with a positive mean) and its mean is above the
+threshold: one noise draw cannot fail CI, and neither can the number of gaps tested. The check records
+the interval, the raw and adjusted p-values, the family size and the seed count.
 Baseline paths (reference, copy-synthesis, griffin-lim) are gated only when named explicitly.
 
 Exit codes (the CLI's, for reference): 0 pass, 1 gate failed, 2 usage or input error, 3 internal error.
@@ -40,6 +42,7 @@ from typing import Any
 from f5_parity.parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.parity.pathnames import GENERATED_PATHS, PATH_ORDER
+from f5_parity.scoring.stats import holm
 
 ALL_GENERATED = "*"
 GAP_PATHS = ("infer", "infer-copy")
@@ -63,11 +66,24 @@ GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer
 DEFAULT_MAX_WER: dict[str, float] = {ALL_GENERATED: 1.0}
 DEFAULT_MAX_CER: dict[str, float] = {ALL_GENERATED: 0.6}
 DEFAULT_MIN_SIMILARITY: dict[str, float] = {ALL_GENERATED: 40.0}
-# * acoustic gaps (MCD-DTW dB, GE2E speaker cosine; scoring/acoustic.py): on the bundled fixture the clean
-#   infer path sits within ~0.3 dB / ~0.03 of the trainer over seeds, while the arch, weights and vocab
-#   faults move MCD by 0.5-3 dB (README damage table). 1.5 dB and 0.1 flag a lost voice or spectrum, not
-#   the noise. Absolute MCD and speaker-similarity levels depend on the voice and vocoder: not gated unless set.
-DEFAULT_MAX_GAP: dict[str, float] = {"cer": 0.2, "similarity": 20.0, "mcd": 1.5, "speaker_similarity": 0.1}
+# * acoustic gaps (MCD-DTW dB, GE2E speaker cosine; scoring/acoustic.py), from the project's own damage table:
+#   reports/damage-fixture/all-factors-2cases-3seeds.json and vocab-weights-8cases-3seeds.json (commit 3a5bfc7),
+#   the gap as this gate computes it (infer minus "trainer (held-out)", paired per seed). The clean infer path's
+#   largest single-seed gap there is +0.141 dB MCD and +0.0296 speaker cosine; each default is the smallest round
+#   number above it, so the clean path passed on every measured seed. The faults' mean gaps: speaker cosine
+#   arch +0.103, ref-audio +0.094, weights +0.040/+0.039, duration +0.035, sampler +0.032 (all caught by 0.03;
+#   vocab, text, dtype at noise level are not); MCD ref-audio +0.213 is caught, while arch +0.100, vocab
+#   +0.116/-0.025 and weights +0.011/-0.058 lie inside the clean path's own seed spread and pass 0.15 dB:
+#   on this fixture MCD does not separate them (docs/proofs.md; tests/test_gate.py re-derives all of this from
+#   the JSON). The old 1.5 dB / 0.1 cited "0.5-3 dB" that no table here measured, and let every fault through
+#   on MCD and ref-audio through on speaker similarity. Absolute MCD and speaker-similarity levels depend on the
+#   voice and vocoder: not gated unless set.
+DEFAULT_MAX_GAP: dict[str, float] = {"cer": 0.2, "similarity": 20.0, "mcd": 0.15, "speaker_similarity": 0.03}
+# Where the acoustic defaults come from (tests/test_gate.py reads these files and checks the numbers above).
+DEFAULT_GAP_SOURCE = {"commit": "3a5bfc7", "tables": ("reports/damage-fixture/all-factors-2cases-3seeds.json",
+                                                       "reports/damage-fixture/vocab-weights-8cases-3seeds.json")}
+# A seed gap "beyond the spread": Holm-Bonferroni over every gap the gate judges on seeds in one run, at this alpha.
+GAP_ALPHA = 0.05
 
 PER_PATH_KEYS = ("max_wer", "max_cer", "min_similarity", "max_mcd", "min_speaker_similarity")
 GAP_METRICS = ("wer", "cer", "similarity", "mcd", "speaker_similarity")
@@ -290,6 +306,7 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
             if stat and n_seeds > 1:
                 check.update(seeds=stat["n"], interval=[stat["lo"], stat["hi"]])
             checks.append(check)
+    seeded: list[dict] = []  # gap checks judged on seeds: one family for the Holm correction
     for path in GAP_PATHS:
         base = next((b for b in GAP_BASELINE[path] if b in entries or b in seed_paths), None)
         if (path not in entries and path not in seed_paths) or base is None:
@@ -307,13 +324,17 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
                     gap = None
                 else:  # "worse on the infer side" is positive for all: error rates and distances up, similarity down
                     gap = (t - p) if metric in HIGHER_IS_BETTER else (p - t)
-            beyond_spread = None if not ci or ci.get("lo") is None else ci["lo"] > 0
-            passed = _judge(gap, "<=", limit) or beyond_spread is False
-            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", passed)
+            check = _check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit))
             check["against"] = base
             if ci and ci.get("lo") is not None:
-                check.update(seeds=ci["n"], interval=[ci["lo"], ci["hi"]], beyond_seed_spread=beyond_spread)
+                check.update(seeds=ci["n"], interval=[ci["lo"], ci["hi"]], p_value=stat.get("p_value"))
+                seeded.append(check)
             checks.append(check)
+    adjusted = holm([c["p_value"] for c in seeded])
+    for check, p_holm in zip(seeded, adjusted):
+        beyond = bool(p_holm is not None and p_holm < GAP_ALPHA and (check["value"] or 0) > 0)
+        check.update(p_holm=p_holm, comparisons=len(seeded), beyond_seed_spread=beyond)
+        check["passed"] = check["passed"] or not beyond
     return checks
 
 

@@ -234,7 +234,10 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
 
 def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> dict[str, Any]:
     """The engine rebuilds the observed spec; its guided velocity at the fixed (x_t, t) must equal the one
-    the path's own model computed on its own inputs — else the engine does not compute what the path does."""
+    the path's own model computed on its own inputs, and its time grid must equal, point by point over the
+    whole grid, the one CFM.sample makes of the call's own arguments (steps, use_epss, sway) — else the
+    engine does not compute what the path does. tests/test_proofs_fail.py shows it failing on wrong rebuilds."""
+    from f5_parity.f5.versions import time_grid
     from f5_parity.parity.compare import compare_tensors
     from f5_parity.paths.stages import ModelPool, StageRunner, UnbuildableSpec
 
@@ -246,7 +249,16 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
     except UnbuildableSpec as exc:
         return {"checked": False, "reason": f"the engine cannot build the observed spec: {exc}"}
     comp = compare_tensors("velocity", call.velocity, stages["velocity"], 1e-4)
-    return {"checked": True, "passed": comp.passed, "rel_l2": comp.rel_l2, "rel_tol": 1e-4, "note": comp.note}
+    dtype = next(call.model.parameters()).dtype
+    path_grid = time_grid(call.steps, use_epss=call.use_epss, sway=call.sway_sampling_coef, dtype=dtype).float()
+    engine_grid = stages["timesteps"].float().cpu()
+    same_points = path_grid.shape == engine_grid.shape
+    grid_diff = float((path_grid - engine_grid).abs().max()) if same_points else None
+    grid_ok = bool(same_points and grid_diff <= 1e-6)
+    return {"checked": True, "passed": bool(comp.passed and grid_ok), "rel_l2": comp.rel_l2, "rel_tol": 1e-4,
+            "note": comp.note, "velocity_passed": comp.passed,
+            "time_grid": {"passed": grid_ok, "points": [int(engine_grid.numel()), int(path_grid.numel())],
+                          "max_abs_diff": grid_diff, "atol": 1e-6, "use_epss": call.use_epss}}
 
 
 def _run_summary(obs: Observation, spec: PathSpec) -> dict[str, Any]:

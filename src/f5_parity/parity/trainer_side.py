@@ -53,8 +53,15 @@ class TrainerSide:
     def _why(self) -> str:
         env = self.environment
         if self.source == "mirror":
-            return f"the mirror of Trainer.train's sample block is proven on release {env.release}"
-        if env.differs:
+            from f5_parity.f5.matrix import mirror_runs, run_sample_block_digests
+
+            ran = run_sample_block_digests().get(env.digests.get("Trainer.train sample block"))
+            return (f"the mirror of Trainer.train's sample block was run against the real Trainer of release {ran} "
+                    f"(same sample block as {env.release}; make test-versions at {mirror_runs()['commit'][:10]})")
+        if env.trusted:
+            reason = (f"release {env.release} is recognized, but the mirror was never run against its Trainer "
+                      "sample block")
+        elif env.differs:
             reason = f"the loaded code differs from release {env.compared_with} in {', '.join(env.differs)}"
         elif env.release:
             reason = f"release {env.release} is not one this tool supports"

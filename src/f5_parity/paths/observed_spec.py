@@ -4,10 +4,21 @@ Each factor's value is derived from what the path did at f5-tts's seams (paths/o
 weights by exact comparison of the model's tensors with the checkpoint's raw and EMA sets; arch from
 the kwargs the backbone was built with; vocab from the model's own vocab map; mel and ODE method from
 CFM's constructor; dtype from the parameters and the autocast state of the CFM.sample call; sampler
-from the call's arguments; text, reference audio and duration by recomputing the engine's inputs for
-the case and comparing them with what the path passed to CFM.sample. Where a factor cannot be
-derived, the prediction stays and a finding says so. Where prediction and observation differ, a
-finding gives both values.
+from the call's arguments.
+
+Four inputs are first computed by the engine's own rule, independently of the CFM.sample call, and only
+then compared with it (docs/proofs.md):
+  weights   the set the loader was asked for (load_checkpoint's use_ema), vs the set the model's tensors equal
+  dtype     the dtype the loader was asked for (or load_checkpoint's own default), vs the parameters' dtype
+  tokens    the spec's framing, frontend and Unicode form on the case's text, vs the token list passed
+  duration  the spec's duration rule (speed, fix_duration as infer_batch_process got them), vs the frames passed
+Where a rule and the call disagree, that is a finding carrying the rule's name and both values. The
+duration is never replaced by the observed number: the engine keeps its rule, and the mirror check
+shows whether it still computes what the path does. What only the path knows — the text after the
+user's own edits, the reference after their own preprocessing, the weights and dtype the model holds —
+is taken from the observation and labelled so in the finding ("observed"), never presented as predicted.
+Where a factor cannot be derived, the prediction stays and a note says so. Where prediction (the
+flags) and observation differ, a finding gives both values.
 """
 
 from __future__ import annotations
@@ -35,9 +46,13 @@ class Finding:
     predicted: Any
     observed: Any
     message: str
+    # Set when the engine's own rule (named here) disagrees with the CFM.sample call: `predicted` is then what the
+    # rule computes and `observed` what the call had. None: a flags-vs-observation finding.
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"factor": self.factor, "predicted": self.predicted, "observed": self.observed, "message": self.message}
+        d = {"factor": self.factor, "predicted": self.predicted, "observed": self.observed, "message": self.message}
+        return d if self.rule is None else {**d, "rule": self.rule}
 
 
 def weight_set_of(model, checkpoint: str, prefer: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -105,23 +120,50 @@ def _vocab_of(model, candidates: list[PathSpec], workdir: Path) -> tuple[dict[st
     return _vocab_value(path)
 
 
-def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str) -> dict[str, Any] | None:
-    """The text value under which the engine frames exactly the token list the path passed; None if none."""
-    from f5_parity.paths.stages import framed_text, load_reference
-
+def call_tokens(call: SampleCall) -> list[str] | None:
+    """The token list the path passed to CFM.sample (first item of the batch), or None (ids, or empty)."""
     observed = call.text
     if torch.is_tensor(observed) or not isinstance(observed, list) or not observed:
         return None
-    observed_tokens = list(observed[0]) if not isinstance(observed[0], str) else list(observed[0])
+    return list(observed[0])
+
+
+def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str
+             ) -> tuple[dict[str, Any] | None, Finding | None]:
+    """(the text value, a rule finding or None). First the engine's rule: the spec's framing, frontend and
+    Unicode form on the case's reference text and `gen_text`; only when its tokens differ from the call's does
+    a search over the known frontends and Unicode forms ask which edit of the user's text the path made (the
+    user's text after their own edits is observed, not predicted: the finding says so). None: no known form."""
+    from f5_parity.paths.stages import framed_text, load_reference
+
+    observed_tokens = call_tokens(call)
+    if observed_tokens is None:
+        return None, None
     ref = load_reference(spec, case)
     base = dict(spec.value("text"))
+    rule_tokens, _, _ = framed_text(spec, ref, case, gen_text=gen_text)
+    if rule_tokens == observed_tokens:
+        return base, None
+    rule = (f"{base.get('framing')} framing, frontend {base.get('frontend', 'pinyin')}, "
+            f"unicode {base.get('unicode', 'as-is')}")
+    matched = None
     for frontend in (base.get("frontend", "pinyin"), "chars"):
         for form in UNICODE_FORMS:
             value = {**base, "frontend": frontend, "unicode": form}
             tokens, _, _ = framed_text(spec.with_value("text", **value), ref, case, gen_text=gen_text)
             if tokens == observed_tokens:
-                return value
-    return None
+                matched = value
+                break
+        if matched:
+            break
+    explained = (f"; they equal frontend {matched['frontend']}, unicode {matched['unicode']} of the case's text "
+                 "(observed: your path edited the text)" if matched else "; no frontend/Unicode form the engine "
+                 "knows gives them")
+    finding = Finding("text", {"tokens": "".join(rule_tokens), **base},
+                      {"tokens": "".join(observed_tokens), **(matched or {}), "source": "observed"},
+                      f"text: the engine's rule ({rule}) frames {len(rule_tokens)} tokens; your path passed "
+                      f"{len(observed_tokens)} other ones{explained}", rule=rule)
+    return matched, finding
 
 
 def _ref_audio_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
@@ -150,7 +192,10 @@ def _ref_audio_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case
 
 
 def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
-                 gen_text: str) -> dict[str, Any]:
+                 gen_text: str) -> tuple[dict[str, Any], Finding | None]:
+    """(the duration value, a rule finding or None). The engine's rule on the speed and fix_duration the
+    path handed infer_batch_process (another seam than CFM.sample), then compared with the frames passed.
+    A disagreement is a finding with both numbers; the rule's value stays (never the observed number)."""
     from f5_parity.paths.stages import framed_text, load_reference, total_duration
 
     value = dict(spec.value("duration"))
@@ -163,15 +208,17 @@ def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
     try:
         ref = load_reference(candidate, case)
         _, framed_ref, gen = framed_text(candidate, ref, case, gen_text=gen_text)
-        import torchaudio  # noqa: F401  (load_reference needs it)
-
         frames = ref.wav.shape[-1] // candidate.value("mel")["hop_length"] + 1
         expected, _ = total_duration(candidate, frames, ref, framed_ref, gen)
-    except Exception:  # the reference cannot be rebuilt: keep the observed number
+    except Exception:  # the reference cannot be rebuilt: nothing to compare, and no finding invented
         expected = None
     if observed is not None and expected is not None and expected != observed:
-        return {"rule": "frames", "frames": observed, "speed": value.get("speed"), "fix_duration": value.get("fix_duration")}
-    return value
+        rule = f"{value.get('rule')} (speed {value.get('speed')}, fix_duration {value.get('fix_duration')})"
+        return value, Finding("duration", {"frames": expected, **value}, {"frames": observed, "source": "observed"},
+                              f"duration: the engine's rule {rule} gives {expected} frames; your path passed "
+                              f"{observed} to CFM.sample (the engine keeps its rule: the mirror check says whether "
+                              "it still computes what your path does)", rule=rule)
+    return value, None
 
 
 def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: str, candidates: list[PathSpec],
@@ -187,8 +234,16 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     loaded = [r["checkpoint"] for r in obs.loads if not r.get("error")]
     if loaded and Path(loaded[-1]).resolve() != Path(checkpoint).resolve():
         notes.append(f"your path loaded {loaded[-1]}, not {checkpoint}")
-    asked = ("ema" if obs.loads[-1]["use_ema"] else "raw") if obs.loads else predicted.value("weights")["set"]
+    rule_findings: list[Finding] = []
+    # weights: the loader's use_ema (the rule), then the set the tensors really equal (exact comparison)
+    load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
+    asked = ("ema" if load["use_ema"] else "raw") if load else predicted.value("weights")["set"]
+    asked_by = f"load_checkpoint(use_ema={load['use_ema']})" if load else "the flags"
     weight_set, weight_evidence = weight_set_of(model, checkpoint, prefer=asked)
+    if weight_set != asked:
+        rule_findings.append(Finding("weights", {"set": asked}, {"set": weight_set, "source": "observed"},
+                                     f"weights: the loader was asked for {asked} ({asked_by}); the model's tensors "
+                                     f"equal {weight_set}", rule=asked_by))
     values["weights"] = {"set": weight_set}
     values["arch"] = _arch_of(obs, model, predicted)
     values["vocab"], locators["vocab"] = _vocab_of(model, [predicted, *candidates], workdir)
@@ -198,7 +253,21 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
         mel_type = mel_kwargs.pop("mel_spec_type", values["mel"].get("mel_spec_type", "vocos"))
         values["mel"] = {**MEL_SPEC_KWARGS, **{k: v for k, v in mel_kwargs.items() if k in MEL_SPEC_KWARGS},
                          "mel_spec_type": mel_type}
-    values["dtype"] = {"weights": _dtype_name(next(model.parameters()).dtype), "autocast": call.autocast}
+    # dtype: what the loader was asked for (or load_checkpoint's own default on its device), then the parameters
+    from f5_parity.paths.spec import default_infer_dtype
+
+    if load:
+        rule_dtype = (_dtype_name(getattr(torch, load["dtype"])) if load.get("dtype")
+                      else default_infer_dtype(load.get("device") or "cpu"))
+        dtype_by = f"load_checkpoint(dtype={load.get('dtype')}, device={load.get('device')})"
+    else:
+        rule_dtype, dtype_by = predicted.value("dtype").get("weights", "fp32"), "the flags"
+    held = _dtype_name(next(model.parameters()).dtype)
+    if held != rule_dtype:
+        rule_findings.append(Finding("dtype", {"weights": rule_dtype}, {"weights": held, "source": "observed"},
+                                     f"dtype: the loader made the weights {rule_dtype} ({dtype_by}); CFM.sample ran "
+                                     f"on weights {held} (your path cast the model after loading)", rule=dtype_by))
+    values["dtype"] = {"weights": held, "autocast": call.autocast}
     values["sampler"] = {"nfe": call.steps, "cfg": call.cfg_strength,
                          "sway": None if call.sway_sampling_coef is None else float(call.sway_sampling_coef),
                          "ode": (built.get("odeint_kwargs") or {}).get("method", values["sampler"].get("ode", "euler")),
@@ -208,13 +277,15 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     if not call.use_epss and sampler_facts()["epss"]:  # before 1.1.5 there is no EPSS to turn off
         values["sampler"]["use_epss"] = False
     for record in obs.vocoders:
-        load = record.get("load_vocoder")
-        if load and load.get("is_local") and load.get("local_path"):
-            values["vocoder"], locators["vocoder"] = _vocoder_value(load["vocoder_name"], load["local_path"])
+        vload = record.get("load_vocoder")
+        if vload and vload.get("is_local") and vload.get("local_path"):
+            values["vocoder"], locators["vocoder"] = _vocoder_value(vload["vocoder_name"], vload["local_path"])
     derived = PathSpec(label, values, locators)
 
-    # Inputs recomputed by the engine and compared with what the path passed.
-    text = _text_of(call, derived, case, gen_text)
+    # Inputs computed by the engine's rules first, then compared with what the path passed.
+    text, text_finding = _text_of(call, derived, case, gen_text)
+    if text_finding:
+        rule_findings.append(text_finding)
     if text is None:
         notes.append("the text your path passed to CFM.sample matches no frontend/Unicode form the engine knows; "
                      "the text factor keeps the prediction")
@@ -227,11 +298,14 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     locators = {f: dict(v) for f, v in derived.locators.items()}
     values["ref-audio"], locators["ref-audio"] = ref_value, ref_locator
     derived = PathSpec(label, values, locators)
-    derived = derived.with_value("duration", **_duration_of(obs, call, derived, case, gen_text))
+    duration, duration_finding = _duration_of(obs, call, derived, case, gen_text)
+    derived = derived.with_value("duration", **duration)
+    if duration_finding:
+        rule_findings.append(duration_finding)
 
     findings = [_finding(fid, predicted.value(fid), derived.value(fid), weight_evidence)
                 for fid in predicted.values if predicted.value(fid) != derived.value(fid)]
-    return derived, findings, notes
+    return derived, findings + rule_findings, notes
 
 
 _SAYS = {

@@ -225,7 +225,10 @@ def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None 
             ref_text += " " if ref_text.endswith(".") else ". "
     if len(ref_text[-1].encode("utf-8")) == 1:  # infer_batch_process L468
         ref_text = ref_text + " "
-    return frontend(apply_unicode(ref_text + gen, form), kind), ref_text, gen
+    # A Unicode form is an edit of the user's text before infer_process: infer_batch_process then measures the
+    # edited strings' bytes for the duration too (an NFD text has more bytes), so both come back edited.
+    ref_text, gen = apply_unicode(ref_text, form), apply_unicode(gen, form)
+    return frontend(ref_text + gen, kind), ref_text, gen
 
 
 def total_duration(spec: PathSpec, ref_frames_dataset: int, ref: RefAudio, framed_ref_text: str, gen_text: str) -> tuple[int, int]:
@@ -253,19 +256,12 @@ def total_duration(spec: PathSpec, ref_frames_dataset: int, ref: RefAudio, frame
 
 
 def timesteps(spec: PathSpec, dtype: torch.dtype, device: str) -> torch.Tensor:
-    """CFM.sample's time grid: EPSS for t_start 0, then sway sampling."""
-    from f5_parity.f5.versions import sampler_facts
+    """CFM.sample's time grid for this spec's sampler: EPSS unless the spec says use_epss False (what an
+    observed path that turned it off passed), uniform before f5-tts 1.1.5; then sway sampling."""
+    from f5_parity.f5.versions import time_grid
 
     s = spec.value("sampler")
-    if sampler_facts()["epss"]:
-        from f5_tts.model.utils import get_epss_timesteps
-
-        t = get_epss_timesteps(int(s["nfe"]), device=device, dtype=dtype)
-    else:  # f5-tts before 1.1.5: a uniform grid
-        t = torch.linspace(0, 1, int(s["nfe"]) + 1, device=device, dtype=dtype)
-    if s.get("sway") is not None:
-        t = t + s["sway"] * (torch.cos(torch.pi / 2 * t) - 1 + t)
-    return t
+    return time_grid(int(s["nfe"]), use_epss=s.get("use_epss", True), sway=s.get("sway"), dtype=dtype, device=device)
 
 
 # --- the stages ------------------------------------------------------------------------------------------
@@ -439,6 +435,8 @@ class StageRunner:
                 cfg_strength=s["cfg"],
                 sway_sampling_coef=s["sway"],
                 seed=s.get("seed"),
+                # only an observed path that turned EPSS off says so (1.1.5+; older CFM.sample has no argument)
+                **({"use_epss": False} if s.get("use_epss") is False else {}),
             )
         return out.float()[:, ctx.ref_len:, :].cpu()
 

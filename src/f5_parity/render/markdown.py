@@ -477,11 +477,16 @@ def _observed_lines(d: RunReport) -> list[str]:
             lines.append("")
         check = observed.get("mirror_check")
         if check:
+            grid = check.get("time_grid") or {}
+            grid_text = (f"; time grid {'equal' if grid.get('passed') else 'DIFFERENT'} over all "
+                         f"{(grid.get('points') or ['?'])[0]} points (max |diff| {_num(grid.get('max_abs_diff'))})"
+                         if grid else "")
             lines += [("Mirror check: the engine's rebuild of this spec gives the same guided velocity as your "
-                       f"path's own model (rel L2 {_num(check.get('rel_l2'))} <= {_num(check.get('rel_tol'))})."
-                       if check.get("passed") else
+                       f"path's own model (rel L2 {_num(check.get('rel_l2'))} <= {_num(check.get('rel_tol'))})"
+                       f"{grid_text}." if check.get("passed") else
                        f"Mirror check FAILED: the engine's rebuild of this spec differs from your path's own model "
-                       f"(rel L2 {_num(check.get('rel_l2'))}; {check.get('reason') or check.get('note') or ''}): "
+                       f"(rel L2 {_num(check.get('rel_l2'))}{grid_text}; "
+                       f"{check.get('reason') or check.get('note') or ''}): "
                        "something your path does is not captured by the factors."), ""]
     for note in observed.get("notes") or []:
         lines.append(f"- note: {note}")

@@ -53,7 +53,8 @@ def render_run_summary(data: RunReport, console) -> None:
     check = observed.get("mirror_check") or {}
     if check.get("checked") and not check.get("passed"):
         console.print(f"  [yellow]mirror check failed[/]: the engine's rebuild differs from your path's own model "
-                      f"(rel L2 {_num(check.get('rel_l2'))})")
+                      f"(rel L2 {_num(check.get('rel_l2'))}, time grid "
+                      f"{'equal' if (check.get('time_grid') or {}).get('passed') else 'different'})")
     for case, comps in data.stages.items():
         table = Table(title=f"stages, case {case} (trainer vs infer on identical inputs)")
         for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):

@@ -71,3 +71,21 @@ def paired_test(a: Sequence[float | None], b: Sequence[float | None]) -> PairedT
         return PairedTest(n, mean, ci, 0.0 if mean != 0 else 1.0, math.inf if mean != 0 else 0.0)
     p = float(stats.ttest_1samp(d, 0.0).pvalue)
     return PairedTest(n, mean, ci, p, mean / sd)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the order given (None stays None and is not counted).
+
+    A table or a gate that asks "is this worse?" of many (fault, metric) pairs at once would call about
+    one in twenty of them significant by chance at p < 0.05; Holm's step-down keeps the chance of any
+    false "worse" in the whole family below alpha, with no assumption about how the tests depend on each
+    other (the pairs share seeds and cases, so they do). scipy has no Holm; it is this short:
+    sort ascending, p_(i) * (m - i), running maximum, capped at 1."""
+    indexed = sorted(((p, i) for i, p in enumerate(p_values) if p is not None), key=lambda pi: pi[0])
+    m = len(indexed)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * float(p)))
+        out[i] = running
+    return out

@@ -20,7 +20,7 @@ import torch
 
 from f5_parity.scoring.audio import write_wav
 from f5_parity.scoring.metrics import pool, score_wav
-from f5_parity.scoring.stats import interval, paired_test
+from f5_parity.scoring.stats import holm, interval, paired_test
 from f5_parity.cases.case import Case
 from f5_parity.testing.faults import FAULTS, inject
 from f5_parity.paths.spec import PathSpec
@@ -29,7 +29,9 @@ from f5_parity.paths.stages import DTYPES, ModelPool
 
 METRICS = ("cer", "similarity", "mcd", "logmel", "speaker_similarity")
 HIGHER_IS_BETTER = ("similarity", "speaker_similarity")
-ALPHA = 0.05  # the significance the table states for "worse than the clean infer path"
+ALPHA = 0.05  # the significance the table states for "worse than the clean infer path", after Holm-Bonferroni
+TEST = ("paired t-test over (case, seed) pairs against the clean infer path, two-sided; p-values Holm-Bonferroni "
+        "adjusted over every (fault, metric) comparison in the table")
 CLEAN = "infer (clean)"
 
 
@@ -51,8 +53,9 @@ class DamageRow:
         return (self.intervals.get(metric) or {}).get("mean")
 
     def worse_than_clean(self, metric: str, alpha: float = ALPHA) -> bool:
+        """Worse beyond the seed noise, with the table's many comparisons accounted for (the Holm p-value)."""
         t = self.versus_clean.get(metric) or {}
-        return bool(t.get("p_value") is not None and t["p_value"] < alpha and (t.get("worse") or 0) > 0)
+        return bool(t.get("p_holm") is not None and t["p_holm"] < alpha and (t.get("worse") or 0) > 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "samples"} | {"pairs": self.samples}
@@ -69,8 +72,24 @@ class DamageTable:
     def to_dict(self) -> dict[str, Any]:
         return {"rows": [r.to_dict() for r in self.rows], "asr": self.asr, "vocoder": self.vocoder,
                 "seeds": self.seeds, "alpha": ALPHA, "acoustic": self.acoustic,
-                "ranking": [r.row for r in self.ranked()],
-                "test": "paired t-test over (case, seed) pairs against the clean infer path, two-sided"}
+                "ranking": [r.row for r in self.ranked()], "test": TEST,
+                "comparisons": sum(1 for r in self.rows for t in r.versus_clean.values() if t.get("p_value") is not None)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DamageTable":
+        """A table read back from damage.json (to re-render it, or to correct an older file's significance)."""
+        names = set(DamageRow.__dataclass_fields__) - {"samples"}
+        rows = [DamageRow(**{k: v for k, v in r.items() if k in names}, samples=r.get("pairs") or {})
+                for r in data["rows"]]
+        return cls(rows, data.get("asr") or {}, data.get("vocoder", ""), list(data.get("seeds") or []),
+                   data.get("acoustic") or {})
+
+    def correct_for_comparisons(self) -> None:
+        """Holm-Bonferroni over every (fault, metric) test of the table: each gets p_holm and its verdict."""
+        tests = [t for r in self.rows for t in r.versus_clean.values()]
+        for t, p_holm in zip(tests, holm([t.get("p_value") for t in tests])):
+            t["p_holm"] = p_holm
+            t["significantly_worse"] = bool(p_holm is not None and p_holm < ALPHA and (t.get("worse") or 0) > 0)
 
     def ranked(self) -> list[DamageRow]:
         """The fault rows, most damaging first by log-mel distance to the truth (then MCD). On F5's own feature
@@ -98,7 +117,9 @@ class DamageTable:
                          f"{cell(r, 'cer', '.2f')} | {cell(r, 'similarity', '.1f')} |")
         lines += ["", f"Mean ± 95 % interval half-width over {n} seed{'s' if n != 1 else ''} "
                       f"({', '.join(map(str, self.seeds))}); **bold** = worse than the clean infer path at p < {ALPHA} "
-                      "(paired t-test over the same cases and seeds). Faults are ranked by log-mel distance to the truth."]
+                      f"(paired t-test over the same cases and seeds, Holm-Bonferroni adjusted over the table's "
+                      f"{sum(1 for r in self.rows for t in r.versus_clean.values() if t.get('p_value') is not None)} "
+                      "comparisons). Faults are ranked by log-mel distance to the truth."]
         return "\n".join(lines)
 
 
@@ -228,6 +249,7 @@ def damage_table(train: PathSpec, clean_infer: PathSpec, cases: list[Case], out_
             continue
         row = scored(fid, description, items)
         row.versus_clean = _versus(clean, row)
+    table.correct_for_comparisons()
     return table
 
 
@@ -242,5 +264,5 @@ def _versus(clean: DamageRow, row: DamageRow) -> dict[str, dict[str, Any]]:
     for m in METRICS:
         t = paired_test(clean.samples.get(m, []), row.samples.get(m, []))
         worse = None if t.mean_difference is None else (-t.mean_difference if m in HIGHER_IS_BETTER else t.mean_difference)
-        out[m] = {**t.to_dict(), "worse": worse, "significantly_worse": bool(t.significant(ALPHA) and (worse or 0) > 0)}
+        out[m] = {**t.to_dict(), "worse": worse}  # significance: correct_for_comparisons, over the whole table
     return out
