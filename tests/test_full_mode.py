@@ -42,7 +42,8 @@ def test_trainer_sample_is_exactly_the_stage_engines_trainer_final_mel(fixture_s
 
 @pytest.fixture
 def generations(monkeypatch):
-    """Every real CFM.sample call that runs the ODE (called through, nothing changed), with its step count."""
+    """Every real CFM.sample call that runs the ODE (called through, nothing changed): its step count and the
+    seed torch's generator was last seeded with (torch.initial_seed(), read at the call: what the noise came from)."""
     from f5_tts.model.cfm import CFM
 
     calls = []
@@ -50,7 +51,7 @@ def generations(monkeypatch):
 
     @functools.wraps(original)
     def counted(self, *args, **kwargs):
-        calls.append(kwargs.get("steps"))
+        calls.append((kwargs.get("steps"), torch.initial_seed()))
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(CFM, "sample", counted)
@@ -72,6 +73,23 @@ def test_full_mode_generates_each_path_once_per_seed(flags, culprit, fixture_set
     assert {r["path"] for r in data["scores"]["rows"]} >= {"trainer", "infer"}
     assert not {r["path"] for r in data["scores"]["rows"]} & {"trainer-heldout", "infer-copy"}
     assert data["observed_infer"]["mirror_check"]["passed"]  # full mode checks the mirror too
+    # Seed pairing, observed: the trainer sample and the infer path of one seed drew their noise from the same
+    # seed, and the two seeds from different ones (calls run seed by seed: trainer, then infer).
+    drawn = [seed for _, seed in generations]
+    assert drawn[0] == drawn[1] and drawn[2] == drawn[3] and drawn[0] != drawn[2], drawn
+    # ... and the gate's per-seed gaps pair the rows of the same seed: recomputed here from the per-wav rows
+    rows = data["scores"]["acoustic"]["rows"]
+    gaps = data["scores"]["seeds"]["gaps"]["infer"]
+    assert "speaker_similarity" in gaps
+    for metric, gap in gaps.items():
+        assert gap["against"] == "trainer" and gap["n"] == 2
+        for s, value in zip(data["scores"]["seeds"]["seeds"], gap["per_seed"]):
+            if metric not in ("mcd", "logmel", "speaker_similarity"):
+                continue  # ASR gaps pool over words, not over rows
+            mean = {p: [r[metric] for r in rows if r["path"] == p and r["seed"] == s] for p in ("trainer", "infer")}
+            infer, trainer = (sum(mean[p]) / len(mean[p]) for p in ("infer", "trainer"))
+            expected = trainer - infer if metric == "speaker_similarity" else infer - trainer  # worse is positive
+            assert value == pytest.approx(expected, abs=1e-9), (metric, s)
     if culprit is None:
         assert data["parity_verdict"] == "pass" and data["culprits"] == []  # (the gate judges the untrained audio)
         stages = [s["stage"] for s in data["stages"][case.name]]
