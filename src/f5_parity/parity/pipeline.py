@@ -90,7 +90,8 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     run = result.to_dict()
     report = RunReport(
         verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"], factors=run["factors"],
-        warnings=run["warnings"], first_divergence=run["first_divergence"], stages=run["stages"],
+        warnings=run["warnings"], first_divergence=run["first_divergence"],
+        stages={case: list(comps) for case, comps in result.stages.items()},
         by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from f5_parity.parity.compare import StageComparison
 from f5_parity.results import ProbeResult, jsonable
 
 # The JSON keys in the order run.json has always written them.
@@ -30,7 +31,7 @@ class RunReport:
     factors: dict[str, dict[str, Any]]
     warnings: list[dict[str, Any]]
     first_divergence: dict[str, str | None]
-    stages: dict[str, list[dict[str, Any]]]
+    stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
     by_design: list[dict[str, Any]]
     isolation: dict[str, Any]
     specs: dict[str, Any]
@@ -75,6 +76,8 @@ class RunReport:
     def from_json(cls, d: dict[str, Any]) -> "RunReport":
         known = {k: d.get(k) for k in _ORDER if k in d}
         known["probes"] = [ProbeResult.from_dict(p) for p in d.get("probes") or []]
+        known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
+                           for case, comps in (d.get("stages") or {}).items()}
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_bytes_atomic
+from f5_parity.parity.compare import StageComparison
 from f5_parity.parity.result import RunReport
 
 SUITE_NAME = "parity-check"
@@ -76,13 +77,11 @@ def _probe_cases(s: _Suite, d: RunReport) -> None:
                time=round(p.duration_s, 4))
 
 
-def _stage_message(c: dict[str, Any]) -> str:
-    stage = c.get("stage")
-    if c.get("rule") == "exact":
-        what = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "values differ")
-        return f"{stage}: {what} (must be equal)"
-    return (f"{stage}: rel L2 {_num(c.get('rel_l2'))} > rel_tol {_num(c.get('rel_tol'))}"
-            + (f" ({c['note']})" if c.get("note") else ""))
+def _stage_message(c: StageComparison) -> str:
+    if c.rule == "exact":
+        what = c.note or (f"{c.mismatched} ids differ" if c.mismatched else "values differ")
+        return f"{c.stage}: {what} (must be equal)"
+    return f"{c.stage}: rel L2 {_num(c.rel_l2)} > rel_tol {_num(c.rel_tol)}" + (f" ({c.note})" if c.note else "")
 
 
 def _stage_cases(s: _Suite, d: RunReport) -> None:
@@ -94,11 +93,11 @@ def _stage_cases(s: _Suite, d: RunReport) -> None:
             continue
         for c in comps:
             failure = None
-            if not c.get("passed"):
-                failure = (_stage_message(c), "stage", f"culprits: {culprits}\n" + _details(c))
-            s.case(f"stage.{case}", str(c.get("stage")), failure=failure,
-                   out=None if failure else f"rule {c.get('rule')}, rel L2 {_num(c.get('rel_l2'))}, "
-                                            f"max abs diff {_num(c.get('max_abs_diff'))}")
+            if not c.passed:
+                failure = (_stage_message(c), "stage", f"culprits: {culprits}\n" + _details(c.to_dict()))
+            s.case(f"stage.{case}", str(c.stage), failure=failure,
+                   out=None if failure else f"rule {c.rule}, rel L2 {_num(c.rel_l2)}, "
+                                            f"max abs diff {_num(c.max_abs_diff)}")
 
 
 def _check_name(c: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
+from f5_parity.parity.compare import StageComparison
 from f5_parity.parity.result import RunReport
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
@@ -203,6 +204,10 @@ def _warning_lines(d: RunReport) -> list[str]:
     return out
 
 
+def _stage_note(c: StageComparison) -> str:
+    return c.note or (f"{c.mismatched} ids differ" if c.mismatched else "")
+
+
 def _stage_lines(d: RunReport) -> list[str]:
     stages = d.stages or {}
     if not stages:
@@ -214,18 +219,11 @@ def _stage_lines(d: RunReport) -> list[str]:
         out += [f"### Case {case} — first divergence: {first or 'none'}", ""]
         rows = []
         for c in comps:
-            note = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "")
-            rows.append([c.get("stage"), "yes" if c.get("passed") else "**no**", c.get("rule"), c.get("rel_tol"),
-                         c.get("rel_l2"), c.get("max_abs_diff"), _num(c.get("cosine"), ".6f"),
-                         _num(c.get("snr_db"), ".1f"), c.get("min_required_rel_tol"), note])
+            rows.append([c.stage, "yes" if c.passed else "**no**", c.rule, c.rel_tol, c.rel_l2, c.max_abs_diff,
+                         _num(c.cosine, ".6f"), _num(c.snr_db, ".1f"), c.min_required_rel_tol, _stage_note(c)])
         out += _table(STAGE_COLUMNS, rows)
-        stats = []
-        for c in comps:
-            for side in ("a", "b"):
-                s = c.get(side) or {}
-                if s:
-                    stats.append([c.get("stage"), side, s.get("shape"), s.get("dtype"), s.get("mean"), s.get("std"),
-                                  s.get("min"), s.get("max")])
+        stats = [[c.stage, side, s.shape, s.dtype, s.mean, s.std, s.min, s.max]
+                 for c in comps for side, s in (("a", c.a), ("b", c.b)) if s is not None]
         if stats:
             out += ["", "<details><summary>both sides' statistics</summary>", ""]
             out += _table(("stage", "side", "shape", "dtype", "mean", "std", "min", "max"), stats)

@@ -60,9 +60,9 @@ def render_run_summary(data: RunReport, console) -> None:
         for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):
             table.add_column(col)
         for c in comps:
-            table.add_row(c["stage"], "[green]yes[/]" if c["passed"] else "[red]no[/]", _num(c.get("rel_l2")),
-                          _num(c.get("max_abs_diff")), _num(c.get("cosine"), ".6f"), _num(c.get("snr_db"), ".1f"),
-                          c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else ""))
+            table.add_row(c.stage, "[green]yes[/]" if c.passed else "[red]no[/]", _num(c.rel_l2),
+                          _num(c.max_abs_diff), _num(c.cosine, ".6f"), _num(c.snr_db, ".1f"),
+                          c.note or (f"{c.mismatched} ids differ" if c.mismatched else ""))
         console.print(table)
     if data.by_design:
         console.print("[bold]by design[/] (differences the two paths have on purpose, measured apart):")
