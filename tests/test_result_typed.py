@@ -15,7 +15,9 @@ import pytest
 from golden_normalize import normalize
 
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.result import GateCheck, GateResult, RunReport
+from f5_parity.render.markdown import render_report
+from f5_parity.render.terminal import render_run_summary
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_GOLDENS = ["run-clean", "run-v1", "demo-fast"]
@@ -49,3 +51,75 @@ def test_stages_are_typed():
     assert cond.snr_db == float("inf")  # JSON's "inf" string is a number again
     assert cond.a is not None and cond.a.shape == [1, 317, 100]
     assert load("run-v1").stages == {"ptbr_00": []}  # nothing compared
+
+
+def test_gate_is_typed_and_round_trips_its_optional_keys():
+    gate = load("run-clean").gate
+    assert isinstance(gate, GateResult) and all(isinstance(c, GateCheck) for c in gate.checks)
+    assert gate.passed and not gate.failures
+    seeded = {"name": "cer_gap", "path": "infer", "case": None, "value": 0.31, "threshold": 0.2, "op": "<=",
+              "passed": False, "against": "trainer", "seeds": 3, "interval": [0.2, 0.4], "p_value": 0.01,
+              "p_holm": None, "comparisons": 2, "beyond_seed_spread": True}
+    assert list(GateCheck.from_dict(seeded).to_dict().items()) == list(seeded.items())
+
+
+# --- the terminal: calm and true (issue 24 item 5) ---------------------------------------------------------
+
+def terminal(report: RunReport) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=200, force_terminal=False, color_system=None)
+    render_run_summary(report, console)
+    return console.export_text()
+
+
+def with_failed_check(report: RunReport, **check) -> RunReport:
+    report.gate.checks.append(GateCheck.from_dict({"path": None, "case": None, "passed": False, **check}))
+    report.gate.passed = False
+    report.verdict = "fail"
+    return report
+
+
+def test_a_failed_check_reads_as_what_failed():
+    report = with_failed_check(load("run-clean"), name="wer", value=1.56, threshold=1.0, op="<=")
+    text = terminal(report)
+    assert "wer 1.56 > 1.0" in text
+    assert "<=" not in text.split("failed checks:")[1].splitlines()[0]
+
+
+def test_a_failed_parity_check_does_not_read_as_a_statement():
+    report = load("run-v1")
+    text = terminal(report)
+    assert "parity fail" in text and "parity fail == pass" not in text
+
+
+def test_nothing_compared_prints_no_empty_table_and_no_none():
+    report = load("run-v1")  # the infer path failed to load: every case has no stages
+    report.environment = {"summary": "f5-tts 1.1.22 (release)", "trainer_side": "mirror", "f5_tts": {"trusted": True}}
+    text = terminal(report)
+    assert "None" not in text
+    assert "stages, case" not in text  # no table titled for a case that has no rows
+    assert "case ptbr_00: nothing compared: the infer path failed" in text
+    assert text.splitlines()[0].startswith("f5-tts: f5-tts 1.1.22")  # the README's promised first line
+    md = render_report(report)
+    assert "Nothing compared: the infer path failed" in md and "| stage | ok |" not in md
+
+
+def test_culprit_without_a_measured_divergence_prints_no_none():
+    report = load("run-clean")
+    factor = report.factors["vocab"]
+    factor.update(culprit=True, effect={"buildable": True, "first_divergence": None, "velocity": 0.2}, fix="use it")
+    report.culprits = ["vocab"]
+    text = terminal(report)
+    assert "None" not in text and "no stage diverges" in text and "rel L2 0.2" in text
+
+
+def test_markup_in_values_is_printed_as_written_and_rendered_in_the_tool_lines():
+    report = load("run-clean")
+    report.warnings = [{"factor": "text", "case": "ptbr_00", "message": "a [bold]literal[/] tag", "metrics": {}}]
+    report.notes = ["note with [red]brackets[/red]"]
+    text = terminal(report)
+    assert "[text] ptbr_00: a [bold]literal[/] tag" in text
+    assert "note with [red]brackets[/red]" in text
+    assert "[bold" not in text.replace("[bold]literal", "")  # the tool's own markup is rendered, never printed
+    assert "[/]" not in text.replace("literal[/] tag", "")

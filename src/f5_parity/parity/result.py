@@ -15,6 +15,70 @@ from typing import Any
 from f5_parity.parity.compare import StageComparison
 from f5_parity.results import ProbeResult, jsonable
 
+@dataclass
+class GateCheck:
+    """One check of the gate: `value op threshold` must hold (parity == pass, wer <= 1.0, a probe not failed)."""
+
+    name: str
+    path: str | None
+    case: str | None
+    value: Any
+    threshold: Any
+    op: str  # "<=", ">=", "==", "not in"
+    passed: bool
+    against: str | None = None  # gap checks: the baseline path the gap is measured from
+    seeds: int | None = None  # judged over seeds: how many, and the 95 % interval
+    interval: list[Any] | None = None
+    # seeded gap checks: the paired test and its Holm correction (parity/gate.py)
+    p_value: float | None = None
+    p_holm: float | None = None
+    comparisons: int | None = None
+    beyond_seed_spread: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # The optional keys are written only where parity/gate.py sets them, in its order.
+        out = {k: getattr(self, k) for k in ("name", "path", "case", "value", "threshold", "op", "passed")}
+        if self.against is not None:
+            out["against"] = self.against
+        if self.seeds is not None:
+            out.update(seeds=self.seeds, interval=self.interval)
+        if self.comparisons is not None:
+            out.update(p_value=self.p_value, p_holm=self.p_holm, comparisons=self.comparisons,
+                       beyond_seed_spread=self.beyond_seed_spread)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GateCheck":
+        return cls(**{k: d.get(k) for k in ("name", "path", "case", "value", "threshold", "op", "against", "seeds",
+                                              "interval", "p_value", "p_holm", "comparisons", "beyond_seed_spread")},
+                   passed=bool(d.get("passed")))
+
+
+@dataclass
+class GateResult:
+    """The gate: every check, the thresholds they used and where those came from."""
+
+    passed: bool
+    thresholds: dict[str, Any]
+    source: str
+    checks: list[GateCheck]
+
+    @property
+    def failures(self) -> list[GateCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "thresholds": self.thresholds, "source": self.source,
+                "checks": [c.to_dict() for c in self.checks]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "GateResult | None":
+        if not d:
+            return None
+        return cls(passed=bool(d.get("passed")), thresholds=dict(d.get("thresholds") or {}),
+                   source=d.get("source", "defaults"), checks=[GateCheck.from_dict(c) for c in d.get("checks") or []])
+
+
 # The JSON keys in the order run.json has always written them.
 _ORDER = ("verdict", "culprits", "factors", "warnings", "first_divergence", "stages", "by_design", "isolation",
           "specs", "notes", "mode", "tolerance_rule", "seconds", "unbuilt", "parity_verdict", "fingerprint",
@@ -42,7 +106,7 @@ class RunReport:
     checkpoint: dict[str, Any]
     cases: list[dict[str, Any]]
     probes: list[ProbeResult]
-    gate: dict[str, Any]
+    gate: GateResult | None  # None only before the gate ran (run.json then says {})
     reproducibility: dict[str, Any]
     fingerprint: dict[str, Any] | None = None
     scores: dict[str, Any] | None = None  # rows, pooled per path (keys wer, cer, cer_capped, similarity, ...), asr
@@ -59,8 +123,8 @@ class RunReport:
         return self.verdict == "pass"
 
     @property
-    def gate_failures(self) -> list[dict[str, Any]]:
-        return [c for c in self.gate.get("checks") or [] if not c.get("passed")]
+    def gate_failures(self) -> list[GateCheck]:
+        return self.gate.failures if self.gate else []
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -68,6 +132,8 @@ class RunReport:
             value = getattr(self, key)
             if key in _OPTIONAL and not value:
                 continue
+            if key == "gate" and value is None:
+                value = {}
             out[key] = [p.to_dict() for p in value] if key == "probes" else value
         out.update(self.extra)
         return jsonable(out)
@@ -78,6 +144,7 @@ class RunReport:
         known["probes"] = [ProbeResult.from_dict(p) for p in d.get("probes") or []]
         known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
                            for case, comps in (d.get("stages") or {}).items()}
+        known["gate"] = GateResult.from_dict(d.get("gate"))
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}

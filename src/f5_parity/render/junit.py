@@ -24,7 +24,7 @@ from typing import Any
 
 from f5_parity.files import write_bytes_atomic
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.result import GateCheck, RunReport
 
 SUITE_NAME = "parity-check"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -100,27 +100,26 @@ def _stage_cases(s: _Suite, d: RunReport) -> None:
                                             f"max abs diff {_num(c.max_abs_diff)}")
 
 
-def _check_name(c: dict[str, Any]) -> str:
-    return str(c.get("name")) + (f"[{c['path']}]" if c.get("path") else "") + (f"[{c['case']}]" if c.get("case") else "")
+def _check_name(c: GateCheck) -> str:
+    return str(c.name) + (f"[{c.path}]" if c.path else "") + (f"[{c.case}]" if c.case else "")
 
 
-def _check_line(c: dict[str, Any]) -> str:
+def _check_line(c: GateCheck) -> str:
     spread = ""
-    if c.get("interval"):
-        lo, hi = c["interval"]
-        spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.get('seeds')} seeds)"
-    return f"{_check_name(c)}: {_num(c.get('value'))}{spread} {c.get('op')} {json.dumps(c.get('threshold'))} " \
-           f"{'holds' if c.get('passed') else 'does not hold'}"
+    if c.interval:
+        lo, hi = c.interval
+        spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.seeds} seeds)"
+    return f"{_check_name(c)}: {_num(c.value)}{spread} {c.op} {json.dumps(c.threshold)} " \
+           f"{'holds' if c.passed else 'does not hold'}"
 
 
 def _gate_cases(s: _Suite, d: RunReport) -> None:
-    gate = d.gate or {}
     factors = d.factors or {}
-    for c in gate.get("checks") or []:
+    for c in d.gate.checks if d.gate else []:
         failure = None
-        if not c.get("passed"):
-            details = _details(c)
-            if c.get("name") == "parity":
+        if not c.passed:
+            details = _details(c.to_dict())
+            if c.name == "parity":
                 fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.culprits or []]
                 details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
             failure = (_check_line(c), "gate", details)
@@ -129,13 +128,13 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
 
 def _score_cases(s: _Suite, d: RunReport) -> None:
     scores = d.scores or {}
-    checks = (d.gate or {}).get("checks") or []
+    checks = d.gate.checks if d.gate else []
     first_seed = ((scores.get("seeds") or {}).get("seeds") or [None])[0]
     acoustic = {(a.get("case"), a.get("path")): a for a in (scores.get("acoustic") or {}).get("rows") or []
                 if a.get("seed") == first_seed}
     for r in scores.get("rows") or []:
         case, path = r.get("case"), r.get("path")
-        failed = [c for c in checks if c.get("case") == case and c.get("path") == path and not c.get("passed")]
+        failed = [c for c in checks if c.case == case and c.path == path and not c.passed]
         a = acoustic.get((case, path))
         beside = (f", MCD {_num(a.get('mcd'))} dB, speaker similarity {_num(a.get('speaker_similarity'))}"
                   if a else "")
@@ -158,7 +157,7 @@ def build_junit(report: RunReport) -> ET.ElementTree:
                         ("culprits", ",".join(d.culprits or [])), ("mode", d.mode),
                         ("checkpoint", ck.get("path")),
                         ("checkpoint_sha256", ck.get("sha256") or repro.get("checkpoint_sha256")),
-                        ("gate_source", (d.gate or {}).get("source")), ("command", repro.get("command"))):
+                        ("gate_source", d.gate.source if d.gate else None), ("command", repro.get("command"))):
         if value not in (None, ""):
             ET.SubElement(props, "property", name=name, value=_text(value))
     _probe_cases(s, d)

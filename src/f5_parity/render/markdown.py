@@ -24,7 +24,7 @@ from urllib.parse import quote
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.result import GateResult, RunReport
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
@@ -130,8 +130,7 @@ def _verdict_lines(d: RunReport) -> list[str]:
     gate = d.gate
     gate_text = ""
     if gate:
-        failed = sum(not c.get("passed") for c in gate.get("checks", []))
-        gate_text = f", gate {'pass' if gate.get('passed') else 'fail'} ({failed} of {len(gate.get('checks', []))} checks failed)"
+        gate_text = f", gate {'pass' if gate.passed else 'fail'} ({len(gate.failures)} of {len(gate.checks)} checks failed)"
     culprits = ", ".join(d.culprits or []) or "none"
     env = d.environment or {}
     env_lines = [f"Environment: {env['summary']}; torch {env.get('torch')}, device {env.get('device')}; "
@@ -167,10 +166,9 @@ def _culprit_lines(d: RunReport) -> list[str]:
     return out + [""]
 
 
-def _gate_rows(gate: dict[str, Any]) -> list[list[Any]]:
-    return [[c.get("name"), c.get("path") or "-", c.get("case") or ("pooled" if c.get("path") else "-"),
-             c.get("value"), c.get("op"), c.get("threshold"), "pass" if c.get("passed") else "**FAIL**"]
-            for c in gate.get("checks", [])]
+def _gate_rows(gate: GateResult) -> list[list[Any]]:
+    return [[c.name, c.path or "-", c.case or ("pooled" if c.path else "-"), c.value, c.op, c.threshold,
+             "pass" if c.passed else "**FAIL**"] for c in gate.checks]
 
 
 GATE_HEADER = ("check", "path", "case", "value", "op", "threshold", "result")
@@ -180,9 +178,9 @@ def _gate_lines(d: RunReport) -> list[str]:
     gate = d.gate
     if not gate:
         return []
-    out = ["## Gate", "", f"{'Passed' if gate.get('passed') else 'Failed'}; thresholds from {gate.get('source', 'defaults')}.", ""]
+    out = ["## Gate", "", f"{'Passed' if gate.passed else 'Failed'}; thresholds from {gate.source}.", ""]
     out += _table(GATE_HEADER, _gate_rows(gate))
-    th = dict(gate.get("thresholds") or {})
+    th = dict(gate.thresholds)
     sources = th.pop("sources", None) or {}
     if th:
         out += ["", "<details><summary>thresholds</summary>", ""]
@@ -217,6 +215,9 @@ def _stage_lines(d: RunReport) -> list[str]:
     for case, comps in stages.items():
         first = (d.first_divergence or {}).get(case)
         out += [f"### Case {case} — first divergence: {first or 'none'}", ""]
+        if not comps:  # no header-only table: say why nothing was compared
+            out += [f"Nothing compared: {d.unbuilt.get(case) or 'no stage of this case could be compared'}.", ""]
+            continue
         rows = []
         for c in comps:
             rows.append([c.stage, "yes" if c.passed else "**no**", c.rule, c.rel_tol, c.rel_l2, c.max_abs_diff,
