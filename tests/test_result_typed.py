@@ -123,3 +123,17 @@ def test_markup_in_values_is_printed_as_written_and_rendered_in_the_tool_lines()
     assert "note with [red]brackets[/red]" in text
     assert "[bold" not in text.replace("[bold]literal", "")  # the tool's own markup is rendered, never printed
     assert "[/]" not in text.replace("literal[/] tag", "")
+
+
+def test_f5_tts_progress_bars_stay_out_of_the_display(capfd):
+    """infer_batch_process draws its bar with utils_infer's own tqdm; inside quiet() (every f5-tts call and every
+    user wrapper/script runs in it) neither the bar nor a print reaches the terminal."""
+    from f5_tts.infer import utils_infer
+
+    from f5_parity.paths.stages import quiet
+
+    with quiet():
+        for _ in utils_infer.tqdm.tqdm(range(2)):
+            print("f5-tts says hello")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
