@@ -137,3 +137,24 @@ def test_f5_tts_progress_bars_stay_out_of_the_display(capfd):
             print("f5-tts says hello")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_the_first_line_of_a_logged_run_is_the_f5_tts_line():
+    """A run whose output goes to a log or a pipe: the progress display leaves no line behind, so the first
+    line is the f5-tts version line (README: 'the terminal's first line')."""
+    import io
+
+    from rich.console import Console
+
+    from f5_parity.render.progress import progress_display
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, highlight=False)  # not a terminal, as in CI
+    with progress_display(console) as report:
+        report("comparing stages and isolating", None)
+        report("generating", 0.5)
+    run = load("run-clean")
+    run.environment = {"summary": "f5-tts 1.1.22: code matches release 1.1.22", "trainer_side": "mirror",
+                       "f5_tts": {"trusted": True}}
+    render_run_summary(run, console)
+    assert out.getvalue().splitlines()[0] == "f5-tts: f5-tts 1.1.22: code matches release 1.1.22 | trainer side: mirror"
