@@ -158,3 +158,13 @@ def test_the_first_line_of_a_logged_run_is_the_f5_tts_line():
                        "f5_tts": {"trusted": True}}
     render_run_summary(run, console)
     assert out.getvalue().splitlines()[0] == "f5-tts: f5-tts 1.1.22: code matches release 1.1.22 | trainer side: mirror"
+
+
+def test_checkpoint_is_typed_and_takes_its_hash_from_reproducibility_when_missing():
+    from f5_parity.parity.result import CheckpointRef
+    from f5_parity.render.markdown import checkpoint_info
+
+    run = load("run-clean")
+    assert isinstance(run.checkpoint, CheckpointRef) and run.checkpoint.name == "model_ptbr_tiny"
+    run.checkpoint.sha256 = None
+    assert checkpoint_info(run).sha256 == run.reproducibility["checkpoint_sha256"]

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
 from f5_parity.results import jsonable
-from f5_parity.parity.result import GateResult, RunReport
+from f5_parity.parity.result import CheckpointRef, GateResult, RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -95,7 +95,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,
-        checkpoint={"path": str(checkpoint), "name": checkpoint.stem, "sha256": ck.sha256},
+        checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),
         cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate=None, reproducibility={},
         extra=dict(opts.extra),
     )

@@ -10,10 +10,29 @@ summary are rendered from a RunReport and never recompute or re-parse it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from f5_parity.parity.compare import StageComparison
 from f5_parity.results import ProbeResult, jsonable
+
+@dataclass
+class CheckpointRef:
+    """The checkpoint a run judged: where it was, its file name's stem, and its content hash."""
+
+    path: str
+    name: str
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "CheckpointRef | None":
+        if not d:
+            return None
+        return cls(path=str(d["path"]), name=d.get("name") or Path(str(d["path"])).stem, sha256=d.get("sha256"))
+
 
 @dataclass
 class GateCheck:
@@ -103,7 +122,7 @@ class RunReport:
     mode: str
     tolerance_rule: str
     seconds: float
-    checkpoint: dict[str, Any]
+    checkpoint: CheckpointRef | None  # None only in partial reports (tests); run.json then says {}
     cases: list[dict[str, Any]]
     probes: list[ProbeResult]
     gate: GateResult | None  # None only before the gate ran (run.json then says {})
@@ -132,7 +151,7 @@ class RunReport:
             value = getattr(self, key)
             if key in _OPTIONAL and not value:
                 continue
-            if key == "gate" and value is None:
+            if key in ("gate", "checkpoint") and value is None:
                 value = {}
             out[key] = [p.to_dict() for p in value] if key == "probes" else value
         out.update(self.extra)
@@ -145,6 +164,7 @@ class RunReport:
         known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
                            for case, comps in (d.get("stages") or {}).items()}
         known["gate"] = GateResult.from_dict(d.get("gate"))
+        known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}

@@ -152,11 +152,10 @@ def build_junit(report: RunReport) -> ET.ElementTree:
     props = ET.SubElement(s.suite, "properties")
     repro = d.reproducibility or {}
     ck = d.checkpoint
-    ck = ck if isinstance(ck, dict) else {"path": ck}
     for name, value in (("verdict", d.verdict), ("parity_verdict", d.parity_verdict),
                         ("culprits", ",".join(d.culprits or [])), ("mode", d.mode),
-                        ("checkpoint", ck.get("path")),
-                        ("checkpoint_sha256", ck.get("sha256") or repro.get("checkpoint_sha256")),
+                        ("checkpoint", ck.path if ck else None),
+                        ("checkpoint_sha256", (ck.sha256 if ck else None) or repro.get("checkpoint_sha256")),
                         ("gate_source", d.gate.source if d.gate else None), ("command", repro.get("command"))):
         if value not in (None, ""):
             ET.SubElement(props, "property", name=name, value=_text(value))

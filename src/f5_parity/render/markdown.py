@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import quote
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import GateResult, RunReport
+from f5_parity.parity.result import CheckpointRef, GateResult, RunReport
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
@@ -87,15 +88,10 @@ def _verdict_word(verdict: Any) -> str:
     return "PASSED" if verdict == "pass" else "FAILED"
 
 
-def checkpoint_info(report: RunReport) -> dict[str, Any]:
-    """{"path", "name", "sha256"} whether the JSON holds a dict or (the engine's) a bare path."""
-    ck = report.checkpoint
-    info = dict(ck) if isinstance(ck, dict) else {"path": ck}
-    path = info.get("path")
-    info.setdefault("name", Path(str(path)).name if path else "checkpoint")
-    if not info.get("sha256"):
-        info["sha256"] = (report.reproducibility or {}).get("checkpoint_sha256")
-    return info
+def checkpoint_info(report: RunReport) -> CheckpointRef:
+    """The run's checkpoint, its hash from the reproducibility block when the reference has none."""
+    ck = report.checkpoint or CheckpointRef(path="", name="checkpoint")
+    return ck if ck.sha256 else replace(ck, sha256=(report.reproducibility or {}).get("checkpoint_sha256"))
 
 
 def report_dir_name(checkpoint_name: str, timestamp: datetime | str) -> str:
@@ -136,10 +132,10 @@ def _verdict_lines(d: RunReport) -> list[str]:
     env_lines = [f"Environment: {env['summary']}; torch {env.get('torch')}, device {env.get('device')}; "
                  f"trainer side: {env.get('trainer_side')} ({env.get('trainer_side_why')})", ""] if env else []
     return [
-        f"# Parity report: {ck['name']}",
+        f"# Parity report: {ck.name}",
         "",
         *env_lines,
-        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck['name']}` "
+        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck.name}` "
         f"({d.mode} mode): parity {parity}{gate_text}; culprits: {culprits}",
         "",
     ]
@@ -421,8 +417,8 @@ def _repro_lines(d: RunReport) -> list[str]:
     versions = r.get("versions") or {}
     if versions:
         out += _table(("component", "version"), [[k, v] for k, v in versions.items()]) + [""]
-    out += [f"- Checkpoint: `{ck.get('path')}`",
-            f"- Checkpoint sha256: `{ck.get('sha256') or '-'}`",
+    out += [f"- Checkpoint: `{ck.path or '-'}`",
+            f"- Checkpoint sha256: `{ck.sha256 or '-'}`",
             f"- ASR model: {_cell(r.get('asr_model'))}",
             f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.mode}",
             f"- Created: {r.get('created', '-')}",
@@ -525,7 +521,7 @@ def github_summary(report: RunReport) -> str:
     """A short markdown summary: verdict, culprits with their fixes, the gate table."""
     d = report
     ck = checkpoint_info(d)
-    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck['name']}", "",
+    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck.name}", "",
            f"Parity {d.parity_verdict} ({d.mode} mode); "
            f"culprits: {', '.join(d.culprits or []) or 'none'}", ""]
     for fid in d.culprits or []:
