@@ -108,7 +108,8 @@ def test_nothing_compared_prints_no_empty_table_and_no_none():
 def test_culprit_without_a_measured_divergence_prints_no_none():
     report = load("run-clean")
     factor = report.factors["vocab"]
-    factor.update(culprit=True, effect={"buildable": True, "first_divergence": None, "velocity": 0.2}, fix="use it")
+    factor.culprit, factor.fix = True, "use it"
+    factor.effect = {"buildable": True, "first_divergence": None, "velocity": 0.2}
     report.culprits = ["vocab"]
     text = terminal(report)
     assert "None" not in text and "no stage diverges" in text and "rel L2 0.2" in text
@@ -168,3 +169,12 @@ def test_checkpoint_is_typed_and_takes_its_hash_from_reproducibility_when_missin
     assert isinstance(run.checkpoint, CheckpointRef) and run.checkpoint.name == "model_ptbr_tiny"
     run.checkpoint.sha256 = None
     assert checkpoint_info(run).sha256 == run.reproducibility["checkpoint_sha256"]
+
+
+def test_factors_are_typed():
+    from f5_parity.parity.result import Factor
+
+    run = load("run-v1")
+    assert all(isinstance(f, Factor) for f in run.factors.values())
+    arch = run.factors["arch"]
+    assert arch.culprit and arch.fix and arch.effect["buildable"] is False and arch.differs_after_alignment is None

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
 from f5_parity.results import jsonable
-from f5_parity.parity.result import CheckpointRef, GateResult, RunReport
+from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -89,7 +89,8 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     ck = inspected.context["checkpoint"]
     run = result.to_dict()
     report = RunReport(
-        verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"], factors=run["factors"],
+        verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"],
+        factors={fid: Factor.from_dict(f) for fid, f in run["factors"].items()},
         warnings=run["warnings"], first_divergence=run["first_divergence"],
         stages={case: list(comps) for case, comps in result.stages.items()},
         by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],

@@ -17,6 +17,34 @@ from f5_parity.parity.compare import StageComparison
 from f5_parity.results import ProbeResult, jsonable
 
 @dataclass
+class Factor:
+    """One factor of the two paths (parity/session.py): both sides' values, whether it differs (before and
+    after the by-design alignment), whether it is a culprit, its effect measured alone and its fix."""
+
+    title: str
+    train: Any
+    infer: Any
+    differs: bool
+    differs_after_alignment: bool | None  # None: nothing was compared (the infer path failed)
+    by_design_keys: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # settings the weights cannot reveal
+    culprit: bool = False
+    effect: dict[str, Any] | None = None  # stage -> rel L2 (or ids that differ), first_divergence, buildable, ...
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("title", "train", "infer", "differs", "differs_after_alignment",
+                                               "by_design_keys", "unknown", "culprit", "effect", "fix")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Factor":
+        return cls(title=d.get("title", ""), train=d.get("train"), infer=d.get("infer"),
+                   differs=bool(d.get("differs")), differs_after_alignment=d.get("differs_after_alignment"),
+                   by_design_keys=list(d.get("by_design_keys") or []), unknown=list(d.get("unknown") or []),
+                   culprit=bool(d.get("culprit")), effect=d.get("effect"), fix=d.get("fix"))
+
+
+@dataclass
 class CheckpointRef:
     """The checkpoint a run judged: where it was, its file name's stem, and its content hash."""
 
@@ -111,7 +139,7 @@ class RunReport:
     verdict: str  # the run's: parity_verdict == "pass" and the gate passed
     parity_verdict: str  # the stage comparison and isolation's alone
     culprits: list[str]
-    factors: dict[str, dict[str, Any]]
+    factors: dict[str, Factor]  # factor id -> the factor, in the engine's order
     warnings: list[dict[str, Any]]
     first_divergence: dict[str, str | None]
     stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
@@ -164,6 +192,7 @@ class RunReport:
         known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
                            for case, comps in (d.get("stages") or {}).items()}
         known["gate"] = GateResult.from_dict(d.get("gate"))
+        known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         for key in _OPTIONAL:
             known.setdefault(key, None)

@@ -120,7 +120,7 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
         if not c.passed:
             details = _details(c.to_dict())
             if c.name == "parity":
-                fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.culprits or []]
+                fixes = [f"{fid}: {factors[fid].fix if fid in factors else None}" for fid in d.culprits or []]
                 details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
             failure = (_check_line(c), "gate", details)
         s.case("gate", _check_name(c), failure=failure, out=None if failure else _check_line(c))

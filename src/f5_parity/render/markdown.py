@@ -25,7 +25,7 @@ from urllib.parse import quote
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import CheckpointRef, GateResult, RunReport
+from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
@@ -151,11 +151,11 @@ def _culprit_lines(d: RunReport) -> list[str]:
                    else "None isolated: the stages diverge but no single set of differing factors explains it "
                         "(see Isolation).")
     for i, fid in enumerate(culprits, 1):
-        f = factors.get(fid, {})
-        out += [f"{i}. **{fid}** — {f.get('title', '')}",
-                f"   - trainer: {_code(f.get('train'))} · infer: {_code(f.get('infer'))}",
-                f"   - effect alone: {_effect_text(f.get('effect'))}",
-                f"   - **fix:** {f.get('fix') or 'no fix recorded'}"]
+        f = factors.get(fid) or Factor.from_dict({})
+        out += [f"{i}. **{fid}** — {f.title}",
+                f"   - trainer: {_code(f.train)} · infer: {_code(f.infer)}",
+                f"   - effect alone: {_effect_text(f.effect)}",
+                f"   - **fix:** {f.fix or 'no fix recorded'}"]
     unresolved = (d.isolation or {}).get("remaining_unresolved") or []
     if unresolved:
         out += ["", f"Unresolved (could not be tested alone): {', '.join(map(str, unresolved))}"]
@@ -233,9 +233,9 @@ def _factor_lines(d: RunReport) -> list[str]:
     factors = d.factors or {}
     if not factors:
         return []
-    rows = [[_Raw(f"**{fid}**" if f.get("culprit") else fid), f.get("differs"), f.get("differs_after_alignment"),
-             ", ".join(f.get("by_design_keys") or []) or "-", ", ".join(f.get("unknown") or []) or "-",
-             "**yes**" if f.get("culprit") else "no", f.get("train"), f.get("infer") if f.get("differs") else "(same)"]
+    rows = [[_Raw(f"**{fid}**" if f.culprit else fid), f.differs, f.differs_after_alignment,
+             ", ".join(f.by_design_keys) or "-", ", ".join(f.unknown) or "-",
+             "**yes**" if f.culprit else "no", f.train, f.infer if f.differs else "(same)"]
             for fid, f in factors.items()]
     return ["## Factors", ""] + _table(("factor", "differs", "after alignment", "by design", "unknown", "culprit",
                                         "trainer", "infer"), rows) + [""]
@@ -525,9 +525,9 @@ def github_summary(report: RunReport) -> str:
            f"Parity {d.parity_verdict} ({d.mode} mode); "
            f"culprits: {', '.join(d.culprits or []) or 'none'}", ""]
     for fid in d.culprits or []:
-        f = (d.factors or {}).get(fid, {})
-        out.append(f"- **{fid}**: trainer {_code(f.get('train'))} vs infer {_code(f.get('infer'))} — "
-                   f"fix: {f.get('fix') or 'no fix recorded'}")
+        f = (d.factors or {}).get(fid) or Factor.from_dict({})
+        out.append(f"- **{fid}**: trainer {_code(f.train)} vs infer {_code(f.infer)} — "
+                   f"fix: {f.fix or 'no fix recorded'}")
     if d.culprits:
         out.append("")
     gate = d.gate

@@ -86,11 +86,11 @@ def render_run_summary(data: RunReport, console) -> None:
                       + (f" | gate failed: {failed_checks}" if failed_checks else ""))
     for fid in data.culprits:
         f = data.factors[fid]
-        train, infer = _sides(f.get("train"), f.get("infer"))
+        train, infer = _sides(f.train, f.infer)
         console.print(f"  [bold]{e(fid)}[/]: train {e(train)} vs infer {e(infer)}; "
-                      f"{e(_effect_text(f.get('effect')))}")
-        if f.get("fix"):
-            console.print(f"    fix: {e(str(f['fix']))}")
+                      f"{e(_effect_text(f.effect))}")
+        if f.fix:
+            console.print(f"    fix: {e(f.fix)}")
     observed = data.observed_infer or {}
     failure = observed.get("failure")
     if failure:
