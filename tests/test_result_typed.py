@@ -178,3 +178,14 @@ def test_factors_are_typed():
     assert all(isinstance(f, Factor) for f in run.factors.values())
     arch = run.factors["arch"]
     assert arch.culprit and arch.fix and arch.effect["buildable"] is False and arch.differs_after_alignment is None
+
+
+def test_by_design_differences_are_typed_and_print_no_none():
+    from f5_parity.parity.result import ByDesignDifference
+
+    run = load("run-clean")
+    assert run.by_design and all(isinstance(b, ByDesignDifference) for b in run.by_design)
+    run.by_design[0].effect["first_divergence"] = None  # measured alone, it moves no stage
+    text = terminal(run)
+    assert "None" not in text and "-> shows at no stage" in text
+    assert "ref-audio.target_rms: unset vs 0.1 -> first shows at cond_mel" in text

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
 from f5_parity.results import jsonable
-from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
+from f5_parity.parity.result import ByDesignDifference, CheckpointRef, Factor, GateResult, RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -93,7 +93,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         factors={fid: Factor.from_dict(f) for fid, f in run["factors"].items()},
         warnings=run["warnings"], first_divergence=run["first_divergence"],
         stages={case: list(comps) for case, comps in result.stages.items()},
-        by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
+        by_design=[ByDesignDifference.from_dict(b) for b in run["by_design"]], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,
         checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),

@@ -45,6 +45,27 @@ class Factor:
 
 
 @dataclass
+class ByDesignDifference:
+    """A difference the two paths have on purpose (text framing, duration rule, reference preprocessing),
+    measured alone on the trainer path: effect maps stage -> rel L2 (or ids that differ) and first_divergence."""
+
+    factor: str
+    key: str
+    train: Any
+    infer: Any
+    effect: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "key": self.key, "train": self.train, "infer": self.infer,
+                "effect": self.effect}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ByDesignDifference":
+        return cls(factor=d["factor"], key=d["key"], train=d.get("train"), infer=d.get("infer"),
+                   effect=dict(d.get("effect") or {}))
+
+
+@dataclass
 class CheckpointRef:
     """The checkpoint a run judged: where it was, its file name's stem, and its content hash."""
 
@@ -143,7 +164,7 @@ class RunReport:
     warnings: list[dict[str, Any]]
     first_divergence: dict[str, str | None]
     stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
-    by_design: list[dict[str, Any]]
+    by_design: list[ByDesignDifference]
     isolation: dict[str, Any]
     specs: dict[str, Any]
     notes: list[str]
@@ -192,6 +213,7 @@ class RunReport:
         known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
                            for case, comps in (d.get("stages") or {}).items()}
         known["gate"] = GateResult.from_dict(d.get("gate"))
+        known["by_design"] = [ByDesignDifference.from_dict(b) for b in d.get("by_design") or []]
         known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         for key in _OPTIONAL:

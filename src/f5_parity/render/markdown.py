@@ -247,8 +247,8 @@ def _by_design_lines(d: RunReport) -> list[str]:
         return []
     rows = []
     for b in items:
-        eff = b.get("effect") or {}
-        rows.append([f"{b.get('factor')}.{b.get('key')}", b.get("train"), b.get("infer"),
+        eff = b.effect
+        rows.append([f"{b.factor}.{b.key}", b.train, b.infer,
                      eff.get("first_divergence") or "none", eff.get("velocity"), eff.get("final_mel"), eff.get("wav")])
     return ["## By-design differences", "",
             "Differences the two paths have on purpose; each measured alone on the trainer path (rel L2; the "

@@ -120,10 +120,10 @@ def render_run_summary(data: RunReport, console) -> None:
     if data.by_design:
         console.print("[bold]by design[/] (differences the two paths have on purpose, measured apart):")
         for d in data.by_design:
-            eff = d.get("effect") or {}
+            eff = d.effect
             first = eff.get("first_divergence")
             shows = f"first shows at {first}" if first else "shows at no stage"
-            console.print(e(f"  {d['factor']}.{d['key']}: {_value(d['train'])} vs {_value(d['infer'])} -> {shows}"
+            console.print(e(f"  {d.factor}.{d.key}: {_value(d.train)} vs {_value(d.infer)} -> {shows}"
                             + (f", velocity rel L2 {_num(eff['velocity'])}" if eff.get("velocity") is not None else "")),
                           highlight=False)
     for w in data.warnings:
