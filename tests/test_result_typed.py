@@ -189,3 +189,34 @@ def test_by_design_differences_are_typed_and_print_no_none():
     text = terminal(run)
     assert "None" not in text and "-> shows at no stage" in text
     assert "ref-audio.target_rms: unset vs 0.1 -> first shows at cond_mel" in text
+
+
+@pytest.mark.parametrize("name", ["run-clean", "run-v1"])
+def test_run_probes_on_a_typed_report_give_json_evidence(name):
+    """report.md and the JUnit file dump a probe's evidence with json.dumps: the run probes must put the leaves'
+    JSON in it, not the dataclasses (an inf rel L2 must stay "inf", not become Infinity)."""
+    from f5_parity.probe import ProbeContext, discover, run_group
+
+    run = load(name)
+    run.stages.setdefault("ptbr_00", []).append(StageComparison("velocity", False, "rel_l2<=tol", 1e-3,
+                                                                rel_l2=float("inf")))
+    results = run_group("run", ProbeContext(resources={"run": run}), catalog=discover())
+    assert {r.probe for r in results} >= {"run.stage_parity", "run.pathologies", "run.isolation"}
+    for r in results:
+        text = json.dumps(r.evidence, allow_nan=False)  # raises on a dataclass, an inf or a nan
+        assert "ByDesign" not in text
+
+
+@pytest.mark.parametrize("name", RUN_GOLDENS)
+def test_every_renderer_reads_the_typed_golden_reports(name):
+    from f5_parity.render.junit import build_junit
+    from f5_parity.render.markdown import github_summary
+
+    run = load(name)
+    md = render_report(run)
+    assert md.startswith(f"# Parity report: {run.checkpoint.name}")
+    # no Python None leaks into the prose and tables above the probes' JSON ("None: no factor ..." is a word)
+    assert "None" not in md.split("## Probes")[0].replace("None: no factor", "").replace("None isolated", "")
+    assert build_junit(run).getroot().tag == "testsuites"
+    assert github_summary(run).startswith("### parity-check:")
+    assert "None" not in terminal(run)
