@@ -11,7 +11,7 @@ def check(ctx: ProbeContext) -> ProbeResult:
     metrics = {"tests_run": iso["tests_run"], "culprits": len(culprits)}
     evidence = {"culprit_sets": iso["culprit_sets"], "trials": iso["trials"],
                 "remaining_unresolved": iso["remaining_unresolved"],
-                "effects": {f: run.factors[f]["effect"] for f in culprits}}
+                "effects": {f: run.factors[f].effect for f in culprits}}
     if run.unbuilt and not culprits:  # nothing could be compared: never "no factor breaks parity"
         return ProbeResult("run.isolation", Status.FAIL, "not isolated: " + "; ".join(sorted(set(run.unbuilt.values()))),
                            metrics, evidence=evidence)
@@ -19,7 +19,7 @@ def check(ctx: ProbeContext) -> ProbeResult:
         return ProbeResult("run.isolation", Status.ERROR, "differences could not be judged: "
                            + ", ".join(iso["remaining_unresolved"]), metrics, evidence=evidence)
     if culprits:
-        fixes = "; ".join(f"{f}: {run.factors[f]['fix']}" for f in culprits)
+        fixes = "; ".join(f"{f}: {run.factors[f].fix}" for f in culprits)
         return ProbeResult("run.isolation", Status.FAIL, "culprits: " + ", ".join(culprits), metrics,
                            evidence=evidence, fix=fixes)
     return ProbeResult("run.isolation", Status.PASS, "no factor breaks parity", metrics, evidence=evidence)

@@ -7,7 +7,7 @@ from f5_parity.results import ProbeResult, Status
 def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
     warnings = run.warnings
-    evidence = {"warnings": warnings, "by_design": run.by_design}
+    evidence = {"warnings": warnings, "by_design": [b.to_dict() for b in run.by_design]}
     metrics = {"warnings": len(warnings), "by_design_differences": len(run.by_design)}
     if warnings:
         factors = sorted({w["factor"] for w in warnings})

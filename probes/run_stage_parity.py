@@ -8,8 +8,10 @@ def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
     diverged = {case: stage for case, stage in run.first_divergence.items() if stage}
     metrics = {f"{case}.first_divergence": stage for case, stage in run.first_divergence.items()}
-    evidence = {case: [{k: c.get(k) for k in ("stage", "passed", "rel_l2", "rel_tol", "mismatched", "note")}
-                       for c in comps] for case, comps in run.stages.items()}
+    # evidence is JSON data (report.md and the JUnit file dump it as it is): the stages' own codec
+    keys = ("stage", "passed", "rel_l2", "rel_tol", "mismatched", "note")
+    evidence = {case: [{k: d[k] for k in keys} for d in (c.to_dict() for c in comps)]
+                for case, comps in run.stages.items()}
     if diverged:
         where = ", ".join(f"{c} at {s}" for c, s in diverged.items())
         return ProbeResult("run.stage_parity", Status.FAIL, f"paths diverge: {where}", metrics,

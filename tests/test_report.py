@@ -190,7 +190,7 @@ def test_two_real_runs_give_the_same_report_apart_from_timestamps(fixture_set, e
 def test_passing_engine_only_json_renders_without_optional_sections(engine):
     d = copy.deepcopy(engine)
     d["verdict"], d["culprits"] = "pass", []
-    d["checkpoint"] = "/x/model_last.pt"  # the engine's bare path form
+    d["checkpoint"] = {"path": "/x/model_last.pt"}  # no name, no hash: both derived or shown as unknown
     text = render_report(report_of(d))
     assert _lines(text)[2].startswith("**PASSED**")
     assert "None: no factor that differs" in text

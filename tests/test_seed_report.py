@@ -35,7 +35,7 @@ def test_report_and_junit_show_seeds_intervals_and_acoustic_metrics():
     assert "### Over 3 seeds (mean [95 % interval])" in md
     assert "| trainer | 3 |" in md and "| griffin-lim | 1 |" in md  # how many seeds stand behind each number
     assert "6.00 [" in md and "| infer-copy | trainer | mcd |" in md
-    gap = next(c for c in report.gate["checks"] if c["name"] == "mcd_gap")
+    gap = next(c for c in report.gate.checks if c.name == "mcd_gap").to_dict()
     assert gap["value"] > 1.5 and gap["beyond_seed_spread"] and not gap["passed"]
     xml = build_junit(report).getroot()
     texts = [(tc.get("classname"), tc.get("name"), (tc.find("system-out").text if tc.find("system-out") is not None

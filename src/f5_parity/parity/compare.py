@@ -53,6 +53,12 @@ class TensorStats:
         return cls(list(t.shape), str(t.dtype).replace("torch.", ""), f.mean().item(),
                    f.std().item() if f.numel() > 1 else 0.0, f.min().item(), f.max().item())
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "TensorStats | None":
+        if not d:
+            return None
+        return cls(list(d["shape"]), d["dtype"], *(_float(d[k]) for k in ("mean", "std", "min", "max")))
+
 
 @dataclass
 class StageComparison:
@@ -75,6 +81,21 @@ class StageComparison:
         from f5_parity.results import jsonable
 
         return jsonable(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageComparison":
+        """The inverse of to_dict (run.json's stages), so a report read back renders and re-saves the same."""
+        return cls(stage=d["stage"], passed=bool(d["passed"]), rule=d.get("rule", ""), rel_tol=_float(d.get("rel_tol")),
+                   max_abs_diff=_float(d.get("max_abs_diff")), rel_l2=_float(d.get("rel_l2")),
+                   cosine=_float(d.get("cosine")), snr_db=_float(d.get("snr_db")),
+                   min_required_rel_tol=_float(d.get("min_required_rel_tol")), mismatched=d.get("mismatched"),
+                   a=TensorStats.from_dict(d.get("a")), b=TensorStats.from_dict(d.get("b")),
+                   note=d.get("note") or "", extra=dict(d.get("extra") or {}))
+
+
+def _float(x: Any) -> Any:
+    """A number read back from JSON, where jsonable wrote inf/nan as strings."""
+    return float(x) if isinstance(x, str) and x in ("inf", "-inf", "nan") else x
 
 
 def _finite(x: float) -> float:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
 from f5_parity.results import jsonable
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.result import ByDesignDifference, CheckpointRef, Factor, GateResult, RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -89,13 +89,15 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     ck = inspected.context["checkpoint"]
     run = result.to_dict()
     report = RunReport(
-        verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"], factors=run["factors"],
-        warnings=run["warnings"], first_divergence=run["first_divergence"], stages=run["stages"],
-        by_design=run["by_design"], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
+        verdict=result.verdict, parity_verdict=result.verdict, culprits=run["culprits"],
+        factors={fid: Factor.from_dict(f) for fid, f in run["factors"].items()},
+        warnings=run["warnings"], first_divergence=run["first_divergence"],
+        stages={case: list(comps) for case, comps in result.stages.items()},
+        by_design=[ByDesignDifference.from_dict(b) for b in run["by_design"]], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,
-        checkpoint={"path": str(checkpoint), "name": checkpoint.stem, "sha256": ck.sha256},
-        cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate={}, reproducibility={},
+        checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),
+        cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate=None, reproducibility={},
         extra=dict(opts.extra),
     )
     if opts.observation is not None:
@@ -106,9 +108,9 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
 
     say("running the run probes", None)
     report.probes += run_group("run", ProbeContext(resources={"run": report}), catalog=discover())
-    report.gate = evaluate_gate(report.parity_verdict, report.probes, report.scores, opts.thresholds,
-                                source=opts.threshold_source)
-    report.verdict = "pass" if report.parity_verdict == "pass" and report.gate["passed"] else "fail"
+    report.gate = GateResult.from_dict(evaluate_gate(report.parity_verdict, report.probes, report.scores,
+                                                     opts.thresholds, source=opts.threshold_source))
+    report.verdict = "pass" if report.parity_verdict == "pass" and report.gate.passed else "fail"
     report.reproducibility = {
         "versions": _versions(opts.asr_backend),
         "asr_model": (report.scores or {}).get("asr", {}).get("model") if report.scores else None,

@@ -10,9 +10,142 @@ summary are rendered from a RunReport and never recompute or re-parse it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from f5_parity.parity.compare import StageComparison
 from f5_parity.results import ProbeResult, jsonable
+
+@dataclass
+class Factor:
+    """One factor of the two paths (parity/session.py): both sides' values, whether it differs (before and
+    after the by-design alignment), whether it is a culprit, its effect measured alone and its fix."""
+
+    title: str
+    train: Any
+    infer: Any
+    differs: bool
+    differs_after_alignment: bool | None  # None: nothing was compared (the infer path failed)
+    by_design_keys: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # settings the weights cannot reveal
+    culprit: bool = False
+    effect: dict[str, Any] | None = None  # stage -> rel L2 (or ids that differ), first_divergence, buildable, ...
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("title", "train", "infer", "differs", "differs_after_alignment",
+                                               "by_design_keys", "unknown", "culprit", "effect", "fix")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Factor":
+        return cls(title=d.get("title", ""), train=d.get("train"), infer=d.get("infer"),
+                   differs=bool(d.get("differs")), differs_after_alignment=d.get("differs_after_alignment"),
+                   by_design_keys=list(d.get("by_design_keys") or []), unknown=list(d.get("unknown") or []),
+                   culprit=bool(d.get("culprit")), effect=d.get("effect"), fix=d.get("fix"))
+
+
+@dataclass
+class ByDesignDifference:
+    """A difference the two paths have on purpose (text framing, duration rule, reference preprocessing),
+    measured alone on the trainer path: effect maps stage -> rel L2 (or ids that differ) and first_divergence."""
+
+    factor: str
+    key: str
+    train: Any
+    infer: Any
+    effect: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "key": self.key, "train": self.train, "infer": self.infer,
+                "effect": self.effect}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ByDesignDifference":
+        return cls(factor=d["factor"], key=d["key"], train=d.get("train"), infer=d.get("infer"),
+                   effect=dict(d.get("effect") or {}))
+
+
+@dataclass
+class CheckpointRef:
+    """The checkpoint a run judged: where it was, its file name's stem, and its content hash."""
+
+    path: str
+    name: str
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "CheckpointRef | None":
+        if not d:
+            return None
+        return cls(path=str(d["path"]), name=d.get("name") or Path(str(d["path"])).stem, sha256=d.get("sha256"))
+
+
+@dataclass
+class GateCheck:
+    """One check of the gate: `value op threshold` must hold (parity == pass, wer <= 1.0, a probe not failed)."""
+
+    name: str
+    path: str | None
+    case: str | None
+    value: Any
+    threshold: Any
+    op: str  # "<=", ">=", "==", "not in"
+    passed: bool
+    against: str | None = None  # gap checks: the baseline path the gap is measured from
+    seeds: int | None = None  # judged over seeds: how many, and the 95 % interval
+    interval: list[Any] | None = None
+    # seeded gap checks: the paired test and its Holm correction (parity/gate.py)
+    p_value: float | None = None
+    p_holm: float | None = None
+    comparisons: int | None = None
+    beyond_seed_spread: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # The optional keys are written only where parity/gate.py sets them, in its order.
+        out = {k: getattr(self, k) for k in ("name", "path", "case", "value", "threshold", "op", "passed")}
+        if self.against is not None:
+            out["against"] = self.against
+        if self.seeds is not None:
+            out.update(seeds=self.seeds, interval=self.interval)
+        if self.comparisons is not None:
+            out.update(p_value=self.p_value, p_holm=self.p_holm, comparisons=self.comparisons,
+                       beyond_seed_spread=self.beyond_seed_spread)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GateCheck":
+        return cls(**{k: d.get(k) for k in ("name", "path", "case", "value", "threshold", "op", "against", "seeds",
+                                              "interval", "p_value", "p_holm", "comparisons", "beyond_seed_spread")},
+                   passed=bool(d.get("passed")))
+
+
+@dataclass
+class GateResult:
+    """The gate: every check, the thresholds they used and where those came from."""
+
+    passed: bool
+    thresholds: dict[str, Any]
+    source: str
+    checks: list[GateCheck]
+
+    @property
+    def failures(self) -> list[GateCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "thresholds": self.thresholds, "source": self.source,
+                "checks": [c.to_dict() for c in self.checks]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "GateResult | None":
+        if not d:
+            return None
+        return cls(passed=bool(d.get("passed")), thresholds=dict(d.get("thresholds") or {}),
+                   source=d.get("source", "defaults"), checks=[GateCheck.from_dict(c) for c in d.get("checks") or []])
+
 
 # The JSON keys in the order run.json has always written them.
 _ORDER = ("verdict", "culprits", "factors", "warnings", "first_divergence", "stages", "by_design", "isolation",
@@ -27,21 +160,21 @@ class RunReport:
     verdict: str  # the run's: parity_verdict == "pass" and the gate passed
     parity_verdict: str  # the stage comparison and isolation's alone
     culprits: list[str]
-    factors: dict[str, dict[str, Any]]
+    factors: dict[str, Factor]  # factor id -> the factor, in the engine's order
     warnings: list[dict[str, Any]]
     first_divergence: dict[str, str | None]
-    stages: dict[str, list[dict[str, Any]]]
-    by_design: list[dict[str, Any]]
+    stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
+    by_design: list[ByDesignDifference]
     isolation: dict[str, Any]
     specs: dict[str, Any]
     notes: list[str]
     mode: str
     tolerance_rule: str
     seconds: float
-    checkpoint: dict[str, Any]
+    checkpoint: CheckpointRef | None  # None only in partial reports (tests); run.json then says {}
     cases: list[dict[str, Any]]
     probes: list[ProbeResult]
-    gate: dict[str, Any]
+    gate: GateResult | None  # None only before the gate ran (run.json then says {})
     reproducibility: dict[str, Any]
     fingerprint: dict[str, Any] | None = None
     scores: dict[str, Any] | None = None  # rows, pooled per path (keys wer, cer, cer_capped, similarity, ...), asr
@@ -58,8 +191,8 @@ class RunReport:
         return self.verdict == "pass"
 
     @property
-    def gate_failures(self) -> list[dict[str, Any]]:
-        return [c for c in self.gate.get("checks") or [] if not c.get("passed")]
+    def gate_failures(self) -> list[GateCheck]:
+        return self.gate.failures if self.gate else []
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -67,6 +200,8 @@ class RunReport:
             value = getattr(self, key)
             if key in _OPTIONAL and not value:
                 continue
+            if key in ("gate", "checkpoint") and value is None:
+                value = {}
             out[key] = [p.to_dict() for p in value] if key == "probes" else value
         out.update(self.extra)
         return jsonable(out)
@@ -75,6 +210,12 @@ class RunReport:
     def from_json(cls, d: dict[str, Any]) -> "RunReport":
         known = {k: d.get(k) for k in _ORDER if k in d}
         known["probes"] = [ProbeResult.from_dict(p) for p in d.get("probes") or []]
+        known["stages"] = {case: [StageComparison.from_dict(c) for c in comps]
+                           for case, comps in (d.get("stages") or {}).items()}
+        known["gate"] = GateResult.from_dict(d.get("gate"))
+        known["by_design"] = [ByDesignDifference.from_dict(b) for b in d.get("by_design") or []]
+        known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
+        known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}

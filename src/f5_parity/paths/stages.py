@@ -38,8 +38,10 @@ class UnbuildableSpec(Exception):
 
 @contextlib.contextmanager
 def quiet():
-    """f5-tts prints as it loads and preprocesses; nothing below the CLI may print."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """f5-tts prints as it loads and preprocesses, and infer_batch_process draws a tqdm bar on stderr per
+    generation (a `0/1 [00:00<?, ?it/s]` line between the CLI's own); nothing below the CLI may print, so
+    both streams are held while f5-tts (or a user's wrapper or script) runs. Errors still arrive: as exceptions."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         yield
 
 

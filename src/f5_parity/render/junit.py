@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_bytes_atomic
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.compare import StageComparison
+from f5_parity.parity.result import GateCheck, RunReport
 
 SUITE_NAME = "parity-check"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -76,13 +77,11 @@ def _probe_cases(s: _Suite, d: RunReport) -> None:
                time=round(p.duration_s, 4))
 
 
-def _stage_message(c: dict[str, Any]) -> str:
-    stage = c.get("stage")
-    if c.get("rule") == "exact":
-        what = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "values differ")
-        return f"{stage}: {what} (must be equal)"
-    return (f"{stage}: rel L2 {_num(c.get('rel_l2'))} > rel_tol {_num(c.get('rel_tol'))}"
-            + (f" ({c['note']})" if c.get("note") else ""))
+def _stage_message(c: StageComparison) -> str:
+    if c.rule == "exact":
+        what = c.note or (f"{c.mismatched} ids differ" if c.mismatched else "values differ")
+        return f"{c.stage}: {what} (must be equal)"
+    return f"{c.stage}: rel L2 {_num(c.rel_l2)} > rel_tol {_num(c.rel_tol)}" + (f" ({c.note})" if c.note else "")
 
 
 def _stage_cases(s: _Suite, d: RunReport) -> None:
@@ -94,35 +93,34 @@ def _stage_cases(s: _Suite, d: RunReport) -> None:
             continue
         for c in comps:
             failure = None
-            if not c.get("passed"):
-                failure = (_stage_message(c), "stage", f"culprits: {culprits}\n" + _details(c))
-            s.case(f"stage.{case}", str(c.get("stage")), failure=failure,
-                   out=None if failure else f"rule {c.get('rule')}, rel L2 {_num(c.get('rel_l2'))}, "
-                                            f"max abs diff {_num(c.get('max_abs_diff'))}")
+            if not c.passed:
+                failure = (_stage_message(c), "stage", f"culprits: {culprits}\n" + _details(c.to_dict()))
+            s.case(f"stage.{case}", str(c.stage), failure=failure,
+                   out=None if failure else f"rule {c.rule}, rel L2 {_num(c.rel_l2)}, "
+                                            f"max abs diff {_num(c.max_abs_diff)}")
 
 
-def _check_name(c: dict[str, Any]) -> str:
-    return str(c.get("name")) + (f"[{c['path']}]" if c.get("path") else "") + (f"[{c['case']}]" if c.get("case") else "")
+def _check_name(c: GateCheck) -> str:
+    return str(c.name) + (f"[{c.path}]" if c.path else "") + (f"[{c.case}]" if c.case else "")
 
 
-def _check_line(c: dict[str, Any]) -> str:
+def _check_line(c: GateCheck) -> str:
     spread = ""
-    if c.get("interval"):
-        lo, hi = c["interval"]
-        spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.get('seeds')} seeds)"
-    return f"{_check_name(c)}: {_num(c.get('value'))}{spread} {c.get('op')} {json.dumps(c.get('threshold'))} " \
-           f"{'holds' if c.get('passed') else 'does not hold'}"
+    if c.interval:
+        lo, hi = c.interval
+        spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.seeds} seeds)"
+    return f"{_check_name(c)}: {_num(c.value)}{spread} {c.op} {json.dumps(c.threshold)} " \
+           f"{'holds' if c.passed else 'does not hold'}"
 
 
 def _gate_cases(s: _Suite, d: RunReport) -> None:
-    gate = d.gate or {}
     factors = d.factors or {}
-    for c in gate.get("checks") or []:
+    for c in d.gate.checks if d.gate else []:
         failure = None
-        if not c.get("passed"):
-            details = _details(c)
-            if c.get("name") == "parity":
-                fixes = [f"{fid}: {(factors.get(fid) or {}).get('fix')}" for fid in d.culprits or []]
+        if not c.passed:
+            details = _details(c.to_dict())
+            if c.name == "parity":
+                fixes = [f"{fid}: {factors[fid].fix if fid in factors else None}" for fid in d.culprits or []]
                 details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
             failure = (_check_line(c), "gate", details)
         s.case("gate", _check_name(c), failure=failure, out=None if failure else _check_line(c))
@@ -130,13 +128,13 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
 
 def _score_cases(s: _Suite, d: RunReport) -> None:
     scores = d.scores or {}
-    checks = (d.gate or {}).get("checks") or []
+    checks = d.gate.checks if d.gate else []
     first_seed = ((scores.get("seeds") or {}).get("seeds") or [None])[0]
     acoustic = {(a.get("case"), a.get("path")): a for a in (scores.get("acoustic") or {}).get("rows") or []
                 if a.get("seed") == first_seed}
     for r in scores.get("rows") or []:
         case, path = r.get("case"), r.get("path")
-        failed = [c for c in checks if c.get("case") == case and c.get("path") == path and not c.get("passed")]
+        failed = [c for c in checks if c.case == case and c.path == path and not c.passed]
         a = acoustic.get((case, path))
         beside = (f", MCD {_num(a.get('mcd'))} dB, speaker similarity {_num(a.get('speaker_similarity'))}"
                   if a else "")
@@ -154,12 +152,11 @@ def build_junit(report: RunReport) -> ET.ElementTree:
     props = ET.SubElement(s.suite, "properties")
     repro = d.reproducibility or {}
     ck = d.checkpoint
-    ck = ck if isinstance(ck, dict) else {"path": ck}
     for name, value in (("verdict", d.verdict), ("parity_verdict", d.parity_verdict),
                         ("culprits", ",".join(d.culprits or [])), ("mode", d.mode),
-                        ("checkpoint", ck.get("path")),
-                        ("checkpoint_sha256", ck.get("sha256") or repro.get("checkpoint_sha256")),
-                        ("gate_source", (d.gate or {}).get("source")), ("command", repro.get("command"))):
+                        ("checkpoint", ck.path if ck else None),
+                        ("checkpoint_sha256", (ck.sha256 if ck else None) or repro.get("checkpoint_sha256")),
+                        ("gate_source", d.gate.source if d.gate else None), ("command", repro.get("command"))):
         if value not in (None, ""):
             ET.SubElement(props, "property", name=name, value=_text(value))
     _probe_cases(s, d)

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from urllib.parse import quote
 
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.compare import StageComparison
+from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
@@ -86,15 +88,10 @@ def _verdict_word(verdict: Any) -> str:
     return "PASSED" if verdict == "pass" else "FAILED"
 
 
-def checkpoint_info(report: RunReport) -> dict[str, Any]:
-    """{"path", "name", "sha256"} whether the JSON holds a dict or (the engine's) a bare path."""
-    ck = report.checkpoint
-    info = dict(ck) if isinstance(ck, dict) else {"path": ck}
-    path = info.get("path")
-    info.setdefault("name", Path(str(path)).name if path else "checkpoint")
-    if not info.get("sha256"):
-        info["sha256"] = (report.reproducibility or {}).get("checkpoint_sha256")
-    return info
+def checkpoint_info(report: RunReport) -> CheckpointRef:
+    """The run's checkpoint, its hash from the reproducibility block when the reference has none."""
+    ck = report.checkpoint or CheckpointRef(path="", name="checkpoint")
+    return ck if ck.sha256 else replace(ck, sha256=(report.reproducibility or {}).get("checkpoint_sha256"))
 
 
 def report_dir_name(checkpoint_name: str, timestamp: datetime | str) -> str:
@@ -129,17 +126,16 @@ def _verdict_lines(d: RunReport) -> list[str]:
     gate = d.gate
     gate_text = ""
     if gate:
-        failed = sum(not c.get("passed") for c in gate.get("checks", []))
-        gate_text = f", gate {'pass' if gate.get('passed') else 'fail'} ({failed} of {len(gate.get('checks', []))} checks failed)"
+        gate_text = f", gate {'pass' if gate.passed else 'fail'} ({len(gate.failures)} of {len(gate.checks)} checks failed)"
     culprits = ", ".join(d.culprits or []) or "none"
     env = d.environment or {}
     env_lines = [f"Environment: {env['summary']}; torch {env.get('torch')}, device {env.get('device')}; "
                  f"trainer side: {env.get('trainer_side')} ({env.get('trainer_side_why')})", ""] if env else []
     return [
-        f"# Parity report: {ck['name']}",
+        f"# Parity report: {ck.name}",
         "",
         *env_lines,
-        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck['name']}` "
+        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck.name}` "
         f"({d.mode} mode): parity {parity}{gate_text}; culprits: {culprits}",
         "",
     ]
@@ -155,21 +151,20 @@ def _culprit_lines(d: RunReport) -> list[str]:
                    else "None isolated: the stages diverge but no single set of differing factors explains it "
                         "(see Isolation).")
     for i, fid in enumerate(culprits, 1):
-        f = factors.get(fid, {})
-        out += [f"{i}. **{fid}** — {f.get('title', '')}",
-                f"   - trainer: {_code(f.get('train'))} · infer: {_code(f.get('infer'))}",
-                f"   - effect alone: {_effect_text(f.get('effect'))}",
-                f"   - **fix:** {f.get('fix') or 'no fix recorded'}"]
+        f = factors.get(fid) or Factor.from_dict({})
+        out += [f"{i}. **{fid}** — {f.title}",
+                f"   - trainer: {_code(f.train)} · infer: {_code(f.infer)}",
+                f"   - effect alone: {_effect_text(f.effect)}",
+                f"   - **fix:** {f.fix or 'no fix recorded'}"]
     unresolved = (d.isolation or {}).get("remaining_unresolved") or []
     if unresolved:
         out += ["", f"Unresolved (could not be tested alone): {', '.join(map(str, unresolved))}"]
     return out + [""]
 
 
-def _gate_rows(gate: dict[str, Any]) -> list[list[Any]]:
-    return [[c.get("name"), c.get("path") or "-", c.get("case") or ("pooled" if c.get("path") else "-"),
-             c.get("value"), c.get("op"), c.get("threshold"), "pass" if c.get("passed") else "**FAIL**"]
-            for c in gate.get("checks", [])]
+def _gate_rows(gate: GateResult) -> list[list[Any]]:
+    return [[c.name, c.path or "-", c.case or ("pooled" if c.path else "-"), c.value, c.op, c.threshold,
+             "pass" if c.passed else "**FAIL**"] for c in gate.checks]
 
 
 GATE_HEADER = ("check", "path", "case", "value", "op", "threshold", "result")
@@ -179,9 +174,9 @@ def _gate_lines(d: RunReport) -> list[str]:
     gate = d.gate
     if not gate:
         return []
-    out = ["## Gate", "", f"{'Passed' if gate.get('passed') else 'Failed'}; thresholds from {gate.get('source', 'defaults')}.", ""]
+    out = ["## Gate", "", f"{'Passed' if gate.passed else 'Failed'}; thresholds from {gate.source}.", ""]
     out += _table(GATE_HEADER, _gate_rows(gate))
-    th = dict(gate.get("thresholds") or {})
+    th = dict(gate.thresholds)
     sources = th.pop("sources", None) or {}
     if th:
         out += ["", "<details><summary>thresholds</summary>", ""]
@@ -203,6 +198,10 @@ def _warning_lines(d: RunReport) -> list[str]:
     return out
 
 
+def _stage_note(c: StageComparison) -> str:
+    return c.note or (f"{c.mismatched} ids differ" if c.mismatched else "")
+
+
 def _stage_lines(d: RunReport) -> list[str]:
     stages = d.stages or {}
     if not stages:
@@ -212,20 +211,16 @@ def _stage_lines(d: RunReport) -> list[str]:
     for case, comps in stages.items():
         first = (d.first_divergence or {}).get(case)
         out += [f"### Case {case} — first divergence: {first or 'none'}", ""]
+        if not comps:  # no header-only table: say why nothing was compared
+            out += [f"Nothing compared: {d.unbuilt.get(case) or 'no stage of this case could be compared'}.", ""]
+            continue
         rows = []
         for c in comps:
-            note = c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else "")
-            rows.append([c.get("stage"), "yes" if c.get("passed") else "**no**", c.get("rule"), c.get("rel_tol"),
-                         c.get("rel_l2"), c.get("max_abs_diff"), _num(c.get("cosine"), ".6f"),
-                         _num(c.get("snr_db"), ".1f"), c.get("min_required_rel_tol"), note])
+            rows.append([c.stage, "yes" if c.passed else "**no**", c.rule, c.rel_tol, c.rel_l2, c.max_abs_diff,
+                         _num(c.cosine, ".6f"), _num(c.snr_db, ".1f"), c.min_required_rel_tol, _stage_note(c)])
         out += _table(STAGE_COLUMNS, rows)
-        stats = []
-        for c in comps:
-            for side in ("a", "b"):
-                s = c.get(side) or {}
-                if s:
-                    stats.append([c.get("stage"), side, s.get("shape"), s.get("dtype"), s.get("mean"), s.get("std"),
-                                  s.get("min"), s.get("max")])
+        stats = [[c.stage, side, s.shape, s.dtype, s.mean, s.std, s.min, s.max]
+                 for c in comps for side, s in (("a", c.a), ("b", c.b)) if s is not None]
         if stats:
             out += ["", "<details><summary>both sides' statistics</summary>", ""]
             out += _table(("stage", "side", "shape", "dtype", "mean", "std", "min", "max"), stats)
@@ -238,9 +233,9 @@ def _factor_lines(d: RunReport) -> list[str]:
     factors = d.factors or {}
     if not factors:
         return []
-    rows = [[_Raw(f"**{fid}**" if f.get("culprit") else fid), f.get("differs"), f.get("differs_after_alignment"),
-             ", ".join(f.get("by_design_keys") or []) or "-", ", ".join(f.get("unknown") or []) or "-",
-             "**yes**" if f.get("culprit") else "no", f.get("train"), f.get("infer") if f.get("differs") else "(same)"]
+    rows = [[_Raw(f"**{fid}**" if f.culprit else fid), f.differs, f.differs_after_alignment,
+             ", ".join(f.by_design_keys) or "-", ", ".join(f.unknown) or "-",
+             "**yes**" if f.culprit else "no", f.train, f.infer if f.differs else "(same)"]
             for fid, f in factors.items()]
     return ["## Factors", ""] + _table(("factor", "differs", "after alignment", "by design", "unknown", "culprit",
                                         "trainer", "infer"), rows) + [""]
@@ -252,8 +247,8 @@ def _by_design_lines(d: RunReport) -> list[str]:
         return []
     rows = []
     for b in items:
-        eff = b.get("effect") or {}
-        rows.append([f"{b.get('factor')}.{b.get('key')}", b.get("train"), b.get("infer"),
+        eff = b.effect
+        rows.append([f"{b.factor}.{b.key}", b.train, b.infer,
                      eff.get("first_divergence") or "none", eff.get("velocity"), eff.get("final_mel"), eff.get("wav")])
     return ["## By-design differences", "",
             "Differences the two paths have on purpose; each measured alone on the trainer path (rel L2; the "
@@ -422,8 +417,8 @@ def _repro_lines(d: RunReport) -> list[str]:
     versions = r.get("versions") or {}
     if versions:
         out += _table(("component", "version"), [[k, v] for k, v in versions.items()]) + [""]
-    out += [f"- Checkpoint: `{ck.get('path')}`",
-            f"- Checkpoint sha256: `{ck.get('sha256') or '-'}`",
+    out += [f"- Checkpoint: `{ck.path or '-'}`",
+            f"- Checkpoint sha256: `{ck.sha256 or '-'}`",
             f"- ASR model: {_cell(r.get('asr_model'))}",
             f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.mode}",
             f"- Created: {r.get('created', '-')}",
@@ -526,13 +521,13 @@ def github_summary(report: RunReport) -> str:
     """A short markdown summary: verdict, culprits with their fixes, the gate table."""
     d = report
     ck = checkpoint_info(d)
-    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck['name']}", "",
+    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck.name}", "",
            f"Parity {d.parity_verdict} ({d.mode} mode); "
            f"culprits: {', '.join(d.culprits or []) or 'none'}", ""]
     for fid in d.culprits or []:
-        f = (d.factors or {}).get(fid, {})
-        out.append(f"- **{fid}**: trainer {_code(f.get('train'))} vs infer {_code(f.get('infer'))} — "
-                   f"fix: {f.get('fix') or 'no fix recorded'}")
+        f = (d.factors or {}).get(fid) or Factor.from_dict({})
+        out.append(f"- **{fid}**: trainer {_code(f.train)} vs infer {_code(f.infer)} — "
+                   f"fix: {f.fix or 'no fix recorded'}")
     if d.culprits:
         out.append("")
     gate = d.gate

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from f5_parity.parity.result import RunReport
+from f5_parity.parity.result import GateCheck, RunReport
 from f5_parity.results import Status
 
 
@@ -16,66 +17,121 @@ def _num(x: Any, fmt: str = ".3g") -> str:
     return str(x)
 
 
+# What a failed check's value was instead: the negation of the operator it had to satisfy.
+_FAILED_OP = {"<=": ">", ">=": "<", "==": "!=", "not in": "in"}
+
+
+def failed_check_text(c: GateCheck) -> str:
+    """A failed gate check as what happened ("wer 1.56 > 1.0"), never as the rule it broke."""
+    if c.name == "parity" or c.name.startswith("probe:"):
+        return f"{c.name} {c.value}"  # "parity fail", "probe:ckpt.finite error"
+    where = ", ".join(x for x in (c.path, c.case) if x)
+    where += f" vs {c.against}" if c.against else ""
+    where = f" ({where})" if where else ""
+    if c.value is None:
+        return f"{c.name} not measured{where}: it must be {c.op} {c.threshold}"
+    spread = f" [95% interval {_num(c.interval[0])}, {_num(c.interval[1])}]" if c.interval else ""
+    return f"{c.name} {_num(c.value)}{spread} {_FAILED_OP.get(c.op, 'fails ' + c.op)} {c.threshold}{where}"
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "unset"
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def _sides(train: Any, infer: Any) -> tuple[str, str]:
+    """A factor's two values, reduced to the keys that differ (a model config is 14 keys; 5 of them matter)."""
+    if isinstance(train, dict) and isinstance(infer, dict):
+        keys = [k for k in dict.fromkeys([*train, *infer]) if train.get(k) != infer.get(k)] or list(train)
+        return (", ".join(f"{k}={_value(train.get(k))}" for k in keys),
+                ", ".join(f"{k}={_value(infer.get(k))}" for k in keys))
+    return _value(train), _value(infer)
+
+
+def _effect_text(effect: dict[str, Any] | None) -> str:
+    """A culprit's effect alone, in words: no bare None."""
+    if not effect:
+        return "its effect alone was not measured"
+    if effect.get("buildable") is False:
+        why = effect.get("reason") or effect.get("detail")
+        return "it could not be applied alone" + (f" ({why})" if why else "")
+    first = effect.get("first_divergence")
+    moved = (f"alone it moves the velocity by rel L2 {_num(effect['velocity'])}; "
+             if effect.get("velocity") is not None else "alone ")
+    return moved + (f"first divergence: {first}" if first else "no stage diverges")
+
+
 def render_run_summary(data: RunReport, console) -> None:
+    """The run's result on the terminal. Every value from the run is escaped: a factor named [text] or a note
+    with brackets is printed as written, not taken for rich markup."""
+    from rich.markup import escape as e
     from rich.table import Table
 
     verdict = data.verdict
     colour = "green" if verdict == "pass" else "red"
     culprits = ", ".join(data.culprits) or "none"
     env = data.environment or {}
-    if env:
+    if env:  # the first line: which f5-tts was judged (README, "In your own F5 environment")
         trusted = (env.get("f5_tts") or {}).get("trusted")
-        console.print(f"[{'bold' if trusted else 'bold yellow'}]f5-tts:[/] {env['summary']} | trainer side: "
-                      f"{env.get('trainer_side')}", highlight=False)
-    failed_checks = "; ".join(f"{c.get('name')} {_num(c.get('value'))} {c.get('op')} {c.get('threshold')}"
-                              for c in data.gate_failures[:5])
+        console.print(f"[{'bold' if trusted else 'bold yellow'}]f5-tts:[/] {e(str(env['summary']))} | trainer side: "
+                      f"{e(str(env.get('trainer_side')))}", highlight=False)
+    failed_checks = e("; ".join(failed_check_text(c) for c in data.gate_failures[:5]))
     if verdict != "pass" and data.parity_verdict == "pass":  # parity held: only the gate failed; name it
         console.print(f"[bold red]FAILED[/] the gate ({data.mode} mode; parity of trainer and infer paths passed) | "
                       f"failed checks: {failed_checks or 'see the report'}")
     else:
         console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
-                      f"({data.mode} mode) | culprits: {culprits}"
+                      f"({data.mode} mode) | culprits: {e(culprits)}"
                       + (f" | gate failed: {failed_checks}" if failed_checks else ""))
     for fid in data.culprits:
         f = data.factors[fid]
-        eff = f.get("effect") or {}
-        console.print(f"  [bold]{fid}[/]: train {f['train']} vs infer {f['infer']}; alone it moves the velocity by "
-                      f"rel L2 {_num(eff.get('velocity'))} (first divergence: {eff.get('first_divergence')})")
-        console.print(f"    fix: {f['fix']}")
+        train, infer = _sides(f.train, f.infer)
+        console.print(f"  [bold]{e(fid)}[/]: train {e(train)} vs infer {e(infer)}; "
+                      f"{e(_effect_text(f.effect))}")
+        if f.fix:
+            console.print(f"    fix: {e(f.fix)}")
     observed = data.observed_infer or {}
     failure = observed.get("failure")
     if failure:
         err = failure.get("error") or {}
-        console.print(f"  your infer path failed ({failure.get('stage')}): {err.get('type')}: "
-                      f"{err.get('message')}", highlight=False, markup=False)
+        console.print(f"  [bold red]your infer path failed[/] ({e(str(failure.get('stage')))}): "
+                      f"{e(str(err.get('type')))}: {e(str(err.get('message')))}", highlight=False)
     for finding in observed.get("findings") or []:
-        console.print(f"  your path: {finding['message']}", highlight=False, markup=False)
+        console.print(f"  your path: {e(str(finding['message']))}", highlight=False)
     check = observed.get("mirror_check") or {}
     if check.get("checked") and not check.get("passed"):
         console.print(f"  [yellow]mirror check failed[/]: the engine's rebuild differs from your path's own model "
                       f"(rel L2 {_num(check.get('rel_l2'))}, time grid "
                       f"{'equal' if (check.get('time_grid') or {}).get('passed') else 'different'})")
     for case, comps in data.stages.items():
-        table = Table(title=f"stages, case {case} (trainer vs infer on identical inputs)")
+        if not comps:  # no empty table: say why nothing was compared
+            why = data.unbuilt.get(case) or "no stage of this case could be compared"
+            console.print(f"case {e(case)}: nothing compared: {e(why)}", highlight=False)
+            continue
+        table = Table(title=f"stages, case {e(case)} (trainer vs infer on identical inputs)")
         for col in ("stage", "ok", "rel L2", "max |a-b|", "cosine", "SNR dB", "note"):
             table.add_column(col)
         for c in comps:
-            table.add_row(c["stage"], "[green]yes[/]" if c["passed"] else "[red]no[/]", _num(c.get("rel_l2")),
-                          _num(c.get("max_abs_diff")), _num(c.get("cosine"), ".6f"), _num(c.get("snr_db"), ".1f"),
-                          c.get("note") or (f"{c['mismatched']} ids differ" if c.get("mismatched") else ""))
+            table.add_row(e(c.stage), "[green]yes[/]" if c.passed else "[red]no[/]", _num(c.rel_l2),
+                          _num(c.max_abs_diff), _num(c.cosine, ".6f"), _num(c.snr_db, ".1f"),
+                          e(c.note or (f"{c.mismatched} ids differ" if c.mismatched else "")))
         console.print(table)
     if data.by_design:
         console.print("[bold]by design[/] (differences the two paths have on purpose, measured apart):")
         for d in data.by_design:
-            eff = d["effect"]
-            console.print(f"  {d['factor']}.{d['key']}: {d['train']} vs {d['infer']} -> first shows at "
-                          f"{eff.get('first_divergence')}" + (f", velocity rel L2 {_num(eff['velocity'])}"
-                                                               if "velocity" in eff else ""))
+            eff = d.effect
+            first = eff.get("first_divergence")
+            shows = f"first shows at {first}" if first else "shows at no stage"
+            console.print(e(f"  {d.factor}.{d.key}: {_value(d.train)} vs {_value(d.infer)} -> {shows}"
+                            + (f", velocity rel L2 {_num(eff['velocity'])}" if eff.get("velocity") is not None else "")),
+                          highlight=False)
     for w in data.warnings:
-        console.print(f"[yellow]warning[/] [{w['factor']}] {w['case']}: {w['message']}")
+        console.print(f"[yellow]warning[/] {e('[' + str(w['factor']) + ']')} {e(str(w['case']))}: "
+                      f"{e(str(w['message']))}", highlight=False)
     for n in data.notes:
-        console.print(f"[dim]note: {n}[/]")
-    console.print(f"[dim]tolerance rule: {data.tolerance_rule}[/]")
+        console.print(f"[dim]note: {e(str(n))}[/]", highlight=False)
+    console.print(f"[dim]tolerance rule: {e(data.tolerance_rule)}[/]", highlight=False)
 
 
 STATUS_STYLE = {
