@@ -369,7 +369,7 @@ def test_private_temp_folder_is_removed_and_restored(world, sandbox, monkeypatch
 
 def test_a_real_run_writes_only_its_report_and_leaves_no_temp_file(world, sandbox, capsys):
     """f5's preprocess_ref_audio_text writes a tmpXXXX.wav per reference: it must not outlive the run."""
-    from f5_parity.cli.guard import RUN_WRITES
+    from f5_parity.engine.guard import RUN_WRITES
 
     before = _digests(world)
     json_path, junit = sandbox["cwd"].parent / "copy.json", sandbox["cwd"].parent / "parity.xml"
