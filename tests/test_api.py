@@ -109,5 +109,16 @@ def test_a_request_has_the_command_lines_defaults(command):
             continue
         assert dests[f.name] == f.default, f"{command} --{f.name.replace('_', '-')}"
         checked += 1
-    if command != "score":
+    if command != "inspect":  # inspect's flags all default to None
         assert checked >= 2
+
+
+def test_exit_codes_are_an_int_enum_and_the_old_names_stay(tmp_path, capsys):
+    from f5_parity import ExitCode
+    from f5_parity.cli.main import EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, main
+
+    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("FAILED", 1), ("INPUT_ERROR", 2),
+                                                      ("INTERNAL_ERROR", 3), ("INTERRUPTED", 130)]
+    assert (EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED) == tuple(ExitCode)
+    rc = main(["inspect", str(tmp_path / "nope.pt")])
+    assert rc is ExitCode.INPUT_ERROR and "no such file" in capsys.readouterr().err
