@@ -126,20 +126,22 @@ def check_no_collision(plan: Plan) -> None:
                     hit = f"{out.flag} {target} is the input {flag} {src}"
                 elif src.is_dir() and _under(target, src):
                     hit = f"{out.flag} would overwrite {target}, inside the input folder {flag} {src}"
-            elif not is_folder:
-                if src.is_dir() and _under(target, src):  # a new file in a folder the command reads (a run
-                    # folder a live training writes into, a dataset): refused, not only an overwrite
-                    hit = f"{out.flag} {target} would land inside the input folder {flag} {src}"
             elif is_folder:
                 if src.is_file() and _under(src, target):
                     hit = f"{out.flag} {out.path} would overwrite the input {flag} {src} (it writes {target}/)"
                 elif src.is_dir() and (_under(src, target) or (target.is_dir() and _under(target, src)
                                                                  and any(target.iterdir()))):
                     hit = f"{out.flag} {out.path} writes {target}/, which holds the input {flag} {src}"
-                elif src.is_dir() and _under(target, src):
-                    hit = f"{out.flag} {out.path} would land inside the input folder {flag} {src}"
             if hit:
                 raise InputError(hit, f"write the outputs somewhere else: pick another {out.flag}")
+    # Then a new file or folder inside a folder the command reads (a run folder a live training writes
+    # into, a dataset, the bundled fixture): refused too, not only an overwrite. Checked after the rules
+    # above, so an output that replaces or holds an input is named as such.
+    for out, target, is_folder in outs:
+        for flag, src in inputs:
+            if src.is_dir() and _under(target, src):
+                raise InputError(f"{out.flag} {target if not is_folder else out.path} would land inside the input "
+                                 f"folder {flag} {src}", f"write the outputs somewhere else: pick another {out.flag}")
 
 
 # --- numbers, devices and files where they enter ------------------------------------------------
