@@ -73,6 +73,10 @@ def world(fixture_set, pt_cases, tmp_path_factory) -> dict[str, str]:
     (root / "prior" / "wavs").mkdir(parents=True)
     w["prior_wav"] = str(shutil.copy(w["wav"], root / "prior" / "wavs" / "ref.wav"))
     w["prior"] = str(root / "prior")
+    # a training run's checkpoints folder (F5's ckpts/<exp>/), what `sweep` reads
+    (root / "ckpts" / "run").mkdir(parents=True)
+    w["run"] = str(root / "ckpts" / "run")
+    w["run_ckpt"] = str(shutil.copy(w["ckpt"], root / "ckpts" / "run" / "model_300.pt"))
     # a vocoder folder whose weights are a pickle that executes code
     evil = root / "evil_vocoder"
     evil.mkdir()
@@ -97,6 +101,7 @@ def world(fixture_set, pt_cases, tmp_path_factory) -> dict[str, str]:
     from f5_parity.testing.demo import fixture_dir
 
     w["fixture_vocab"] = str(fixture_dir() / "vocab.txt")
+    w["fixture_dir"] = str(fixture_dir())
     return w
 
 
@@ -124,6 +129,8 @@ def sandbox(tmp_path, monkeypatch):
 BASE_RUN = ["run", "{ckpt}", "--train-config", "{config}", "--train-vocab", "{vocab}", "--infer-config", "{config}",
             "--infer-vocab", "{vocab}", "--vocoder", "griffin-lim", "--mode", "fast", "--out", "{out}"]
 REF = ["--ref-audio", "{wav}", "--ref-text", "{text}"]
+SWEEP = ["sweep", "{run}", "--train-config", "{config}", "--train-vocab", "{vocab}", "--vocoder", "griffin-lim",
+         "--out", "{out}"]
 
 
 def run_args(*extra, ref=True):
@@ -159,6 +166,51 @@ CASES = [
     ("demo-junit-is-the-bundled-vocab", ["demo", "--out", "{out}", "--junit", "{fixture_vocab}"], 2,
      "inside the input folder the bundled fixture"),
     ("demo-junit-is-a-directory", ["demo", "--out", "{out}", "--junit", "{adir}"], 2, "--junit points at a folder"),
+    # every command, sweep included, refuses an output on or inside one of its inputs (issue 24)
+    ("sweep-junit-is-a-checkpoint", SWEEP + ["--junit", "{run_ckpt}"], 2, "model_300.pt, inside the input folder RUN"),
+    ("sweep-junit-inside-the-run-folder", SWEEP + ["--junit", "{run}/sweep.xml"], 2,
+     "would land inside the input folder RUN"),
+    ("sweep-out-is-the-run-folder", SWEEP[:-2] + ["--out", "{run}"], 2, "inside the input folder RUN"),
+    ("sweep-out-inside-the-run-folder", SWEEP[:-2] + ["--out", "{run}/reports"], 2, "inside the input folder RUN"),
+    ("sweep-junit-is-the-vocab", SWEEP + ["--junit", "{vocab}"], 2,
+     "is the input --train-vocab"),
+    ("sweep-junit-is-the-config", SWEEP + ["--junit", "{config}"], 2, "is the input --train-config"),
+    ("sweep-junit-is-a-glob-checkpoint", ["sweep", "{run}/model_*.pt", "--train-config", "{config}",
+                                          "--train-vocab", "{vocab}", "--out", "{out}", "--junit", "{run_ckpt}"], 2,
+     "is the input RUN"),
+    ("sweep-junit-is-the-reference", SWEEP + REF + ["--junit", "{wav}"], 2, "is the input --ref-audio"),
+    ("sweep-out-is-a-file", SWEEP[:-2] + ["--out", "{ckpt}"], 2, "is a file, not a folder"),
+    ("sweep-seeds-zero", SWEEP + ["--seeds", "0"], 2, "--seeds 0"),
+    ("sweep-bad-weights", SWEEP + ["--weights", "best"], 2, "--weights"),
+    ("sweep-missing-run", ["sweep", "{root}/nope", "--out", "{out}"], 2, "no such file or folder"),
+    ("sweep-device-banana", SWEEP + ["--device", "banana"], 2, "--device"),
+    ("run-out-inside-the-dataset", BASE_RUN[:-1] + ["{dataset}/reports", "--dataset", "{dataset}"], 2,
+     "inside the input folder --dataset"),
+    ("run-json-inside-the-dataset", run_args("--dataset", "{dataset}", "--json", "{dataset}/run.json", ref=False), 2,
+     "inside the input folder --dataset"),
+    ("run-junit-is-the-config", run_args("--junit", "{config}"), 2, "is the input --train-config"),
+    ("run-json-is-the-infer-cli-checkpoint", run_args("--infer-cli", "f5-tts_infer-cli -p {run_ckpt}", "--json",
+                                                      "{run_ckpt}"), 2, "is the input --infer-cli"),
+    ("fingerprint-json-is-the-vocab", ["fingerprint", "{ckpt}", "--dataset", "{dataset}", "--vocab", "{vocab}",
+                                       "--json", "{vocab}"], 2, "is the input --vocab"),
+    ("fingerprint-json-is-the-reference", ["fingerprint", "{ckpt}", "--ref-audio", "{wav}", "--ref-text", "{text}",
+                                           "--json", "{wav}"], 2, "is the input --ref-audio"),
+    ("fingerprint-json-inside-the-dataset", ["fingerprint", "{ckpt}", "--dataset", "{dataset}", "--json",
+                                             "{dataset}/fp.json"], 2, "inside the input folder --dataset"),
+    ("inspect-json-is-the-config", ["inspect", "{ckpt}", "--config", "{config}", "--json", "{config}"], 2,
+     "is the input --config"),
+    ("inspect-json-is-the-train-vocab", ["inspect", "{ckpt}", "--train-vocab", "{vocab}", "--json", "{vocab}"], 2,
+     "is the input --train-vocab"),
+    ("score-json-is-the-second-wav", ["score", "{wav}", "{prior_wav}", "--text", "{text}", "--text", "{text}",
+                                      "--json", "{prior_wav}"], 2, "is the input WAV"),
+    ("damage-out-is-the-bundled-fixture", ["damage", "--out", "{fixture_dir}"], 2, "the bundled fixture"),
+    ("damage-out-inside-the-bundled-fixture", ["damage", "--out", "{fixture_dir}/damage"], 2,
+     "inside the input folder the bundled fixture"),
+    ("demo-out-inside-the-bundled-fixture", ["demo", "--out", "{fixture_dir}/demo"], 2,
+     "inside the input folder the bundled fixture"),
+    # the script's arguments follow `--`, for --infer-script only
+    ("run-double-dash-without-a-script", run_args("--", "--text", "Olá"), 2, "no --infer-script"),
+    ("inspect-double-dash", ["inspect", "{ckpt}", "--", "--text", "Olá"], 2, "only run and sweep take them"),
     # numbers where they enter
     ("nfe-negative", run_args("--nfe-step", "-5"), 2, "--nfe-step -5"),
     ("nfe-zero", run_args("--nfe-step", "0"), 2, "--nfe-step 0"),
@@ -369,7 +421,7 @@ def test_private_temp_folder_is_removed_and_restored(world, sandbox, monkeypatch
 
 def test_a_real_run_writes_only_its_report_and_leaves_no_temp_file(world, sandbox, capsys):
     """f5's preprocess_ref_audio_text writes a tmpXXXX.wav per reference: it must not outlive the run."""
-    from f5_parity.cli.guard import RUN_WRITES
+    from f5_parity.engine.guard import RUN_WRITES
 
     before = _digests(world)
     json_path, junit = sandbox["cwd"].parent / "copy.json", sandbox["cwd"].parent / "parity.xml"

@@ -5,19 +5,73 @@ it) must not reach up into the CLI or the test kit."""
 from __future__ import annotations
 
 import ast
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_import_linter_contract_is_kept():
-    exe = Path(sys.executable).with_name("lint-imports")
-    proc = subprocess.run([str(exe), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+def _lint_imports(cwd: Path, src: Path | None = None) -> subprocess.CompletedProcess:
+    """import-linter run by this interpreter (a copied venv's `lint-imports` script can name another
+    Python in its #! line, and so lint another checkout); `src`: the f5_parity to lint, put first on the path."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    proc = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+                           "lint_imports_command()", "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    proc.stdout = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return proc
+
+
+def test_import_linter_contracts_are_kept():
+    proc = _lint_imports(ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "1 kept, 0 broken" in proc.stdout
+    assert "2 kept, 0 broken" in proc.stdout
+
+
+def test_the_contracts_lint_this_checkout():
+    """The package import-linter analyses is this checkout's (not another install of f5_parity)."""
+    probe = subprocess.run([sys.executable, "-c", "import f5_parity, os; print(os.path.dirname(f5_parity.__file__))"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert Path(probe.stdout.strip()) == ROOT / "src" / "f5_parity"
+
+
+@pytest.mark.parametrize("bad_import, contract, needle", [
+    # cli/ reaching past the engine: a command that could skip the requests' validation
+    ("from f5_parity.paths.spec import infer_spec", "cli imports only the engine, render and errors",
+     "f5_parity.cli is not allowed to import f5_parity.paths"),
+    ("from f5_parity.testing.demo import fixture_dir", "cli imports only the engine, render and errors",
+     "f5_parity.cli is not allowed to import f5_parity.testing"),
+])
+def test_the_forbidden_contract_fails_when_cli_imports_below_the_engine(bad_import, contract, needle, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "f5_parity", src / "f5_parity", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = src / "f5_parity" / "cli" / "commands" / "inspect.py"
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{bad_import}  # noqa: F401\n", encoding="utf-8")
+    proc = _lint_imports(tmp_path, src)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 kept, 1 broken" in proc.stdout and f"{contract} BROKEN" in proc.stdout
+    assert needle in proc.stdout and "f5_parity.cli.commands.inspect ->" in proc.stdout
+
+
+def test_the_layers_contract_fails_when_the_engine_imports_the_cli(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "f5_parity", src / "f5_parity", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = src / "f5_parity" / "engine" / "run.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nimport f5_parity.cli.main  # noqa: F401\n",
+                      encoding="utf-8")
+    proc = _lint_imports(tmp_path, src)
+    assert proc.returncode == 1 and "BROKEN" in proc.stdout
+    assert "f5_parity.engine.run -> f5_parity.cli.main" in proc.stdout
 
 
 def _imports(path: Path) -> set[str]:
@@ -41,7 +95,8 @@ def test_no_engine_module_imports_the_test_kit():
     src = ROOT / "src" / "f5_parity"
     for path in sorted(src.rglob("*.py")):
         rel = path.relative_to(src).parts
-        if rel[0] in ("cli", "testing", "__main__.py"):  # the entry point runs the CLI
+        # the entry point runs the CLI; the engine entry runs the demo and damage (testing/)
+        if rel[0] in ("cli", "testing", "engine", "api.py", "__main__.py"):
             continue
         bad = {m for m in _imports(path) if m.startswith(("f5_parity.testing", "f5_parity.cli"))}
         assert not bad, f"{'/'.join(rel)} imports {sorted(bad)}"

@@ -1,9 +1,12 @@
 """Errors that carry a user-facing problem and its fix.
 
-The CLI turns InputError into one line and exit code 2; anything else is an internal error (3).
+The CLI turns InputError into one line and exit code 2 (ExitCode.INPUT_ERROR); anything else is an
+internal error (3).
 """
 
 from __future__ import annotations
+
+import enum
 
 
 class InputError(Exception):
@@ -36,3 +39,13 @@ def syntax_error_line(path: object, exc: Exception) -> str:
     if found:
         return f"{path}:{found.group(1)}:{found.group(2)}: {text[:found.start()].strip() or type(exc).__name__}"
     return f"{path}: {text or type(exc).__name__}"
+
+
+class ExitCode(enum.IntEnum):
+    """`parity-check`'s exit statuses (like pytest's ExitCode): what a CI gate or a shell script tests."""
+
+    OK = 0  # every check passed
+    FAILED = 1  # parity or a gate check failed (or the user's own code ended the command early)
+    INPUT_ERROR = 2  # bad usage or input: one line naming the problem and its fix
+    INTERNAL_ERROR = 3  # a fault of the tool itself
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)

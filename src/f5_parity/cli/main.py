@@ -1,6 +1,10 @@
 """`parity-check`: the only layer that prints or exits.
 
-Exit codes: 0 pass, 1 parity/gate failed, 2 usage or input error, 3 internal error, 130 interrupted.
+Each command turns its flags into a request of the engine (f5_parity.engine.requests), validated here
+before the command runs; the command hands it to the engine and renders what comes back.
+
+Exit codes (f5_parity.errors.ExitCode): 0 pass, 1 parity/gate failed, 2 usage or input error, 3 internal
+error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -8,17 +12,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import os
 import pkgutil
 import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
-from f5_parity.errors import InputError
+from f5_parity.engine.environment import private_tempdir
+from f5_parity.errors import ExitCode, InputError
 
-EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# The names older code and tests use; the values are ExitCode's.
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
+    ExitCode.OK, ExitCode.FAILED, ExitCode.INPUT_ERROR, ExitCode.INTERNAL_ERROR, ExitCode.INTERRUPTED)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,10 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False)
     errors = Console(stderr=True, highlight=False)
     parser = build_parser()
+    argv, after = _split_script_args(list(sys.argv[1:] if argv is None else argv))
     try:
         args, extra = parser.parse_known_args(argv)
+        sub = parser.subcommands.get(getattr(args, "command", None), parser)
         if extra:  # said by the subcommand's parser, so the pointer is to its --help
-            parser.subcommands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
+        if after is not None:
+            if not hasattr(args, "infer_script"):
+                sub.error(f"arguments after `--` ({' '.join(after) or 'none'}): only run and sweep take them, "
+                          "for --infer-script")
+            args.script_args = after
     except SystemExit as exc:  # --help/--version (0) or a usage error (2, its line already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     if not getattr(args, "_execute", None):
@@ -72,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     created: list[Path] = []
     rc = EXIT_INTERNAL
     try:
-        with _library_warnings(args.debug), _private_tempdir():
-            from f5_parity.cli import guard
+        with _library_warnings(args.debug), private_tempdir():
+            from f5_parity.engine.requests import REQUESTS
 
-            guard.check_args(args)
-            guard.check_no_collision(guard.plan(args))
-            created = [p for p in guard.output_roots(args) if not p.exists()]
+            args.request = REQUESTS[args.command].from_values(vars(args))
+            args.request.validate()  # bad input: one line, before a model loads or a file is written
+            created = [p for p in args.request.output_folders() if not p.exists()]
             rc = int(args._execute(args, console))
             return rc
     except InputError as exc:
@@ -114,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
                 _remove_if_empty(folder)
 
 
+def _split_script_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """`run CKPT [options] --infer-script my_infer.py -- --text 'Olá'`: everything after the first `--` is
+    the user's script's own command line, whatever it looks like, in the order users write it (argparse
+    would match it against parity-check's flags, or reject the `--`)."""
+    if "--" not in argv:
+        return argv, None
+    i = argv.index("--")
+    return argv[:i], argv[i + 1:]
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
@@ -133,30 +155,6 @@ def _library_warnings(debug: bool):
         else:
             warnings.simplefilter("ignore")
         yield
-
-
-@contextlib.contextmanager
-def _private_tempdir():
-    """Temp files (f5's preprocess_ref_audio_text leaves a tmpXXXX.wav per reference) go to a folder of
-    this command's own, removed when it ends; the system temp folder is left as it was."""
-    from f5_parity.f5.refcache import forget_preprocessed_under
-
-    folder = tempfile.mkdtemp(prefix="parity-check-")
-    saved_dir = tempfile.tempdir
-    saved_env = {k: os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")}
-    tempfile.tempdir = folder
-    os.environ["TMPDIR"] = folder  # child processes (ffmpeg, espeak-ng) too
-    try:
-        yield Path(folder)
-    finally:
-        tempfile.tempdir = saved_dir
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        forget_preprocessed_under(folder)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_if_empty(folder: Path) -> None:

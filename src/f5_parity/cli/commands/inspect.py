@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from f5_parity.checkpoint.inspect import InspectReport, inspect_checkpoint
-from f5_parity.files import write_json_atomic
 from f5_parity.render.terminal import render_inspect
 
 NAME = "inspect"
@@ -24,14 +19,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the findings as JSON")
 
 
-def write_json(report: InspectReport, path: str | os.PathLike) -> Path:
-    return write_json_atomic(path, report.to_dict())
-
-
 def execute(args, console) -> int:
-    report = inspect_checkpoint(args.checkpoint, args.config, args.vocab, args.train_vocab, args.text)
+    from f5_parity.engine.run import inspect
+
+    report = inspect(args.request, validated=True)
     render_inspect(report, console)
-    if args.json:
-        p = write_json(report, args.json)
-        console.print(f"JSON: {p}")
+    if args.request.json:
+        console.print(f"JSON: {args.request.json}")
     return 1 if report.failed else 0

@@ -27,10 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "api (the f5_tts.api.F5TTS class; needs an official --infer-config name), or "
                         "MODULE:FUNCTION / path/to/file.py:FUNCTION, your own wrapper, called as "
                         "fn(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sample_rate)")
-    g.add_argument("--infer-script", metavar="SCRIPT.py",
+    g.add_argument("--infer-script", metavar="SCRIPT.py",  # its own arguments: after `--` (cli/main.py)
                    help="your whole inference script, run in this process with the arguments after `--` "
                         "(e.g. --infer-script my_infer.py -- --text 'Olá'); what it does is observed")
-    g.add_argument("script_args", nargs="*", metavar="-- SCRIPT_ARGS", help=argparse.SUPPRESS)
     g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
     g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model)")
     g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=True,
@@ -81,41 +80,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="report folder (default reports/<checkpoint-name>-<timestamp>)")
 
 
-def check_seeds(seeds: int) -> int:
-    from f5_parity.errors import InputError
-
-    if seeds < 1:
-        raise InputError(f"--seeds {seeds}: at least one seed is needed", "give --seeds 1 or more (default 3)")
-    return seeds
-
-
 def execute(args, console) -> int:
-    import datetime as dt
-
-    from f5_parity.parity.gate import load_thresholds
-    from f5_parity.parity.pipeline import PipelineOptions, exact_command, run_pipeline
-    from f5_parity.cli.options import build_session, gate_flags
-    from f5_parity.render.outputs import write_run_files
-    from f5_parity.render.terminal import render_run_summary
-    from f5_parity.render.markdown import report_dir_name
+    """args.request: the validated engine.requests.RunRequest these flags make (cli/main.py)."""
     from f5_parity.cli.commands.progress import progress_reporter
+    from f5_parity.engine.run import check
+    from f5_parity.render.terminal import render_run_summary
 
-    thresholds, source = load_thresholds(gate_flags(args), Path.cwd())
-    out = Path(args.out) if args.out else Path("reports") / report_dir_name(Path(args.checkpoint).stem, dt.datetime.now())
-    built = build_session(args, thresholds, workdir=out / "observed")
-    session = built.session
-    opts = PipelineOptions(out_dir=out, command=exact_command(), seed=args.seed, device=args.device,
-                           infer_runner=built.runner, observation=built.observation, reuse=built.generation,
-                           asr_model=args.asr_model, asr_backend=args.asr_backend, language=args.language,
-                           thresholds=thresholds, threshold_source=source,
-                           junit=Path(args.junit) if args.junit else None,
-                           json_path=Path(args.json) if args.json else None, inspect_config=args.train_config,
-                           fingerprint=built.fingerprint)
-    opts.seeds = check_seeds(args.seeds)
-    opts.cross_paths = bool(args.cross_paths)
     with progress_reporter(console) as progress:
-        report = run_pipeline(session, args.checkpoint, opts, progress)
-        files = write_run_files(report, out, json_path=opts.json_path, junit=opts.junit)
-    render_run_summary(report, console)
-    console.print(f"report: {files.report}")
-    return 0 if report.passed else 1
+        checked = check(args.request, progress, validated=True)
+    render_run_summary(checked.report, console)
+    console.print(f"report: {checked.files.report}")
+    return 0 if checked.report.passed else 1

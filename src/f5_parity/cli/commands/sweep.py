@@ -53,152 +53,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="start N processes on this machine (torchrun, with accelerate's state) and share the work")
 
 
-def _default_out(sources: list[str]) -> Path:
-    first = Path(sources[0])
-    name = (first if first.is_dir() else first.parent).resolve().name or "run"
-    return Path("reports") / f"sweep-{name}"
-
-
-def _launch(args) -> int:
-    """torchrun --standalone --nproc_per_node N -m f5_parity sweep ... (the same flags, without --launch)."""
-    import subprocess
-
-    from f5_parity.errors import InputError
-    from f5_parity.parity.sweep import discover_checkpoints
-
-    if args.launch < 1:
-        raise InputError(f"--launch {args.launch}", "give the number of processes, 1 or more")
-    discover_checkpoints(args.run)  # a wrong path is said here, once, with exit 2
-    argv = list(sys.argv[1:])
-    i = argv.index("sweep") if "sweep" in argv else 0
-    rest, skip = [], False
-    for a in argv[i + 1:]:
-        if skip:
-            skip = False
-            continue
-        if a == "--launch":
-            skip = True
-            continue
-        if a.startswith("--launch="):
-            continue
-        rest.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.launch}",
-           "-m", "f5_parity", "sweep", *rest]
-    return subprocess.run(cmd).returncode
-
-
 def execute(args, console) -> int:
-    from f5_parity.errors import InputError
-    from f5_parity.parity.gate import load_thresholds
-    from f5_parity.parity.pipeline import exact_command
-    from f5_parity.parity.sweep import WEIGHT_SETS, Processes, Sweep, SweepSettings
-    from f5_parity.cli.options import gate_flags
-
-    if args.launch:
-        return _launch(args)
-    weights = tuple(w.strip() for w in args.weights.split(",") if w.strip())
-    if not weights or set(weights) - set(WEIGHT_SETS):
-        raise InputError(f"--weights {args.weights!r}", "give raw, ema or raw,ema")
-    if args.seeds < 1:
-        raise InputError(f"--seeds {args.seeds}: at least one seed is needed", "give --seeds 1 or more")
-    seeds = tuple(range(args.seed, args.seed + args.seeds))
-    procs = Processes.from_accelerate(cpu=not args.device.startswith("cuda"))
-    try:
-        thresholds, source = load_thresholds(gate_flags(args), Path.cwd())
-        first = _first_checkpoint(args, procs)
-        args.checkpoint = str(first)  # the specs are built against one checkpoint, then retargeted to each
-        out = Path(args.out) if args.out else _default_out(args.run)
-        train, infer, cases, runner, fingerprint, notes = _built_on_main(args, thresholds, out, procs)
-        settings = SweepSettings(
-            train=train, infer=infer, cases=cases, mode=args.mode, seeds=seeds,
-            weight_sets=weights, tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
-            gate=args.gate, device=args.device, asr_model=args.asr_model, asr_backend=args.asr_backend,
-            language=args.language, infer_runner=runner, inspect_config=args.train_config,
-            fingerprint=fingerprint, command=exact_command(), notes=notes)
-        if procs.is_main:
-            return _run_main(args, console, settings, out, procs)
-        sweep = Sweep(args.run, settings, out, processes=procs)
-        sweep.watch(poll_seconds=args.poll, timeout_seconds=args.watch_timeout) if args.watch else sweep.run_once()
-        return 0
-    finally:
-        procs.close()
-
-
-def _built_on_main(args, thresholds, out: Path, procs):
-    """The specs, cases and infer runner, built once on the main process and sent to the others.
-
-    The user's infer path is observed once, on the oldest checkpoint, and its spec retargeted to each; a
-    checkpoint that path cannot load shows in that checkpoint's load-simulation probe."""
-    from f5_parity.cli.options import build_session
-    from f5_parity.errors import InputError
-
-    payload = None
-    if procs.is_main:
-        try:
-            built = build_session(args, thresholds, workdir=out / "observed")
-            s = built.session
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
-        except InputError as exc:
-            payload = ("input", exc.problem, exc.fix)
-            procs.broadcast(payload)
-            raise
-        except BaseException as exc:
-            procs.broadcast(("internal", f"{type(exc).__name__}: {exc}", ""))
-            raise
-    payload = procs.broadcast(payload)
-    if payload[0] == "input":
-        raise InputError(payload[1], payload[2])
-    if payload[0] == "internal":
-        raise RuntimeError(f"the main process failed: {payload[1]}")
-    return payload[1]
-
-
-def _first_checkpoint(args, procs):
-    """Any checkpoint of the run (the oldest): the one the specs are built against. --watch waits for one."""
-    import time
-
-    from f5_parity.errors import InputError
-    from f5_parity.parity.sweep import discover_checkpoints
-
-    found = discover_checkpoints(args.run)
-    if not found and not args.watch:
-        raise InputError(f"no checkpoint (.pt, .safetensors) in {' '.join(args.run)}",
-                         "give F5's ckpts/<exp>/ folder, a quoted glob, or checkpoint files")
-    first = None
-    if procs.is_main:
-        deadline = time.monotonic() + args.watch_timeout
-        while not found and time.monotonic() < deadline:
-            time.sleep(args.poll)
-            found = discover_checkpoints(args.run)
-        if found:
-            from f5_parity.parity.sweep import update_from_name
-
-            first = str(min(found, key=lambda p: (update_from_name(p) is None, update_from_name(p) or 0, p.name)))
-    first = procs.broadcast(first)
-    if first is None:
-        raise InputError(f"no checkpoint appeared in {' '.join(args.run)} within --watch-timeout",
-                         "start the training first, or raise --watch-timeout")
-    return first
-
-
-def _run_main(args, console, settings, out: Path, procs) -> int:
+    """args.request: the validated engine.requests.SweepRequest these flags make (cli/main.py)."""
     from f5_parity.cli.commands.progress import progress_reporter
-    from f5_parity.parity.sweep import Sweep
-    from f5_parity.render.sweep import write_sweep_files
+    from f5_parity.engine.sweep import launch, sweep
 
-    junit = Path(args.junit) if args.junit else None
-
-    def render(report) -> None:
-        write_sweep_files(report, out, junit=junit)
-
+    if args.request.launch:
+        return launch(args.request, list(sys.argv[1:]), validated=True)
     with progress_reporter(console) as progress:
-        sweep = Sweep(args.run, settings, out, processes=procs, progress=progress, on_report=render)
-        if args.watch:
-            report = sweep.watch(poll_seconds=args.poll, timeout_seconds=args.watch_timeout)
-        else:
-            report = sweep.run_once()
-    _summary(report, console, out)
-    return 0 if report.passed else 1
+        done = sweep(args.request, progress, validated=True)
+    if not done.is_main:
+        return 0
+    _summary(done.report, console, done.out)
+    return 0 if done.report.passed else 1
 
 
 def _summary(report, console, out: Path) -> None:

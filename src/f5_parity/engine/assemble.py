@@ -1,4 +1,6 @@
-"""Flags into specs, cases, runners and gate settings: what `run` (and `sweep`) build from a command line."""
+"""A validated RunRequest into specs, cases, the infer runner and gate settings: what `run` (and each of
+`sweep`'s checkpoints) is assembled from. The request's parsed values (its infer_cli line, its cases file)
+are used as they are, not read again from their paths."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class BuiltRun:
 
 
 def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRun:
+    # args: a validated engine.requests.RunRequest
     """The session with the infer side as the user's path really ran (observed), what the fingerprint
     settled, the observation, and the path's generation when full mode let it finish (bad input raises
     InputError; the user's path failing is a finding, not bad input)."""
@@ -94,9 +97,7 @@ def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[s
                         **{k: INFER_DEFAULTS[k] for k in ("nfe", "cfg", "sway", "speed")},
                         fix_duration=args.fix_duration)
     if args.infer_cli or args.infer_cli_config:
-        from f5_parity.f5.infercli import load_infer_cli_toml, parse_infer_cli
-
-        cli = parse_infer_cli(args.infer_cli) if args.infer_cli else load_infer_cli_toml(args.infer_cli_config)
+        cli = args.infer_cli_settings  # parsed once, by the request
         infer_kwargs.update(cli.infer_spec_kwargs())
         if not cli.load_vocoder_from_local:
             infer_kwargs["vocoder_path"] = vocoder_path  # infer_cli would download; use ours, said in the notes
@@ -115,7 +116,7 @@ def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[s
 
 def _cases(args, notes: list[str]) -> list:
     """Cases from the trainer's samples folder, a cases file, a dataset, the flags, or the built-in sentence."""
-    from f5_parity.cases.case import builtin_cases, cases_from_flags, load_cases
+    from f5_parity.cases.case import builtin_cases, cases_from_flags
     from f5_parity.files import cache_dir
 
     if args.samples:
@@ -127,7 +128,7 @@ def _cases(args, notes: list[str]) -> list:
         cases = found.cases
         notes.append(found.note)
     elif args.cases:
-        cases = load_cases(args.cases)
+        cases = list(args.case_list)  # parsed once, by the request
     elif args.dataset:
         from f5_parity.cases.case import dataset_cases
 
@@ -183,9 +184,9 @@ def infer_runner(args):
     from f5_parity.parity.observed import InferRunner
     from f5_parity.paths.infer import check_custom_target, check_script
 
-    if getattr(args, "infer_script", None):
+    if args.infer_script:
         check_script(args.infer_script)
-        return InferRunner("script", args.infer_script, script_args=list(getattr(args, "script_args", []) or []))
+        return InferRunner("script", args.infer_script, script_args=list(args.script_args))
     if args.infer_path == "infer-cli":
         return InferRunner()
     if args.infer_path == "api":

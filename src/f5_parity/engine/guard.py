@@ -1,10 +1,11 @@
 """What every command promises before it runs: a user's files are never written, and every value it
 takes in is one it can use.
 
-Each command's inputs and outputs are listed here (`plan`), checked against each other by file
-identity (an output that is an input, or would overwrite one inside an output folder, is refused), and
-its numbers, devices and files are validated where they enter (`check_args`). Everything refused
-raises InputError: one line, exit 2, before a model is loaded or a file is written.
+The checks every request of engine/requests.py is built from: its inputs and outputs (a `Plan`) are
+checked against each other by file identity (an output that is an input, or would overwrite one inside
+an output folder, is refused), and its numbers, devices and files are validated where they enter.
+Everything refused raises InputError: one line, exit 2 at the CLI, before a model is loaded or a file
+is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ SEED_MAX = 2**32 - 1  # torch.manual_seed / numpy's default_rng take 0 .. 2**32-
 # What a command writes inside its output folder: files by name, folders ending in '/'. An input there
 # would be overwritten; tests/test_hostile_inputs.py checks that a real run writes nothing else.
 RUN_WRITES = ("run.json", "report.md", "mels/", "wavs/", "observed/")
+# sweep: its report, plots, per-checkpoint run.json and wavs, the cache it resumes from, the observed path
+SWEEP_WRITES = ("sweep.json", "sweep.md", "plots/", "checkpoints/", "wavs/", "cache/", "observed/")
 DAMAGE_WRITES = ("damage.json", "damage.md", "wavs/", "faults/")
 DEMO_WRITES = RUN_WRITES + ("infer_config_v1_flags.yaml", "vocab_permuted.txt")
 
@@ -131,6 +134,14 @@ def check_no_collision(plan: Plan) -> None:
                     hit = f"{out.flag} {out.path} writes {target}/, which holds the input {flag} {src}"
             if hit:
                 raise InputError(hit, f"write the outputs somewhere else: pick another {out.flag}")
+    # Then a new file or folder inside a folder the command reads (a run folder a live training writes
+    # into, a dataset, the bundled fixture): refused too, not only an overwrite. Checked after the rules
+    # above, so an output that replaces or holds an input is named as such.
+    for out, target, is_folder in outs:
+        for flag, src in inputs:
+            if src.is_dir() and _under(target, src):
+                raise InputError(f"{out.flag} {target if not is_folder else out.path} would land inside the input "
+                                 f"folder {flag} {src}", f"write the outputs somewhere else: pick another {out.flag}")
 
 
 # --- numbers, devices and files where they enter ------------------------------------------------
@@ -298,44 +309,9 @@ def check_vocoder_folder(path: str | None) -> None:
                          "give the vocoder's pytorch_model.bin") from None
 
 
-def _check_seed(args) -> None:
-    check_int("--seed", getattr(args, "seed", None), low=0, high=SEED_MAX)
-
-
-def _check_run(args) -> None:
-    _check_seed(args)
-    check_int("--nfe-step", args.nfe_step, low=1)
-    check_float("--cfg-strength", args.cfg_strength)
-    check_float("--sway-sampling-coef", args.sway_sampling_coef)
-    check_float("--speed", args.speed, positive=True)
-    check_float("--fix-duration", args.fix_duration, positive=True)
-    check_int("--sample-update", args.sample_update, low=0)
-    check_device(args.device)
-    if (args.ref_text or args.gen_text) and not args.ref_audio:
-        raise InputError("--ref-text/--gen-text given without --ref-audio",
-                         "give the reference wav with --ref-audio (one per --ref-text)")
-    for flag, path in (("--cases", args.cases), ("--infer-cli-config", args.infer_cli_config)):
-        check_file(flag, path)
-    for path in args.ref_audio:
-        check_file("--ref-audio", path, "audio file")
-    for flag in ("--dataset", "--samples"):
-        check_folder(flag, getattr(args, flag[2:]))
-    check_file("checkpoint", args.checkpoint, "checkpoint file")
-    check_vocab_text("--train-vocab", args.train_vocab)
-    check_vocab_text("--infer-vocab", args.infer_vocab)
-    check_config("--train-config", args.train_config)
-    check_config("--infer-config", args.infer_config)
-    if args.vocoder != "griffin-lim":
-        check_vocoder_folder(args.vocoder_path)
-    if args.infer_cli:
-        _check_infer_cli(args.infer_cli)
-
-
-def _check_infer_cli(command_line: str) -> None:
-    """The files an infer_cli line names must exist, as infer_cli itself would need them."""
-    from f5_parity.f5.infercli import parse_infer_cli
-
-    cli = parse_infer_cli(command_line)
+def check_infer_cli(cli) -> None:
+    """The files an infer_cli line names must exist, as infer_cli itself would need them (`cli`: the line,
+    parsed once by the request)."""
     if cli.checkpoint_given and "://" not in cli.checkpoint and not Path(cli.checkpoint).is_file():
         raise InputError(f"--infer-cli's -p {cli.checkpoint}: no such file",
                          "give infer_cli the checkpoint path you infer with (infer_cli would fail on it)")
@@ -351,151 +327,8 @@ def _check_infer_cli(command_line: str) -> None:
         raise InputError(f"--infer-cli's --speed {cli.speed} must be a positive number", "give --speed > 0")
 
 
-def _check_fingerprint(args) -> None:
-    _check_seed(args)
-    check_int("--draws", args.draws, low=1)
-    check_int("--cases", args.cases, low=1)
-    check_device(args.device)
-    check_file("checkpoint", args.checkpoint, "checkpoint file")
-    if args.ref_text and not args.ref_audio:
-        raise InputError("--ref-text given without --ref-audio", "give the reference wav with --ref-audio")
-    for v in args.vocab:
-        check_vocab_text("--vocab", v)
-    check_folder("--dataset", args.dataset)
-    for path in args.ref_audio:
-        check_file("--ref-audio", path, "audio file")
-
-
-def _check_inspect(args) -> None:
-    check_file("CHECKPOINT", args.checkpoint, "checkpoint file")
-    for flag, path in (("--vocab", args.vocab), ("--train-vocab", args.train_vocab)):
-        check_file(flag, path, "vocab.txt")
-        if path and b"\x00" in Path(path).read_bytes():
-            raise InputError(f"{flag} {path} is a binary file, not a vocab", "give the vocab.txt (one token per line)")
-    if args.config:
-        p = Path(args.config)
-        if p.is_dir():
-            raise InputError(f"--config {p} is a directory, not a config", "give a YAML file or an official config name")
-        if p.is_file() and b"\x00" in p.read_bytes()[:4096]:
-            raise InputError(f"--config {p} is a binary file (a checkpoint?), not a YAML config",
-                             "give the training YAML, or an official name such as F5TTS_v1_Base")
-
-
-def _check_score(args) -> None:
-    check_device(args.device)  # the wavs themselves: read_audio names each problem
-
-
-def _check_demo_or_damage(args) -> None:
-    _check_seed(args)
-    check_int("--cases", args.cases, low=1)
-
-
-CHECKS = {"run": _check_run, "fingerprint": _check_fingerprint, "inspect": _check_inspect, "score": _check_score,
-          "demo": _check_demo_or_damage, "damage": _check_demo_or_damage}
-
-
-def check_args(args) -> None:
-    """The values of a parsed command line, each refused with one line when unusable."""
-    check = CHECKS.get(getattr(args, "command", None))
-    if check:
-        check(args)
-
-
-# --- what each command reads and writes ---------------------------------------------------------
-
-
-def _config_path(value: str | None) -> str | None:
-    return value if value and Path(value).exists() else None
-
-
-def _infer_cli_files(command_line: str | None) -> list[str]:
-    if not command_line:
-        return []
-    from f5_parity.f5.infercli import parse_infer_cli
-
-    cli = parse_infer_cli(command_line)
+def infer_cli_files(cli) -> list[str]:
+    """The local files a parsed infer_cli line reads (its inputs: never an output)."""
     files = [cli.checkpoint if cli.checkpoint_given else None, cli.vocab_file,
              cli.model_cfg if cli.model_cfg_given else None, cli.ref_audio, cli.vocoder_local_path]
     return [f for f in files if f and "://" not in f]
-
-
-def _wrapper_file(target: str | None) -> str | None:
-    if not target or ":" not in target:
-        return None
-    module = target.rsplit(":", 1)[0]
-    return module if module.endswith(".py") else None
-
-
-def _bundled_fixture() -> Path:
-    from f5_parity.testing.demo import fixture_dir
-
-    return fixture_dir()
-
-
-def plan(args) -> Plan:
-    """Every file and folder the command reads, and every path it writes."""
-    p = Plan()
-    command = getattr(args, "command", None)
-    if command == "inspect":
-        p.read("CHECKPOINT", args.checkpoint)
-        p.read("--vocab", args.vocab)
-        p.read("--train-vocab", args.train_vocab)
-        p.read("--config", _config_path(args.config))
-        p.write("--json", args.json)
-    elif command == "score":
-        p.read("WAV", *args.wavs)
-        p.write("--json", args.json)
-    elif command == "fingerprint":
-        p.read("checkpoint", args.checkpoint)
-        p.read("--vocab", *args.vocab)
-        p.read("--dataset", args.dataset)
-        p.read("--ref-audio", *args.ref_audio)
-        p.write("--json", args.json)
-    elif command == "run":
-        p.read("checkpoint", args.checkpoint)
-        p.read("--train-config", _config_path(args.train_config))
-        p.read("--infer-config", _config_path(args.infer_config))
-        p.read("--train-vocab", args.train_vocab)
-        p.read("--infer-vocab", args.infer_vocab)
-        p.read("--infer-cli-config", args.infer_cli_config)
-        p.read("--infer-cli", *_infer_cli_files(args.infer_cli))
-        p.read("--infer-path", _wrapper_file(args.infer_path))
-        p.read("--vocoder-path", args.vocoder_path)
-        p.read("--ref-audio", *args.ref_audio)
-        p.read("--cases", args.cases)
-        if args.cases and Path(args.cases).is_file():
-            from f5_parity.cases.case import load_cases
-
-            p.read("--cases", *[c.ref_audio for c in load_cases(args.cases)])
-        p.read("--infer-script", getattr(args, "infer_script", None))
-        p.read("--dataset", args.dataset)
-        p.read("--samples", args.samples)
-        p.write("--out", args.out, folder=True, writes=RUN_WRITES)
-        p.write("--json", args.json)
-        p.write("--junit", args.junit)
-    elif command == "damage":
-        p.read("the bundled fixture", _bundled_fixture())
-        p.write("--out", args.out, folder=True, writes=DAMAGE_WRITES)
-    elif command == "demo":
-        p.read("the bundled fixture", _bundled_fixture())
-        p.write("--out", args.out, folder=True, writes=DEMO_WRITES)
-        p.write("--junit", args.junit)
-    return p
-
-
-def output_roots(args) -> list[Path]:
-    """Folders a command may create: removed again when it fails and they hold nothing."""
-    roots = [Path(o.path) for o in plan_outputs(args) if o.folder]
-    if getattr(args, "command", None) == "run" and not args.out:
-        roots.append(Path("reports"))
-    return roots
-
-
-def plan_outputs(args) -> list[Output]:
-    out = Plan()
-    command = getattr(args, "command", None)
-    if command == "run":
-        out.write("--out", args.out, folder=True, writes=RUN_WRITES)
-    elif command in ("damage", "demo"):
-        out.write("--out", args.out, folder=True)
-    return out.outputs

@@ -1,0 +1,145 @@
+"""`sweep` assembled and run: the specs built once on the main process (the user's infer path observed on
+the oldest checkpoint), sent to the others, every checkpoint judged, the files written through render/.
+
+Validation (engine/requests.py SweepRequest) happens before any of this, so an output that would land on
+a checkpoint or inside the run folder is refused before a process starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from f5_parity.engine.requests import SweepRequest
+from f5_parity.errors import InputError
+
+
+@dataclass
+class Swept:
+    """What this process of a sweep produced: the report on the main process, None on the others."""
+
+    report: Any  # parity.sweep_report.SweepReport | None
+    out: Path
+    is_main: bool = True
+
+
+def launch(request: SweepRequest, argv: list[str], *, validated: bool = False) -> int:
+    """torchrun --standalone --nproc_per_node N -m f5_parity sweep ... (the same flags, without --launch);
+    `argv` is the command line after the program name. Returns the launcher's exit status."""
+    if not validated:
+        request.validate()
+    i = argv.index("sweep") if "sweep" in argv else 0
+    rest, skip = [], False
+    for a in argv[i + 1:]:
+        if skip:
+            skip = False
+            continue
+        if a == "--launch":
+            skip = True
+            continue
+        if a.startswith("--launch="):
+            continue
+        rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={request.launch}",
+           "-m", "f5_parity", "sweep", *rest]
+    return subprocess.run(cmd).returncode
+
+
+def sweep(request: SweepRequest, progress: Callable | None = None, *, command: str | None = None,
+          validated: bool = False) -> Swept:
+    """Judge every checkpoint of the run as `run` judges one; on the main process write sweep.json, sweep.md,
+    the plots (and --junit) after each finished checkpoint, and return the SweepReport."""
+    from f5_parity.engine.assemble import gate_flags
+    from f5_parity.parity.gate import load_thresholds
+    from f5_parity.parity.pipeline import exact_command
+    from f5_parity.parity.sweep import Processes, Sweep, SweepSettings
+    from f5_parity.render.sweep import write_sweep_files
+
+    if not validated:
+        request.validate()
+    procs = Processes.from_accelerate(cpu=not request.device.startswith("cuda"))
+    try:
+        thresholds, source = load_thresholds(gate_flags(request), request.cwd)
+        first = _first_checkpoint(request, procs)
+        out = request.out_folder
+        train, infer, cases, runner, fingerprint, notes = _built_on_main(request.for_checkpoint(first), thresholds,
+                                                                         out, procs)
+        settings = SweepSettings(
+            train=train, infer=infer, cases=cases, mode=request.mode,
+            seeds=tuple(range(request.seed, request.seed + request.seeds)), weight_sets=request.weight_sets,
+            tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
+            gate=request.gate, device=request.device, asr_model=request.asr_model, asr_backend=request.asr_backend,
+            language=request.language, infer_runner=runner, inspect_config=request.train_config,
+            fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes)
+        if not procs.is_main:
+            s = Sweep(request.run, settings, out, processes=procs)
+            s.watch(poll_seconds=request.poll, timeout_seconds=request.watch_timeout) if request.watch else s.run_once()
+            return Swept(None, out, is_main=False)
+        junit = Path(request.junit) if request.junit else None
+
+        def render(report) -> None:
+            write_sweep_files(report, out, junit=junit)
+
+        s = Sweep(request.run, settings, out, processes=procs, progress=progress, on_report=render)
+        if request.watch:
+            report = s.watch(poll_seconds=request.poll, timeout_seconds=request.watch_timeout)
+        else:
+            report = s.run_once()
+        return Swept(report, out)
+    finally:
+        procs.close()
+
+
+def _built_on_main(request, thresholds, out: Path, procs):
+    """The specs, cases and infer runner, built once on the main process and sent to the others.
+
+    The user's infer path is observed once, on the oldest checkpoint, and its spec retargeted to each; a
+    checkpoint that path cannot load shows in that checkpoint's load-simulation probe."""
+    from f5_parity.engine.assemble import build_session
+
+    payload = None
+    if procs.is_main:
+        try:
+            built = build_session(request, thresholds, workdir=out / "observed")
+            s = built.session
+            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
+        except InputError as exc:
+            payload = ("input", exc.problem, exc.fix)
+            procs.broadcast(payload)
+            raise
+        except BaseException as exc:
+            procs.broadcast(("internal", f"{type(exc).__name__}: {exc}", ""))
+            raise
+    payload = procs.broadcast(payload)
+    if payload[0] == "input":
+        raise InputError(payload[1], payload[2])
+    if payload[0] == "internal":
+        raise RuntimeError(f"the main process failed: {payload[1]}")
+    return payload[1]
+
+
+def _first_checkpoint(request: SweepRequest, procs):
+    """Any checkpoint of the run (the oldest): the one the specs are built against. --watch waits for one."""
+    from f5_parity.parity.sweep import discover_checkpoints, update_from_name
+
+    found = discover_checkpoints(request.run)
+    if not found and not request.watch:
+        raise InputError(f"no checkpoint (.pt, .safetensors) in {' '.join(request.run)}",
+                         "give F5's ckpts/<exp>/ folder, a quoted glob, or checkpoint files")
+    first = None
+    if procs.is_main:
+        deadline = time.monotonic() + request.watch_timeout
+        while not found and time.monotonic() < deadline:
+            time.sleep(request.poll)
+            found = discover_checkpoints(request.run)
+        if found:
+            first = str(min(found, key=lambda p: (update_from_name(p) is None, update_from_name(p) or 0, p.name)))
+    first = procs.broadcast(first)
+    if first is None:
+        raise InputError(f"no checkpoint appeared in {' '.join(request.run)} within --watch-timeout",
+                         "start the training first, or raise --watch-timeout")
+    return first

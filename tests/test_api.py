@@ -1,0 +1,124 @@
+"""The Python API as users call it (no argparse, no shell): f5_parity.check / sweep / inspect on the tiny
+real fixtures, a fault named through the API alone, and bad input raised as InputError, never an exit."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import pytest
+
+import f5_parity
+from f5_parity import InputError
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _sides(fs) -> dict:
+    return dict(train_config=str(fs.config), train_vocab=fs.vocab, infer_config=str(fs.config), infer_vocab=fs.vocab,
+                vocoder="griffin-lim")
+
+
+def test_help_shows_the_api_with_an_example():
+    for name in ("check", "sweep", "inspect"):
+        doc = getattr(f5_parity, name).__doc__
+        assert doc and "Example::" in doc and f"f5_parity.{name}(" in doc, name
+    assert "check" in dir(f5_parity) and f5_parity.check.__module__ == "f5_parity.api"
+    with pytest.raises(AttributeError):
+        f5_parity.no_such_function  # noqa: B018
+
+
+def test_a_fault_is_diagnosed_through_the_api_alone(fixture_set, pt_cases, tmp_path):
+    """The infer side loads the EMA weights where the trainer sampled the raw ones: culprit weights."""
+    fs, case = fixture_set, pt_cases[0]
+    before = _digest(fs.checkpoints["trainer"])
+    report = f5_parity.check(fs.checkpoints["trainer"], **_sides(fs), ref_audio=case.wav, ref_text=case.text,
+                             out=tmp_path / "faulty", mode="fast")
+    assert not report.passed and report.verdict == "fail"
+    assert report.culprits == ["weights"]
+    data = json.loads((tmp_path / "faulty" / "run.json").read_text())
+    assert data["culprits"] == ["weights"] and data["reproducibility"]["command"].startswith("f5_parity.check(")
+    assert _digest(fs.checkpoints["trainer"]) == before
+    clean = f5_parity.check(fs.checkpoints["trainer"], **_sides(fs), infer_ema=False, ref_audio=[case.wav],
+                            ref_text=[case.text], out=tmp_path / "clean")
+    assert clean.passed and clean.culprits == []
+
+
+def test_an_output_on_an_input_raises_input_error_and_writes_nothing(fixture_set, pt_cases, tmp_path):
+    fs, case = fixture_set, pt_cases[0]
+    ckpt = Path(shutil.copy(fs.checkpoints["trainer"], tmp_path / "model_300.pt"))
+    before = _digest(ckpt)
+    with pytest.raises(InputError) as err:
+        f5_parity.check(ckpt, **_sides(fs), ref_audio=case.wav, ref_text=case.text, json=ckpt, out=tmp_path / "r")
+    assert "is the input checkpoint" in err.value.problem and err.value.fix
+    assert _digest(ckpt) == before and not (tmp_path / "r").exists()
+
+
+def test_a_sweep_output_inside_the_run_folder_raises_input_error(fixture_set, tmp_path):
+    """Issue 24: `sweep ckpts/run --junit ckpts/run/model_300.pt` wrote the XML over the checkpoint."""
+    run = tmp_path / "ckpts" / "run"
+    run.mkdir(parents=True)
+    ckpt = Path(shutil.copy(fixture_set.checkpoints["trainer"], run / "model_300.pt"))
+    before = _digest(ckpt)
+    with pytest.raises(InputError, match="model_300.pt"):
+        f5_parity.sweep(run, train_config=str(fixture_set.config), junit=ckpt, out=tmp_path / "sweep")
+    with pytest.raises(InputError, match="inside the input folder RUN"):
+        f5_parity.sweep(run, train_config=str(fixture_set.config), train_vocab=fixture_set.vocab, out=run)
+    assert _digest(ckpt) == before and sorted(p.name for p in run.iterdir()) == ["model_300.pt"]
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_inspect_returns_the_typed_report_and_refuses_a_missing_file(fixture_set, tmp_path):
+    report = f5_parity.inspect(fixture_set.checkpoints["trainer"], config=fixture_set.config,
+                               vocab=fixture_set.vocab, json=tmp_path / "i.json")
+    assert type(report).__name__ == "InspectReport" and not report.failed
+    assert {r.probe for r in report.results} >= {"ckpt.finite"}
+    assert json.loads((tmp_path / "i.json").read_text())["results"]
+    with pytest.raises(InputError, match="no such file"):
+        f5_parity.inspect(tmp_path / "nope.pt")
+
+
+def test_bad_values_raise_input_error_before_anything_runs(fixture_set, tmp_path):
+    with pytest.raises(InputError, match="--seeds 0"):
+        f5_parity.check(fixture_set.checkpoints["trainer"], seeds=0, out=tmp_path / "r")
+    with pytest.raises(InputError, match="--infer-script"):
+        f5_parity.check(fixture_set.checkpoints["trainer"], script_args=["--text", "Olá"], out=tmp_path / "r")
+    with pytest.raises(InputError, match="--weights"):
+        f5_parity.sweep(fixture_set.checkpoints["trainer"], weights="best", out=tmp_path / "s")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "inspect", "fingerprint", "score", "damage", "demo"])
+def test_a_request_has_the_command_lines_defaults(command):
+    """The API (a request made from arguments) and the shell (from flags) run with the same defaults."""
+    from f5_parity.cli.main import build_parser
+    from f5_parity.engine.requests import REQUESTS
+
+    parser = build_parser().subcommands[command]
+    cls = REQUESTS[command]
+    dests = {a.dest: a.default for a in parser._actions if a.dest not in ("help", "debug")}
+    checked = 0
+    for f in fields(cls):
+        if f.name not in dests or f.default is MISSING or dests[f.name] in (None, argparse.SUPPRESS):
+            continue
+        assert dests[f.name] == f.default, f"{command} --{f.name.replace('_', '-')}"
+        checked += 1
+    if command != "inspect":  # inspect's flags all default to None
+        assert checked >= 2
+
+
+def test_exit_codes_are_an_int_enum_and_the_old_names_stay(tmp_path, capsys):
+    from f5_parity import ExitCode
+    from f5_parity.cli.main import EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PASS, main
+
+    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("FAILED", 1), ("INPUT_ERROR", 2),
+                                                      ("INTERNAL_ERROR", 3), ("INTERRUPTED", 130)]
+    assert (EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED) == tuple(ExitCode)
+    rc = main(["inspect", str(tmp_path / "nope.pt")])
+    assert rc is ExitCode.INPUT_ERROR and "no such file" in capsys.readouterr().err
