@@ -220,7 +220,7 @@ def test_readme_cases_columns_are_the_ones_the_loader_reads(tmp_path):
 
     from f5_parity.cases.case import load_cases
 
-    columns = [re.findall(r"`([^`]+)`", row[0])[0] for row in _readme_table("Five commands")]
+    columns = [re.findall(r"`([^`]+)`", row[0])[0] for row in _readme_table("Cases")]
     assert columns == ["ref_audio", "ref_text", "gen_text", "gen_audio", "name"], columns
     rate = 24_000
     t = np.arange(rate) / rate
