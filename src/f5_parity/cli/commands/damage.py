@@ -10,7 +10,8 @@ HELP = "generate through the infer path with each single fault injected and scor
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/damage", help="output folder (default reports/damage)")
-    p.add_argument("--cases", type=int, default=2, help="built-in Portuguese sentences to use (default 2)")
+    p.add_argument("--cases", type=int, default=2, help="a COUNT (not a file, unlike run --cases): "
+                        "built-in Portuguese sentences to use (default 2)")
     p.add_argument("--factor", action="append", help="only these factor ids (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=3, help="noise seeds per row (seed, seed+1, ...; default 3)")

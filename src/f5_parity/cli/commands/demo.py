@@ -10,8 +10,11 @@ HELP = "run parity-check on the bundled trained fixture with three injected infe
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
-    p.add_argument("--mode", choices=["fast", "full"], default="full")
-    p.add_argument("--cases", type=int, default=2, help="how many built-in Portuguese sentences (default 2)")
+    p.add_argument("--mode", choices=["fast", "full"], default="full",
+                   help="full (default): also generate, score and gate every path, minutes on CPU; fast: stages and "
+                        "isolation only")
+    p.add_argument("--cases", type=int, default=2, help="a COUNT (not a file, unlike run --cases): "
+                        "built-in Portuguese sentences (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=3, help="full mode: noise seeds per generated path (default 3)")
     p.add_argument("--junit", help="also write a JUnit XML file")

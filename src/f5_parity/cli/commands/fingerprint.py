@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="an F5 dataset folder (metadata.csv + wavs/); its vocab.txt is a candidate")
     p.add_argument("--ref-audio", action="append", default=[])
     p.add_argument("--ref-text", action="append", default=[])
-    p.add_argument("--cases", type=int, default=3, help="how many dataset utterances to use (default 3)")
+    p.add_argument("--cases", type=int, default=3, help="a COUNT (not a file, unlike run --cases): "
+                        "how many --dataset utterances to use (default 3)")
     p.add_argument("--draws", type=int, default=6, help="noise/time/mask draws per candidate to start with (default 6)")
     p.add_argument("--max-draws", type=int, default=30,
                    help="draws are added --draws at a time until each family is decided at p < 0.01, up to this "

@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ref-audio", action="append", default=[], help="reference wav (repeatable)")
     g.add_argument("--ref-text", action="append", default=[], help="its transcript (repeatable, same order)")
     g.add_argument("--gen-text", action="append", default=[], help="held-out text to generate (repeatable)")
-    g.add_argument("--cases", help="cases file (CSV or TOML)")
+    g.add_argument("--cases", help="a cases FILE (not a count): CSV/TSV with the header ref_audio,ref_text,gen_text"
+                                 "[,gen_audio,name], or TOML [[case]] tables with those keys")
     g.add_argument("--dataset", help="an F5 dataset folder (metadata.csv + wavs/)")
     g.add_argument("--samples", help="the Trainer's samples folder (update_N_gen.wav / update_N_ref.wav)")
     g.add_argument("--sample-text", help="what the trainer's sample says (the transcript of its training clip)")
@@ -58,15 +59,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--asr-backend", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
     g.add_argument("--language", default="pt")
     g = p.add_argument_group("gate (flags beat parity.toml beat pyproject.toml [tool.parity-check])")
-    g.add_argument("--max-wer", help="0.6, or per path: infer=0.5,trainer=0.6")
-    g.add_argument("--max-cer", help="0.6, or per path")
-    g.add_argument("--min-similarity", help="40, or per path (0-100)")
-    g.add_argument("--max-gap", help="largest infer-minus-trainer gap: cer=0.2,similarity=20,mcd=1.5,speaker_similarity=0.1")
+    g.add_argument("--max-wer", help="largest WER of a generated path: a number, or per path infer=0.5,trainer=0.6 "
+                                  "(default 1.0)")
+    g.add_argument("--max-cer", help="largest CER of a generated path: a number, or per path (default 0.6)")
+    g.add_argument("--min-similarity", help="smallest transcript similarity, 0-100: a number, or per path (default 40)")
+    g.add_argument("--max-gap", help="largest infer-minus-trainer gap per metric; with several seeds a gap fails only "
+                                  "beyond the seed spread (Holm-corrected paired t-test) "
+                                  "(default cer=0.2, similarity=20, mcd=0.15, speaker_similarity=0.03)")
     g.add_argument("--max-mcd", help="largest MCD-DTW to the truth in dB, or per path (default: not gated)")
     g.add_argument("--min-speaker-similarity", help="smallest GE2E cosine to the reference voice, or per path "
                                                     "(default: not gated)")
     p.add_argument("--mode", choices=["fast", "full"], default="fast",
-                   help="fast: stages and isolation; full: also the generation of both paths")
+                   help="fast (default): stages and isolation; full: also the generation of both paths, "
+                        "scored and gated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=3,
                    help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "

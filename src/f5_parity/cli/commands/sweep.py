@@ -32,14 +32,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             target._add_action(action)
     g = p.add_argument_group("sweep")
     g.add_argument("--mode", choices=["fast", "full"], default="fast",
-                   help="fast: per checkpoint the parity verdict, culprits and EMA distance; full: also generate "
-                        "the held-out text through the trainer and infer paths, each weight set, and score it")
+                   help="fast (default): per checkpoint the parity verdict, culprits and EMA distance; full: also "
+                        "generate the held-out text through the trainer and infer paths, each weight set, and score it")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--seeds", type=int, default=1,
                    help="full mode: noise seeds per scored generation (seed, seed+1, ...; default 1)")
     g.add_argument("--weights", default="raw,ema", help="weight sets to score where the file holds them (raw,ema)")
     g.add_argument("--gate", choices=["best", "all", "last"], default="best",
-                   help="best: some checkpoint passes (the recommended one); all: every one; last: the newest")
+                   help="exit 1 unless: best (default) a recommended checkpoint exists; all: every checkpoint passes; "
+                        "last: the newest passes")
     g.add_argument("--device", default="cpu", help="cpu, or cuda: each process then takes its own GPU")
     g.add_argument("--out", help="output folder (default reports/sweep-<folder name>; the cache lives there, "
                                  "so re-running into it computes only what is new)")
