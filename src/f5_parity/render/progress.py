@@ -16,16 +16,26 @@ Report = Callable[..., None]  # report(what: str, fraction: float | None = None)
 
 @contextlib.contextmanager
 def progress_display(console) -> Iterator[Report]:
+    """The display starts at the first report, so a process that reports nothing (a sweep's other
+    processes, a request refused early) draws nothing."""
     if not console.is_interactive:
         yield lambda what, fraction=None: None
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=1.0)
+    shown: dict = {}
 
-        def report(what: str, fraction: float | None = None) -> None:
-            progress.update(task, description=what, completed=fraction if fraction is not None else 0.0)
+    def report(what: str, fraction: float | None = None) -> None:
+        if not shown:
+            shown["progress"] = progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                                    TimeElapsedColumn(), console=console, transient=True)
+            progress.start()
+            shown["task"] = progress.add_task("starting", total=1.0)
+        shown["progress"].update(shown["task"], description=what,
+                                 completed=fraction if fraction is not None else 0.0)
 
+    try:
         yield report
+    finally:
+        if shown:
+            shown["progress"].stop()
