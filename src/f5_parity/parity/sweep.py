@@ -36,7 +36,9 @@ from f5_parity.cases.case import Case
 from f5_parity.errors import InputError
 from f5_parity.files import sha256_file, write_json_atomic
 from f5_parity.parity.sweep_report import (SCORED_PATHS, SweepReport, breaks, evaluate_sweep_gate,
-                                           pool_rows, recommend, score_key, sig)
+                                           pool_rows, quality_break, quality_breaks, recommend,
+                                           score_key, sig)
+from f5_parity.parity.quality import DEFAULT_DRAWS, SIGNAL, compute_quality, quality_row
 from f5_parity.paths.spec import PathSpec
 
 Progress = Callable[[str, float | None], None]
@@ -155,6 +157,10 @@ class SweepSettings:
     fingerprint: Any = None
     command: str = "parity-check sweep"
     notes: list[str] = field(default_factory=list)
+    # the quality signal (parity/quality.py): the flow-matching loss on the cases' reference clips (fit) and
+    # on these held-out clips (generalisation), `quality_draws` fixed draws per clip
+    held_out: list[Case] = field(default_factory=list)
+    quality_draws: int = DEFAULT_DRAWS
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -180,6 +186,11 @@ class SweepSettings:
             "asr": {"model": self.asr_model, "backend": self.asr_backend, "language": self.language}
             if self.mode == "full" else None,
             "inspect_config": self.inspect_config,
+            "quality": {"signal": SIGNAL, "draws": self.quality_draws, "seed": self.seeds[0],
+                        "held_out": [{"ref_audio_sha256": sha256_file(c.ref_audio), "text": c.ref_text}
+                                     for c in self.held_out]},
+            # a cached result is only as good as the f5-tts code that computed it
+            "f5_tts_code": f5_code_identity(),
         }
 
     def digest(self, described: dict[str, Any] | None = None) -> str:
@@ -187,9 +198,20 @@ class SweepSettings:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def f5_code_identity() -> str | None:
+    """sha256 over the digests of the f5-tts functions the tool depends on (f5/environment.py)."""
+    from f5_parity.f5.environment import loaded_package_dir, source_digests
+
+    root = loaded_package_dir()
+    if root is None:
+        return None
+    text = json.dumps(source_digests(root), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class WorkUnit:
-    kind: str  # "verdict" | "score"
+    kind: str  # "verdict" | "quality" | "score"
     case: str | None = None
     path: str | None = None  # trainer-heldout | infer
     weights: str | None = None  # raw | ema | as-run (a custom wrapper loads what it loads)
@@ -197,15 +219,15 @@ class WorkUnit:
 
     @property
     def key(self) -> str:
-        if self.kind == "verdict":
-            return "verdict"
+        if self.kind in ("verdict", "quality"):
+            return self.kind
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.case or "")
         return f"score--{safe}--{self.path}--{self.weights}--s{self.seed}"
 
 
 def units_for(settings: SweepSettings, weight_sets: list[str]) -> list[WorkUnit]:
     """The units of one checkpoint: its verdict first, then (full mode) its scores grouped by model."""
-    units = [WorkUnit("verdict")]
+    units = [WorkUnit("verdict"), WorkUnit("quality")]
     if settings.mode != "full":
         return units
     kind, _ = settings.runner_kind()
@@ -398,6 +420,8 @@ class Sweep:
                 try:
                     if unit.kind == "verdict":
                         result = self._verdict(entry, pool)
+                    elif unit.kind == "quality":
+                        result = self._quality(entry, pool)
                     else:
                         result = self._score(entry, unit, pool, infer_models)
                 except InputError as exc:
@@ -434,6 +458,13 @@ class Sweep:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return {"run": report.to_json()}
+
+    def _quality(self, entry: PlannedCheckpoint, pool) -> dict[str, Any]:
+        """The flow-matching loss of every weight set the file holds, on the trainer's settings (the model
+        the Trainer optimised), fixed draws: parity/quality.py."""
+        s = self.settings
+        return compute_quality(self._retarget(s.train, entry), s.cases, s.held_out, entry.weight_sets, pool,
+                               draws=s.quality_draws, seed=s.seeds[0])
 
     def _asr_model(self):
         if self._asr is None:
@@ -531,12 +562,14 @@ class Sweep:
         infer_set = s.infer.value("weights")["set"]
         trainer_set = s.train.value("weights")["set"]
         rec = recommend(checkpoints, infer_set=infer_set, trainer_set=trainer_set)
+        by_set = quality_breaks(checkpoints)
         first, found = breaks(checkpoints)
         gate = evaluate_sweep_gate(checkpoints, rec, s.gate) if checkpoints else {"mode": s.gate, "passed": False,
                                                                                   "checks": []}
         return SweepReport(
             sources=self.sources, settings={"digest": self.digest, **self.described}, checkpoints=checkpoints,
             recommendation=rec, first_bad=first, breaks=found, gate=gate,
+            quality_break=quality_break(by_set, rec, infer_set), quality_breaks=by_set,
             verdict="pass" if gate["passed"] else "fail", notes=list(s.notes),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
@@ -627,6 +660,9 @@ def checkpoint_result(entry: PlannedCheckpoint, results: dict[str, dict[str, Any
                            "bytes": entry.bytes, "format": entry.format, "weight_sets": entry.weight_sets}
     if entry.error:
         return {**out, "status": "error", "error": entry.error, "verdict": "fail"}
+    quality = quality_row(results.get("quality"))
+    if quality is not None:
+        out["quality"] = quality
     verdict = results.get("verdict")
     if verdict is None:
         return {**out, "status": "pending", "verdict": "pending"}
@@ -681,7 +717,7 @@ def _velocity(run: dict[str, Any]) -> float | None:
 def _scores(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by: dict[str, list[dict[str, Any]]] = {}
     for key, r in results.items():
-        if key == "verdict":
+        if key in ("verdict", "quality"):
             continue
         _, path, weights, _ = key.rsplit("--", 3)
         by.setdefault(score_key(path, weights), []).append(r)
@@ -716,7 +752,8 @@ def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepS
     for check in gate["checks"]:
         name = check["name"] if check.get("path") is None else f"{check['name']}[{check['path']}]"
         if not check["passed"] and name not in known and check["name"] not in known:
-            row["failed_checks"].append({"name": name, "summary": f"{name} = {check.get('value')} "
+            # kind "score": a quality threshold, never a parity culprit (sweep_report.py)
+            row["failed_checks"].append({"name": name, "kind": "score", "summary": f"{name} = {check.get('value')} "
                                          f"(limit {check.get('op')} {check.get('threshold')})", "fix": None})
 
 

@@ -35,9 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fast: per checkpoint the parity verdict, culprits and EMA distance; full: also generate "
                         "the held-out text through the trainer and infer paths, each weight set, and score it")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--seeds", type=int, default=1,
+    g.add_argument("--seeds", type=int, default=3,
                    help="full mode: noise seeds per scored generation (seed, seed+1, ...; default 1)")
     g.add_argument("--weights", default="raw,ema", help="weight sets to score where the file holds them (raw,ema)")
+    g.add_argument("--held-out", metavar="METADATA",
+                   help="clips the model did not train on (F5's metadata.csv format, `audio_file|text`): the flow "
+                        "loss on them measures generalisation, reported apart from the fit on the reference clips")
+    g.add_argument("--quality-draws", type=int, default=8,
+                   help="fixed noise/time/mask draws per clip for the flow-loss quality signal (default 8)")
     g.add_argument("--gate", choices=["best", "all", "last"], default="best",
                    help="best: some checkpoint passes (the recommended one); all: every one; last: the newest")
     g.add_argument("--device", default="cpu", help="cpu, or cuda: each process then takes its own GPU")
@@ -91,6 +96,7 @@ def execute(args, console) -> int:
     from f5_parity.errors import InputError
     from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import exact_command
+    from f5_parity.parity.quality import held_out_clips
     from f5_parity.parity.sweep import WEIGHT_SETS, Processes, Sweep, SweepSettings
     from f5_parity.cli.options import gate_flags
 
@@ -99,6 +105,9 @@ def execute(args, console) -> int:
     weights = tuple(w.strip() for w in args.weights.split(",") if w.strip())
     if not weights or set(weights) - set(WEIGHT_SETS):
         raise InputError(f"--weights {args.weights!r}", "give raw, ema or raw,ema")
+    if args.quality_draws < 2:
+        raise InputError(f"--quality-draws {args.quality_draws}: an interval needs two draws or more",
+                         "give --quality-draws 2 or more (default 8)")
     if args.seeds < 1:
         raise InputError(f"--seeds {args.seeds}: at least one seed is needed", "give --seeds 1 or more")
     seeds = tuple(range(args.seed, args.seed + args.seeds))
@@ -114,7 +123,8 @@ def execute(args, console) -> int:
             weight_sets=weights, tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
             gate=args.gate, device=args.device, asr_model=args.asr_model, asr_backend=args.asr_backend,
             language=args.language, infer_runner=runner, inspect_config=args.train_config,
-            fingerprint=fingerprint, command=exact_command(), notes=notes)
+            fingerprint=fingerprint, command=exact_command(), notes=notes,
+            held_out=held_out_clips(args.held_out) if args.held_out else [], quality_draws=args.quality_draws)
         if procs.is_main:
             return _run_main(args, console, settings, out, procs)
         sweep = Sweep(args.run, settings, out, processes=procs)
