@@ -37,7 +37,7 @@ from f5_parity.errors import InputError
 from f5_parity.files import sha256_file, write_json_atomic
 from f5_parity.parity.sweep_report import (SCORED_PATHS, SweepReport, breaks, evaluate_sweep_gate,
                                            pool_rows, quality_break, quality_breaks, recommend,
-                                           score_key, sig)
+                                           score_key, sig, why_no_recommendation)
 from f5_parity.parity.quality import DEFAULT_DRAWS, SIGNAL, compute_quality, quality_row
 from f5_parity.paths.spec import PathSpec
 
@@ -343,6 +343,11 @@ class Sweep:
         from f5_parity import __version__
 
         self.cache_root = self.out / "cache" / __version__ / self.digest[:16]
+        # the quality unit depends on the trainer's side, the clips and the draws only (not on the infer path
+        # or the gate): keyed by those, a sweep of the same run with other infer settings reuses it
+        q = {k: self.described[k] for k in ("tool_version", "trainer", "trainer_unknown", "cases", "quality",
+                                             "f5_tts_code")}
+        self.quality_root = self.out / "cache" / __version__ / f"quality-{settings.digest(q)[:16]}"
         self.hashes = HashCache(self.out / "cache" / "sha256.json" if self.procs.is_main else None)
         self.device = self.procs.device(settings.device)
         self.units_run = 0  # computed by this process
@@ -356,8 +361,9 @@ class Sweep:
 
     # -- cache --------------------------------------------------------------------------------------------
 
-    def _unit_file(self, sha: str, unit: WorkUnit) -> Path:
-        return self.cache_root / sha / f"{unit.key}.json"
+    def _unit_file(self, sha: str, unit: WorkUnit | str) -> Path:
+        key = unit if isinstance(unit, str) else unit.key
+        return (self.quality_root if key == "quality" else self.cache_root) / sha / f"{key}.json"
 
     def cached(self, sha: str, unit: WorkUnit) -> dict[str, Any] | None:
         p = self._unit_file(sha, unit)
@@ -539,7 +545,7 @@ class Sweep:
                 result["wav"] = str(rel)
             if "error" in result:
                 continue  # a failed unit is reported this run and retried the next: never cached
-            write_json_atomic(self.cache_root / item["sha256"] / f"{item['unit']}.json", result)
+            write_json_atomic(self._unit_file(item["sha256"], item["unit"]), result)
             if item["unit"] == "verdict":  # the checkpoint's whole run.json, for a closer look
                 write_json_atomic(self.out / run_json_path(item["name"]), result["run"])
         self.units_run_total += len(gathered)
@@ -563,13 +569,14 @@ class Sweep:
         trainer_set = s.train.value("weights")["set"]
         rec = recommend(checkpoints, infer_set=infer_set, trainer_set=trainer_set)
         by_set = quality_breaks(checkpoints)
-        first, found = breaks(checkpoints)
+        first, parity_breaks, check_failures = breaks(checkpoints)
         gate = evaluate_sweep_gate(checkpoints, rec, s.gate) if checkpoints else {"mode": s.gate, "passed": False,
                                                                                   "checks": []}
         return SweepReport(
             sources=self.sources, settings={"digest": self.digest, **self.described}, checkpoints=checkpoints,
-            recommendation=rec, first_bad=first, breaks=found, gate=gate,
+            recommendation=rec, first_bad=first, parity_breaks=parity_breaks, check_failures=check_failures, gate=gate,
             quality_break=quality_break(by_set, rec, infer_set), quality_breaks=by_set,
+            no_recommendation=None if rec else why_no_recommendation(checkpoints, infer_set=infer_set),
             verdict="pass" if gate["passed"] else "fail", notes=list(s.notes),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
