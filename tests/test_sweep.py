@@ -117,13 +117,17 @@ def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_befor
     first = final["first_bad"]
     assert first["update"] == BREAK_AT and first["checkpoint"] == f"model_{BREAK_AT}.pt"
     assert first["after"] == f"model_{BREAK_AT - 1}.pt"
-    assert first["culprits"] == ["probe:ckpt.load_simulation"]
-    # a probe failing is not a parity break: it is listed apart, and no parity break is reported
-    assert first["kind"] == "probe" and final["check_failures"] == [first] and final["parity_breaks"] == []
+    # the user's path is observed on every checkpoint (as `run` observes it on that file): f5's load_model
+    # cannot load the `module.` keys, so the infer path fails there and the weights are the culprit
+    assert first["culprits"] == ["weights"] and first["kind"] == "parity"
+    assert final["parity_breaks"] == [first] and final["check_failures"] == []
     assert any("module." in fix for fix in first["fixes"])
-    # the stages agree (the engine strips wrappers); what breaks is f5's load_model on the user's side
-    assert by_update[BREAK_AT]["parity_verdict"] == "pass"
-    assert "Missing key(s)" in by_update[BREAK_AT]["failed_checks"][0]["summary"]
+    assert by_update[BREAK_AT]["parity_verdict"] == "fail"
+    assert any("Missing key(s)" in f["summary"] for f in by_update[BREAK_AT]["failed_checks"])
+    out = one_process["out"]
+    observed = {u: json.loads((out / by_update[u]["run"]).read_text(encoding="utf-8"))["observed_infer"]["status"]
+                for u in (BREAK_AT - 1, BREAK_AT)}
+    assert observed == {BREAK_AT - 1: "observed", BREAK_AT: "failed"}
 
     rec = final["recommendation"]
     assert rec["checkpoint"] == f"model_{BREAK_AT - 1}.pt" and rec["update"] < BREAK_AT
@@ -152,8 +156,8 @@ def test_an_interrupted_sweep_resumes_without_recomputing(one_process):
 def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
     out = one_process["out"]
     md = (out / "sweep.md").read_text(encoding="utf-8")
-    assert f"From update {BREAK_AT}, a check fails" in md and "probe:ckpt.load_simulation" in md
-    assert "Parity first breaks" not in md and "None" not in md
+    assert f"Parity first breaks at update {BREAK_AT}" in md and "culprit: **weights**" in md
+    assert "a check fails" not in md and "None" not in md
     assert f"Ship `model_{BREAK_AT - 1}.pt`" in md
     assert (out / "plots" / "ema_distance_vs_update.png").stat().st_size > 1000
     assert (out / "plots" / "flow_loss_vs_update.png").stat().st_size > 1000
@@ -243,3 +247,28 @@ def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_proc
     assert [c["name"] for c in report["checkpoints"]] == names
     assert all(c["status"] == "done" and c["verdict"] == "pass" for c in report["checkpoints"])
     assert report["execution"]["units_computed"] == 0  # identical files: cached by content
+
+
+def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
+    from f5_parity.parity.sweep_report import breaks
+
+    def row(name, update, **kw):
+        return {"name": name, "update": update, "status": "done", "verdict": "pass", "parity_verdict": "pass",
+                "culprits": [], "failed_checks": [], **kw}
+
+    rows = [row("model_1.pt", 1),
+            {"name": "model_2.pt", "update": 2, "status": "pending", "verdict": "pending"},
+            row("model_3.pt", 3, verdict="fail", failed_checks=[
+                {"name": "probe:ckpt.load_simulation", "summary": "Missing key(s)", "fix": "strip module."}]),
+            row("model_4.pt", 4, verdict="fail", failed_checks=[
+                {"name": "cer[infer]", "kind": "score", "summary": "cer = 0.9", "fix": None}]),
+            row("model_5.pt", 5, verdict="fail", parity_verdict="fail", culprits=["vocab"],
+                failed_checks=[{"name": "parity", "summary": "parity: fail", "fix": None},
+                               {"name": "probe:run.isolation", "summary": "culprits: vocab", "fix": "use the vocab"}])]
+    first, parity, checks = breaks(rows)
+    assert [(b["checkpoint"], b["kind"], b["culprits"]) for b in checks] == [
+        ("model_3.pt", "probe", ["probe:ckpt.load_simulation"])]
+    # the score gate at update 4 is neither: the parity break at 5 follows the pass at 4
+    assert [(b["checkpoint"], b["kind"], b["culprits"], b["after"]) for b in parity] == [
+        ("model_5.pt", "parity", ["vocab"], "model_4.pt")]
+    assert first == checks[0]

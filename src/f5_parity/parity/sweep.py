@@ -139,7 +139,7 @@ class SweepSettings:
     """Everything that decides a unit's result (its digest keys the cache), plus how to run."""
 
     train: PathSpec  # built against one checkpoint of the run; retargeted to each
-    infer: PathSpec
+    infer: PathSpec  # as observed on that checkpoint (used where infer_predicted is None)
     cases: list[Case]
     mode: str = "fast"  # fast: verdicts only; full: also the scores
     seeds: tuple[int, ...] = (0,)
@@ -161,6 +161,9 @@ class SweepSettings:
     # on these held-out clips (generalisation), `quality_draws` fixed draws per clip
     held_out: list[Case] = field(default_factory=list)
     quality_draws: int = DEFAULT_DRAWS
+    # the infer spec the flags predict, before any observation: given, the user's path is observed again on
+    # every checkpoint (as `run` observes it on that file), so run and sweep judge a file alike
+    infer_predicted: PathSpec | None = None
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -180,6 +183,7 @@ class SweepSettings:
             "trainer_unknown": sorted(f"{f}.{k}" for f, k in self.train.unknown),
             "infer": self.infer.values,
             "infer_runner": {"kind": kind, "target": target},
+            "infer_predicted": self.infer_predicted.values if self.infer_predicted is not None else None,
             "cases": [{"name": c.name, "ref_audio_sha256": sha256_file(c.ref_audio), "ref_text": c.ref_text,
                        "gen_text": c.gen_text} for c in self.cases],
             "thresholds": self.thresholds.to_dict() if self.thresholds is not None else None,
@@ -450,16 +454,33 @@ class Sweep:
         from f5_parity.parity.pipeline import PipelineOptions, run_pipeline
         from f5_parity.parity.session import ParitySession
 
+        import dataclasses
+
+        from f5_parity.parity.observed import InferRunner, observe_infer_path
+
         s = self.settings
         train, infer = self._retarget(s.train, entry), self._retarget(s.infer, entry)
-        session = ParitySession(train, infer, s.cases, mode="fast", device=self.device, tolerances=s.tolerances,
-                                pool=pool)
+        runner = s.infer_runner or InferRunner()
+        runner = dataclasses.replace(runner, observed=[])  # this checkpoint's observations only
+        cases, observation, failure = s.cases, None, None
         scratch = Path(tempfile.mkdtemp(prefix="f5-parity-sweep-"))  # run_pipeline's folder; nothing kept
         try:
+            if s.infer_predicted is not None:  # the user's path observed on this very file (fast: to its first sample)
+                predicted = self._retarget(s.infer_predicted, entry)
+                observation, observed, _, case = observe_infer_path(
+                    runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
+                    workdir=scratch / "observed", pool=pool)
+                infer, failure = observed or predicted, observation.failure
+                if runner.kind == "script" and observed is not None:
+                    cases = [case]
+            session = ParitySession(train, infer, cases, mode="fast", device=self.device, tolerances=s.tolerances,
+                                    pool=pool, infer_failure=failure)
+            if observation is not None:
+                session.notes.extend(observation.notes)
             opts = PipelineOptions(out_dir=scratch, command=s.command, seed=s.seeds[0], device=self.device,
                                    thresholds=s.thresholds, threshold_source=s.threshold_source,
-                                   inspect_config=s.inspect_config, infer_runner=s.infer_runner,
-                                   fingerprint=s.fingerprint)
+                                   inspect_config=s.inspect_config, infer_runner=runner,
+                                   fingerprint=s.fingerprint, observation=observation)
             report = run_pipeline(session, entry.path, opts)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

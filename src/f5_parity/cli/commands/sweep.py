@@ -117,14 +117,15 @@ def execute(args, console) -> int:
         first = _first_checkpoint(args, procs)
         args.checkpoint = str(first)  # the specs are built against one checkpoint, then retargeted to each
         out = Path(args.out) if args.out else _default_out(args.run)
-        train, infer, cases, runner, fingerprint, notes = _built_on_main(args, thresholds, out, procs)
+        train, infer, cases, runner, fingerprint, notes, predicted = _built_on_main(args, thresholds, out, procs)
         settings = SweepSettings(
             train=train, infer=infer, cases=cases, mode=args.mode, seeds=seeds,
             weight_sets=weights, tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
             gate=args.gate, device=args.device, asr_model=args.asr_model, asr_backend=args.asr_backend,
             language=args.language, infer_runner=runner, inspect_config=args.train_config,
             fingerprint=fingerprint, command=exact_command(), notes=notes,
-            held_out=held_out_clips(args.held_out) if args.held_out else [], quality_draws=args.quality_draws)
+            held_out=held_out_clips(args.held_out) if args.held_out else [], quality_draws=args.quality_draws,
+            infer_predicted=predicted)
         if procs.is_main:
             return _run_main(args, console, settings, out, procs)
         sweep = Sweep(args.run, settings, out, processes=procs)
@@ -137,8 +138,8 @@ def execute(args, console) -> int:
 def _built_on_main(args, thresholds, out: Path, procs):
     """The specs, cases and infer runner, built once on the main process and sent to the others.
 
-    The user's infer path is observed once, on the oldest checkpoint, and its spec retargeted to each; a
-    checkpoint that path cannot load shows in that checkpoint's load-simulation probe."""
+    The user's infer path is observed here on the oldest checkpoint (bad input is said before any work), and
+    again on every checkpoint by the sweep (parity/sweep.py _verdict), from the spec the flags predict."""
     from f5_parity.cli.options import build_session
     from f5_parity.errors import InputError
 
@@ -147,7 +148,13 @@ def _built_on_main(args, thresholds, out: Path, procs):
         try:
             built = build_session(args, thresholds, workdir=out / "observed")
             s = built.session
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
+            from f5_parity.cli.options import _infer_kwargs
+            from f5_parity.paths.spec import infer_spec
+
+            ckpt = Path(args.checkpoint)  # the spec the flags predict: observed again on every checkpoint
+            predicted = infer_spec(ckpt, seed=args.seed, device=args.device, **_infer_kwargs(
+                args, ckpt, None if args.vocoder == "griffin-lim" else args.vocoder_path, []))
+            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted))
         except InputError as exc:
             payload = ("input", exc.problem, exc.fix)
             procs.broadcast(payload)
