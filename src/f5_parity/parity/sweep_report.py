@@ -328,7 +328,7 @@ def breaks(checkpoints: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, li
 
 def _fixes(c: dict[str, Any]) -> list[str]:
     fixes = list((c.get("fixes") or {}).values())
-    fixes += [f["fix"] for f in c.get("failed_checks") or [] if f.get("fix")]
+    fixes += [f["fix"] for f in c.get("failed_checks") or [] if f.get("fix") and not f["name"].startswith(RUN_PROBES)]
     if c.get("status") == "error":
         fixes.append(c.get("error") or "")
     return list(dict.fromkeys(f for f in fixes if f))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_text_atomic
-from f5_parity.parity.sweep_report import SCORED_PATHS, SweepReport, failure_kind
+from f5_parity.parity.sweep_report import RUN_PROBES, SCORED_PATHS, SweepReport, failure_kind
 
 DPI, FIGSIZE = 100, (7.0, 3.6)
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: the bytes depend on the data only
@@ -167,9 +167,10 @@ def _parity_culprits(c: dict[str, Any]) -> str:
 
 
 def _failed_checks(c: dict[str, Any]) -> str:
-    """Failed checks apart from the parity summary: probes, and (full mode) score thresholds, marked as such."""
+    """Failed checks apart from the parity result (the parity summary and the run group's probes restate it):
+    probes of the file and load path, and (full mode) score thresholds, marked as such."""
     names = [f"{f['name']} (score gate)" if f.get("kind") == "score" else f["name"]
-             for f in c.get("failed_checks") or [] if f["name"] != "parity"]
+             for f in c.get("failed_checks") or [] if f["name"] != "parity" and not f["name"].startswith(RUN_PROBES)]
     return ", ".join(names) or "-"
 
 
