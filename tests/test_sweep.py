@@ -117,15 +117,23 @@ def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_befor
     first = final["first_bad"]
     assert first["update"] == BREAK_AT and first["checkpoint"] == f"model_{BREAK_AT}.pt"
     assert first["after"] == f"model_{BREAK_AT - 1}.pt"
-    assert first["culprits"] == ["probe:ckpt.load_simulation"]
+    # the user's path is observed on every checkpoint (as `run` observes it on that file): f5's load_model
+    # cannot load the `module.` keys, so the infer path fails there and the weights are the culprit
+    assert first["culprits"] == ["weights"] and first["kind"] == "parity"
+    assert final["parity_breaks"] == [first] and final["check_failures"] == []
     assert any("module." in fix for fix in first["fixes"])
-    # the stages agree (the engine strips wrappers); what breaks is f5's load_model on the user's side
-    assert by_update[BREAK_AT]["parity_verdict"] == "pass"
-    assert "Missing key(s)" in by_update[BREAK_AT]["failed_checks"][0]["summary"]
+    assert by_update[BREAK_AT]["parity_verdict"] == "fail"
+    assert any("Missing key(s)" in f["summary"] for f in by_update[BREAK_AT]["failed_checks"])
+    out = one_process["out"]
+    observed = {u: json.loads((out / by_update[u]["run"]).read_text(encoding="utf-8"))["observed_infer"]["status"]
+                for u in (BREAK_AT - 1, BREAK_AT)}
+    assert observed == {BREAK_AT - 1: "observed", BREAK_AT: "failed"}
 
     rec = final["recommendation"]
     assert rec["checkpoint"] == f"model_{BREAK_AT - 1}.pt" and rec["update"] < BREAK_AT
     assert rec["weights"] == "raw" and rec["use_ema"] is False  # the user infers with --no-infer-ema
+    assert rec["signal"] == "flow_loss" and rec["computed_on"] == "fit"  # no --held-out: the reference clips
+    assert f"{rec['loss']['mean']:.4g}" in rec["reason"]  # the reason quotes its figures
 
     # EMA-vs-raw distance is read per checkpoint: 0 where the EMA was just copied (update 1), then growing
     ema = [by_update[u]["ema"]["rel_l2"] for u in sorted(by_update)]
@@ -139,18 +147,20 @@ def test_an_interrupted_sweep_resumes_without_recomputing(one_process):
     done = [c["name"] for c in one_process["after_interrupt"]["checkpoints"] if c["status"] == "done"]
     assert sorted(done) == ["model_4.pt", "model_5.pt", "model_6.pt"]
     ex = one_process["resumed"]["execution"]
-    assert (ex["units_computed"], ex["units_from_cache"]) == (3, 3)
+    assert (ex["units_computed"], ex["units_from_cache"]) == (6, 6)  # verdict + quality per checkpoint
     assert rc_resumed == 0
     ex = one_process["final"]["execution"]  # model_last.pt landed: only it is computed
-    assert (ex["units_computed"], ex["units_from_cache"]) == (1, 6)
+    assert (ex["units_computed"], ex["units_from_cache"]) == (2, 12)
 
 
 def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
     out = one_process["out"]
     md = (out / "sweep.md").read_text(encoding="utf-8")
-    assert f"Parity first breaks at update {BREAK_AT}" in md and "probe:ckpt.load_simulation" in md
+    assert f"Parity first breaks at update {BREAK_AT}" in md and "culprit: **weights**" in md
+    assert "a check fails" not in md and "None" not in md
     assert f"Ship `model_{BREAK_AT - 1}.pt`" in md
     assert (out / "plots" / "ema_distance_vs_update.png").stat().st_size > 1000
+    assert (out / "plots" / "flow_loss_vs_update.png").stat().st_size > 1000
     assert (out / "checkpoints" / "model_4.pt.run.json").exists()
     suite = ET.parse(one_process["junit"]).getroot().find("testsuite")
     cases = suite.findall("testcase")
@@ -181,7 +191,7 @@ def test_two_processes_write_the_same_sweep_json(one_process, trained, tmp_path)
     proc = subprocess.run([sys.executable, "-m", "f5_parity", *argv], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = _load(out)
-    assert two["execution"]["processes"] == 2 and two["execution"]["units_computed"] == 7
+    assert two["execution"]["processes"] == 2 and two["execution"]["units_computed"] == 14
     assert _without_execution(two) == _without_execution(one_process["final"])
 
 
@@ -191,7 +201,7 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     out = tmp_path / "out-full"
     # a 6-update model says noise: the default CER/similarity limits would fail every checkpoint, so they
     # are opened here; this test is about the scores being there, per path, weight set and checkpoint
-    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--max-cer", "100",
+    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--seeds", "1", "--max-cer", "100",
                         "--min-similarity", "0", "--max-gap", "cer=100,similarity=100"))
     report = _load(out)
     good, bad = (report["checkpoints"][0], report["checkpoints"][1])
@@ -205,7 +215,7 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     assert "Missing key(s)" in bad["scores"]["infer/raw"]["rows"][0]["error"]
     assert good["verdict"] == "pass" and bad["verdict"] == "fail"
     assert report["recommendation"]["checkpoint"] == "model_3.pt"
-    assert report["recommendation"]["reason"].startswith("lowest infer-path CER")
+    assert report["recommendation"]["reason"].startswith("lowest fit flow-matching loss")
     assert (out / "plots" / "cer_vs_update.png").exists()
     assert rc == 0
 
@@ -237,3 +247,28 @@ def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_proc
     assert [c["name"] for c in report["checkpoints"]] == names
     assert all(c["status"] == "done" and c["verdict"] == "pass" for c in report["checkpoints"])
     assert report["execution"]["units_computed"] == 0  # identical files: cached by content
+
+
+def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
+    from f5_parity.parity.sweep_report import breaks
+
+    def row(name, update, **kw):
+        return {"name": name, "update": update, "status": "done", "verdict": "pass", "parity_verdict": "pass",
+                "culprits": [], "failed_checks": [], **kw}
+
+    rows = [row("model_1.pt", 1),
+            {"name": "model_2.pt", "update": 2, "status": "pending", "verdict": "pending"},
+            row("model_3.pt", 3, verdict="fail", failed_checks=[
+                {"name": "probe:ckpt.load_simulation", "summary": "Missing key(s)", "fix": "strip module."}]),
+            row("model_4.pt", 4, verdict="fail", failed_checks=[
+                {"name": "cer[infer]", "kind": "score", "summary": "cer = 0.9", "fix": None}]),
+            row("model_5.pt", 5, verdict="fail", parity_verdict="fail", culprits=["vocab"],
+                failed_checks=[{"name": "parity", "summary": "parity: fail", "fix": None},
+                               {"name": "probe:run.isolation", "summary": "culprits: vocab", "fix": "use the vocab"}])]
+    first, parity, checks = breaks(rows)
+    assert [(b["checkpoint"], b["kind"], b["culprits"]) for b in checks] == [
+        ("model_3.pt", "probe", ["probe:ckpt.load_simulation"])]
+    # the score gate at update 4 is neither: the parity break at 5 follows the pass at 4
+    assert [(b["checkpoint"], b["kind"], b["culprits"], b["after"]) for b in parity] == [
+        ("model_5.pt", "parity", ["vocab"], "model_4.pt")]
+    assert first == checks[0]

@@ -67,7 +67,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
                          detected_arch=detected)
     infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
-                       **_infer_kwargs(args, ckpt_path, vocoder_path, notes))
+                       **infer_kwargs(args, ckpt_path, vocoder_path, notes))
     cases = _cases(args, notes)
     fingerprint_result = None
     if train.unknown:
@@ -90,7 +90,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     return BuiltRun(session, fingerprint_result, observation, generation, runner)
 
 
-def _infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
+def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
     """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
     infer_kwargs = dict(infer_config=args.infer_config or default_infer_config(), infer_vocab=args.infer_vocab,
                         use_ema=args.infer_ema, vocoder_path=vocoder_path,

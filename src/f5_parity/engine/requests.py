@@ -289,8 +289,10 @@ class SweepRequest(RunRequest):
     command: ClassVar[str] = "sweep"
 
     run: list[str] = field(default_factory=list)  # F5's ckpts/<exp>/ folder, a glob, or checkpoint files
-    seeds: int = 1
+    seeds: int = 3
     weights: str = "raw,ema"
+    held_out: str | None = None  # F5 metadata.csv of clips the model did not train on (the flow loss on them)
+    quality_draws: int = 8
     gate: str = "best"
     watch: bool = False
     poll: float = 10.0
@@ -331,6 +333,13 @@ class SweepRequest(RunRequest):
             raise InputError(f"--gate {self.gate!r}", "use best, all or last")
         if self.launch is not None and self.launch < 1:
             raise InputError(f"--launch {self.launch}", "give the number of processes, 1 or more")
+        if self.quality_draws < 2:
+            raise InputError(f"--quality-draws {self.quality_draws}: an interval needs two draws or more",
+                             "give --quality-draws 2 or more (default 8)")
+        if self.seeds < 1:
+            raise InputError(f"--seeds {self.seeds}: at least one seed is needed", "give --seeds 1 or more")
+        if self.held_out and not Path(self.held_out).is_file():
+            raise InputError(f"--held-out {self.held_out}: no such file", "give F5's metadata.csv (audio_file|text)")
         check_float("--poll", self.poll, positive=True)
         check_float("--watch-timeout", self.watch_timeout, positive=True)
         if not self.discovered() and not self.watch:

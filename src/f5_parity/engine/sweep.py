@@ -56,6 +56,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
     from f5_parity.engine.assemble import gate_flags
     from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import exact_command
+    from f5_parity.parity.quality import held_out_clips
     from f5_parity.parity.sweep import Processes, Sweep, SweepSettings
     from f5_parity.render.sweep import write_sweep_files
 
@@ -66,7 +67,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         thresholds, source = load_thresholds(gate_flags(request), request.cwd)
         first = _first_checkpoint(request, procs)
         out = request.out_folder
-        train, infer, cases, runner, fingerprint, notes = _built_on_main(request.for_checkpoint(first), thresholds,
+        train, infer, cases, runner, fingerprint, notes, predicted = _built_on_main(request.for_checkpoint(first), thresholds,
                                                                          out, procs)
         settings = SweepSettings(
             train=train, infer=infer, cases=cases, mode=request.mode,
@@ -74,7 +75,9 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
             tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
             gate=request.gate, device=request.device, asr_model=request.asr_model, asr_backend=request.asr_backend,
             language=request.language, infer_runner=runner, inspect_config=request.train_config,
-            fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes)
+            fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes,
+            held_out=held_out_clips(request.held_out) if request.held_out else [],
+            quality_draws=request.quality_draws, infer_predicted=predicted)
         if not procs.is_main:
             s = Sweep(request.run, settings, out, processes=procs)
             s.watch(poll_seconds=request.poll, timeout_seconds=request.watch_timeout) if request.watch else s.run_once()
@@ -97,16 +100,21 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
 def _built_on_main(request, thresholds, out: Path, procs):
     """The specs, cases and infer runner, built once on the main process and sent to the others.
 
-    The user's infer path is observed once, on the oldest checkpoint, and its spec retargeted to each; a
-    checkpoint that path cannot load shows in that checkpoint's load-simulation probe."""
-    from f5_parity.engine.assemble import build_session
+    The user's infer path is observed here on the oldest checkpoint (bad input is said before any work), and
+    again on every checkpoint by the sweep (parity/sweep.py _verdict), from the spec the flags predict."""
+    from f5_parity.engine.assemble import build_session, infer_kwargs
+    from f5_parity.paths.spec import infer_spec
 
     payload = None
     if procs.is_main:
         try:
             built = build_session(request, thresholds, workdir=out / "observed")
             s = built.session
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes)))
+            ckpt = Path(request.checkpoint)  # the spec the flags predict: observed again on every checkpoint
+            vocoder_path = None if request.vocoder == "griffin-lim" else request.vocoder_path
+            predicted = infer_spec(ckpt, seed=request.seed, device=request.device,
+                                   **infer_kwargs(request, ckpt, vocoder_path, []))
+            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted))
         except InputError as exc:
             payload = ("input", exc.problem, exc.fix)
             procs.broadcast(payload)

@@ -104,6 +104,15 @@ class FamilyVerdict:
 def flow_matching_losses(spec: PathSpec, cases: list[Case], pool: ModelPool, draws: int, seed: int,
                          first_draw: int = 0) -> list[float]:
     """The real CFM.forward loss per draw (mean over cases), eval mode, identical draws for any spec."""
+    return [statistics.fmean(row) for row in flow_matching_loss_table(spec, cases, pool, draws, seed, first_draw)]
+
+
+def flow_matching_loss_table(spec: PathSpec, cases: list[Case], pool: ModelPool, draws: int, seed: int,
+                             first_draw: int = 0) -> list[list[float]]:
+    """The real CFM.forward loss per draw and case ([draw][case]), eval mode (dropout off).
+
+    Draw d of case i seeds torch (noise, time, span mask) and Python's `random` (CFG drops) from
+    (seed, d, i) alone, so two specs or two checkpoints see identical draws: their differences are paired."""
     from f5_tts.model.modules import MelSpec
     from f5_tts.model.utils import list_str_to_idx
 
@@ -128,7 +137,7 @@ def flow_matching_losses(spec: PathSpec, cases: list[Case], pool: ModelPool, dra
                 random.seed(seed * 1_000_003 + d * 1009 + i)  # CFM.forward's CFG drops use Python's random
                 loss, _, _ = model(x1, tokens)
                 per_case.append(float(loss))
-            losses.append(statistics.fmean(per_case))
+            losses.append(per_case)
     return losses
 
 

@@ -36,7 +36,9 @@ from f5_parity.cases.case import Case
 from f5_parity.errors import InputError
 from f5_parity.files import sha256_file, write_json_atomic
 from f5_parity.parity.sweep_report import (SCORED_PATHS, SweepReport, breaks, evaluate_sweep_gate,
-                                           pool_rows, recommend, score_key, sig)
+                                           pool_rows, quality_break, quality_breaks, recommend,
+                                           score_key, sig, why_no_recommendation)
+from f5_parity.parity.quality import DEFAULT_DRAWS, SIGNAL, compute_quality, quality_row
 from f5_parity.paths.spec import PathSpec
 
 Progress = Callable[[str, float | None], None]
@@ -137,7 +139,7 @@ class SweepSettings:
     """Everything that decides a unit's result (its digest keys the cache), plus how to run."""
 
     train: PathSpec  # built against one checkpoint of the run; retargeted to each
-    infer: PathSpec
+    infer: PathSpec  # as observed on that checkpoint (used where infer_predicted is None)
     cases: list[Case]
     mode: str = "fast"  # fast: verdicts only; full: also the scores
     seeds: tuple[int, ...] = (0,)
@@ -155,6 +157,13 @@ class SweepSettings:
     fingerprint: Any = None
     command: str = "parity-check sweep"
     notes: list[str] = field(default_factory=list)
+    # the quality signal (parity/quality.py): the flow-matching loss on the cases' reference clips (fit) and
+    # on these held-out clips (generalisation), `quality_draws` fixed draws per clip
+    held_out: list[Case] = field(default_factory=list)
+    quality_draws: int = DEFAULT_DRAWS
+    # the infer spec the flags predict, before any observation: given, the user's path is observed again on
+    # every checkpoint (as `run` observes it on that file), so run and sweep judge a file alike
+    infer_predicted: PathSpec | None = None
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -174,12 +183,18 @@ class SweepSettings:
             "trainer_unknown": sorted(f"{f}.{k}" for f, k in self.train.unknown),
             "infer": self.infer.values,
             "infer_runner": {"kind": kind, "target": target},
+            "infer_predicted": self.infer_predicted.values if self.infer_predicted is not None else None,
             "cases": [{"name": c.name, "ref_audio_sha256": sha256_file(c.ref_audio), "ref_text": c.ref_text,
                        "gen_text": c.gen_text} for c in self.cases],
             "thresholds": self.thresholds.to_dict() if self.thresholds is not None else None,
             "asr": {"model": self.asr_model, "backend": self.asr_backend, "language": self.language}
             if self.mode == "full" else None,
             "inspect_config": self.inspect_config,
+            "quality": {"signal": SIGNAL, "draws": self.quality_draws, "seed": self.seeds[0],
+                        "held_out": [{"ref_audio_sha256": sha256_file(c.ref_audio), "text": c.ref_text}
+                                     for c in self.held_out]},
+            # a cached result is only as good as the f5-tts code that computed it
+            "f5_tts_code": f5_code_identity(),
         }
 
     def digest(self, described: dict[str, Any] | None = None) -> str:
@@ -187,9 +202,20 @@ class SweepSettings:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def f5_code_identity() -> str | None:
+    """sha256 over the digests of the f5-tts functions the tool depends on (f5/environment.py)."""
+    from f5_parity.f5.environment import loaded_package_dir, source_digests
+
+    root = loaded_package_dir()
+    if root is None:
+        return None
+    text = json.dumps(source_digests(root), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class WorkUnit:
-    kind: str  # "verdict" | "score"
+    kind: str  # "verdict" | "quality" | "score"
     case: str | None = None
     path: str | None = None  # trainer-heldout | infer
     weights: str | None = None  # raw | ema | as-run (a custom wrapper loads what it loads)
@@ -197,15 +223,15 @@ class WorkUnit:
 
     @property
     def key(self) -> str:
-        if self.kind == "verdict":
-            return "verdict"
+        if self.kind in ("verdict", "quality"):
+            return self.kind
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.case or "")
         return f"score--{safe}--{self.path}--{self.weights}--s{self.seed}"
 
 
 def units_for(settings: SweepSettings, weight_sets: list[str]) -> list[WorkUnit]:
     """The units of one checkpoint: its verdict first, then (full mode) its scores grouped by model."""
-    units = [WorkUnit("verdict")]
+    units = [WorkUnit("verdict"), WorkUnit("quality")]
     if settings.mode != "full":
         return units
     kind, _ = settings.runner_kind()
@@ -321,6 +347,11 @@ class Sweep:
         from f5_parity import __version__
 
         self.cache_root = self.out / "cache" / __version__ / self.digest[:16]
+        # the quality unit depends on the trainer's side, the clips and the draws only (not on the infer path
+        # or the gate): keyed by those, a sweep of the same run with other infer settings reuses it
+        q = {k: self.described[k] for k in ("tool_version", "trainer", "trainer_unknown", "cases", "quality",
+                                             "f5_tts_code")}
+        self.quality_root = self.out / "cache" / __version__ / f"quality-{settings.digest(q)[:16]}"
         self.hashes = HashCache(self.out / "cache" / "sha256.json" if self.procs.is_main else None)
         self.device = self.procs.device(settings.device)
         self.units_run = 0  # computed by this process
@@ -334,8 +365,9 @@ class Sweep:
 
     # -- cache --------------------------------------------------------------------------------------------
 
-    def _unit_file(self, sha: str, unit: WorkUnit) -> Path:
-        return self.cache_root / sha / f"{unit.key}.json"
+    def _unit_file(self, sha: str, unit: WorkUnit | str) -> Path:
+        key = unit if isinstance(unit, str) else unit.key
+        return (self.quality_root if key == "quality" else self.cache_root) / sha / f"{key}.json"
 
     def cached(self, sha: str, unit: WorkUnit) -> dict[str, Any] | None:
         p = self._unit_file(sha, unit)
@@ -398,6 +430,8 @@ class Sweep:
                 try:
                     if unit.kind == "verdict":
                         result = self._verdict(entry, pool)
+                    elif unit.kind == "quality":
+                        result = self._quality(entry, pool)
                     else:
                         result = self._score(entry, unit, pool, infer_models)
                 except InputError as exc:
@@ -420,20 +454,44 @@ class Sweep:
         from f5_parity.parity.pipeline import PipelineOptions, run_pipeline
         from f5_parity.parity.session import ParitySession
 
+        import dataclasses
+
+        from f5_parity.parity.observed import InferRunner, observe_infer_path
+
         s = self.settings
         train, infer = self._retarget(s.train, entry), self._retarget(s.infer, entry)
-        session = ParitySession(train, infer, s.cases, mode="fast", device=self.device, tolerances=s.tolerances,
-                                pool=pool)
+        runner = s.infer_runner or InferRunner()
+        runner = dataclasses.replace(runner, observed=[])  # this checkpoint's observations only
+        cases, observation, failure = s.cases, None, None
         scratch = Path(tempfile.mkdtemp(prefix="f5-parity-sweep-"))  # run_pipeline's folder; nothing kept
         try:
+            if s.infer_predicted is not None:  # the user's path observed on this very file (fast: to its first sample)
+                predicted = self._retarget(s.infer_predicted, entry)
+                observation, observed, _, case = observe_infer_path(
+                    runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
+                    workdir=scratch / "observed", pool=pool)
+                infer, failure = observed or predicted, observation.failure
+                if runner.kind == "script" and observed is not None:
+                    cases = [case]
+            session = ParitySession(train, infer, cases, mode="fast", device=self.device, tolerances=s.tolerances,
+                                    pool=pool, infer_failure=failure)
+            if observation is not None:
+                session.notes.extend(observation.notes)
             opts = PipelineOptions(out_dir=scratch, command=s.command, seed=s.seeds[0], device=self.device,
                                    thresholds=s.thresholds, threshold_source=s.threshold_source,
-                                   inspect_config=s.inspect_config, infer_runner=s.infer_runner,
-                                   fingerprint=s.fingerprint)
+                                   inspect_config=s.inspect_config, infer_runner=runner,
+                                   fingerprint=s.fingerprint, observation=observation)
             report = run_pipeline(session, entry.path, opts)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return {"run": report.to_json()}
+
+    def _quality(self, entry: PlannedCheckpoint, pool) -> dict[str, Any]:
+        """The flow-matching loss of every weight set the file holds, on the trainer's settings (the model
+        the Trainer optimised), fixed draws: parity/quality.py."""
+        s = self.settings
+        return compute_quality(self._retarget(s.train, entry), s.cases, s.held_out, entry.weight_sets, pool,
+                               draws=s.quality_draws, seed=s.seeds[0])
 
     def _asr_model(self):
         if self._asr is None:
@@ -508,7 +566,7 @@ class Sweep:
                 result["wav"] = str(rel)
             if "error" in result:
                 continue  # a failed unit is reported this run and retried the next: never cached
-            write_json_atomic(self.cache_root / item["sha256"] / f"{item['unit']}.json", result)
+            write_json_atomic(self._unit_file(item["sha256"], item["unit"]), result)
             if item["unit"] == "verdict":  # the checkpoint's whole run.json, for a closer look
                 write_json_atomic(self.out / run_json_path(item["name"]), result["run"])
         self.units_run_total += len(gathered)
@@ -531,12 +589,15 @@ class Sweep:
         infer_set = s.infer.value("weights")["set"]
         trainer_set = s.train.value("weights")["set"]
         rec = recommend(checkpoints, infer_set=infer_set, trainer_set=trainer_set)
-        first, found = breaks(checkpoints)
+        by_set = quality_breaks(checkpoints)
+        first, parity_breaks, check_failures = breaks(checkpoints)
         gate = evaluate_sweep_gate(checkpoints, rec, s.gate) if checkpoints else {"mode": s.gate, "passed": False,
                                                                                   "checks": []}
         return SweepReport(
             sources=self.sources, settings={"digest": self.digest, **self.described}, checkpoints=checkpoints,
-            recommendation=rec, first_bad=first, breaks=found, gate=gate,
+            recommendation=rec, first_bad=first, parity_breaks=parity_breaks, check_failures=check_failures, gate=gate,
+            quality_break=quality_break(by_set, rec, infer_set), quality_breaks=by_set,
+            no_recommendation=None if rec else why_no_recommendation(checkpoints, infer_set=infer_set),
             verdict="pass" if gate["passed"] else "fail", notes=list(s.notes),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
@@ -627,6 +688,9 @@ def checkpoint_result(entry: PlannedCheckpoint, results: dict[str, dict[str, Any
                            "bytes": entry.bytes, "format": entry.format, "weight_sets": entry.weight_sets}
     if entry.error:
         return {**out, "status": "error", "error": entry.error, "verdict": "fail"}
+    quality = quality_row(results.get("quality"))
+    if quality is not None:
+        out["quality"] = quality
     verdict = results.get("verdict")
     if verdict is None:
         return {**out, "status": "pending", "verdict": "pending"}
@@ -681,7 +745,7 @@ def _velocity(run: dict[str, Any]) -> float | None:
 def _scores(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by: dict[str, list[dict[str, Any]]] = {}
     for key, r in results.items():
-        if key == "verdict":
+        if key in ("verdict", "quality"):
             continue
         _, path, weights, _ = key.rsplit("--", 3)
         by.setdefault(score_key(path, weights), []).append(r)
@@ -716,7 +780,8 @@ def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepS
     for check in gate["checks"]:
         name = check["name"] if check.get("path") is None else f"{check['name']}[{check['path']}]"
         if not check["passed"] and name not in known and check["name"] not in known:
-            row["failed_checks"].append({"name": name, "summary": f"{name} = {check.get('value')} "
+            # kind "score": a quality threshold, never a parity culprit (sweep_report.py)
+            row["failed_checks"].append({"name": name, "kind": "score", "summary": f"{name} = {check.get('value')} "
                                          f"(limit {check.get('op')} {check.get('threshold')})", "fix": None})
 
 

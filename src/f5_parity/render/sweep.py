@@ -1,8 +1,8 @@
 """Every file of a sweep, rendered from its SweepReport: sweep.md, the curve PNGs, the JUnit file.
 
-Nothing here recomputes a number: the table, the plots (CER and similarity vs update for the trainer and
-infer paths, each weight set; EMA-vs-raw distance vs update), the recommendation and the first bad
-update are all read off sweep.json's data.
+Nothing here recomputes a number: the table, the plots (flow-matching loss vs update per weight set; CER and
+similarity vs update for the trainer and infer paths, each weight set; EMA-vs-raw distance vs update), the
+recommendation, the quality break and the parity breaks are all read off sweep.json's data.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_text_atomic
-from f5_parity.parity.sweep_report import SCORED_PATHS, SweepReport
+from f5_parity.parity.sweep_report import RUN_PROBES, SCORED_PATHS, SweepReport, failure_kind
 
 DPI, FIGSIZE = 100, (7.0, 3.6)
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: the bytes depend on the data only
@@ -42,11 +42,54 @@ def _numbered(report: SweepReport) -> list[dict[str, Any]]:
 
 
 def _mark_break(ax, report: SweepReport) -> None:
-    first = report.first_bad
+    """The judgements on a curve: the first parity break (red), the quality break (orange), the recommended
+    checkpoint (green)."""
+    first = report.parity_breaks[0] if report.parity_breaks else None
     if first and first.get("update") is not None:
         ax.axvline(first["update"], color="tab:red", linewidth=1, linestyle=":")
-        ax.annotate(f"parity breaks ({', '.join(first['culprits'])})", (first["update"], 1), xycoords=("data", "axes fraction"),
-                    fontsize=7, color="tab:red", ha="left", va="top")
+        ax.annotate(f"parity breaks ({', '.join(first['culprits'])})", (first["update"], 1),
+                    xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
+    qb = report.quality_break
+    if qb and qb.get("update") is not None:
+        ax.axvline(qb["update"], color="tab:orange", linewidth=1, linestyle="--")
+        ax.annotate(f"quality break ({qb['weights']})", (qb["update"], 0.92), xycoords=("data", "axes fraction"),
+                    fontsize=7, color="tab:orange", ha="left", va="top")
+    rec = report.recommendation
+    if rec and rec.get("update") is not None:
+        ax.axvline(rec["update"], color="tab:green", linewidth=1, linestyle="-", alpha=0.6)
+        ax.annotate(f"ship ({rec['weights']})", (rec["update"], 0.84), xycoords=("data", "axes fraction"),
+                    fontsize=7, color="tab:green", ha="left", va="top")
+
+
+def flow_loss_png(report: SweepReport, path: Path) -> Path | None:
+    """The flow-matching loss (mean and 95 % interval) vs update, a line per weight set and split."""
+    series: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
+    for c in _numbered(report):
+        for weights, per in (((c.get("quality") or {}).get("sets")) or {}).items():
+            for split in ("fit", "held-out"):
+                v = per.get(split)
+                if v and all(isinstance(v.get(k), (int, float)) for k in ("mean", "lo", "hi")):
+                    series.setdefault((weights, split), []).append((c["update"], v["mean"], v["lo"], v["hi"]))
+    if not series:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    colors = {"raw": "tab:blue", "ema": "tab:purple"}
+    for (weights, split) in sorted(series):
+        pts = sorted(series[(weights, split)])
+        xs, ms, los, his = zip(*pts)
+        style = "-" if split == "held-out" or not any(k[1] == "held-out" for k in series) else "--"
+        ax.plot(xs, ms, style, marker=_MARK.get(weights, "o"), markersize=4, color=colors.get(weights),
+                label=f"{weights} ({split})")
+        ax.fill_between(xs, los, his, color=colors.get(weights), alpha=0.15, linewidth=0)
+    ax.set_xlabel("update")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_title("flow-matching loss vs update (fixed draws, 95% interval)")
+    _mark_break(ax, report)
+    ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata=PNG_METADATA)
+    return path
 
 
 def score_curve_png(report: SweepReport, metric: str, path: Path) -> Path | None:
@@ -106,66 +149,131 @@ def _score_cell(c: dict[str, Any], key: str) -> str:
     return f"{_num(s.get('cer'))} / {_num(s.get('similarity'), '.0f')}"
 
 
+def _loss(v: dict[str, Any] | None) -> str:
+    """A flow-loss summary as `mean [lo, hi]`."""
+    if not v or not isinstance(v.get("mean"), (int, float)):
+        return "-"
+    return f"{v['mean']:.4g} [{_num(v.get('lo'), '.4g')}, {_num(v.get('hi'), '.4g')}]"
+
+
+def _where(entry: dict[str, Any]) -> str:
+    return f"update {entry['update']}" if entry.get("update") is not None else f"`{entry['checkpoint']}`"
+
+
+def _parity_culprits(c: dict[str, Any]) -> str:
+    if c.get("status") == "error":
+        return f"error: {c.get('error') or 'unreadable'}"
+    return ", ".join(c.get("culprits") or []) or "-"
+
+
+def _failed_checks(c: dict[str, Any]) -> str:
+    """Failed checks apart from the parity result (the parity summary and the run group's probes restate it):
+    probes of the file and load path, and (full mode) score thresholds, marked as such."""
+    names = [f"{f['name']} (score gate)" if f.get("kind") == "score" else f["name"]
+             for f in c.get("failed_checks") or [] if f["name"] != "parity" and not f["name"].startswith(RUN_PROBES)]
+    return ", ".join(names) or "-"
+
+
+def _judgement_lines(report: SweepReport) -> list[str]:
+    lines = []
+    rec = report.recommendation
+    if rec:
+        update = f"update {rec['update']}" if rec.get("update") is not None else "no update number"
+        lines += [f"**Ship `{rec['checkpoint']}`** ({update}) with the **{rec['weights']}** weights "
+                  f"(`use_ema={rec['use_ema']}`): {rec['reason']}."]
+        if rec.get("load"):
+            lines.append(f"- how to load it: {rec['load']}")
+        if rec.get("tied"):
+            lines.append("- tied with it (the paired interval of the difference holds 0): "
+                         + ", ".join(f"`{t['checkpoint']}` ({t['weights']}, difference "
+                                     f"{_loss(t.get('difference'))})" for t in rec["tied"]))
+    else:
+        lines.append(f"**No checkpoint to recommend**: {report.no_recommendation or 'nothing could be judged'}.")
+    lines.append("")
+    qb = report.quality_break
+    if qb:
+        best = qb["best_before"]
+        lines += [f"**Quality breaks at {_where(qb)}** (`{qb['checkpoint']}`, {qb['weights']} weights): "
+                  f"{qb['computed_on']} flow-matching loss {_loss(qb['value'])}, against the best before it "
+                  f"{_loss(best['value'])} at {_where(best)} (paired difference {_loss(qb['difference'])}).", ""]
+    elif any(v is None for v in report.quality_breaks.values()) or report.quality_breaks:
+        lines += ["No quality break: no save is worse than the best before it beyond the paired interval"
+                  + (f" ({rec['weights']} weights)." if rec else "."), ""]
+    for weights, other in sorted(report.quality_breaks.items()):
+        if other and (not qb or other["weights"] != qb["weights"]):
+            lines.append(f"- the {weights} weights break at {_where(other)}: loss {_loss(other['value'])} "
+                         f"against {_loss(other['best_before']['value'])} at {_where(other['best_before'])}")
+    if report.parity_breaks:
+        first = report.parity_breaks[0]
+        after = f" (after `{first['after']}`, which passes)" if first.get("after") else " (the oldest checkpoint)"
+        lines.append(f"**Parity first breaks at {_where(first)}** — `{first['checkpoint']}`{after}; culprit: "
+                     f"**{', '.join(first['culprits']) or 'unknown'}**.")
+        lines += [f"- fix: {fix}" for fix in first.get("fixes") or []]
+        if len(report.parity_breaks) > 1:
+            lines.append(f"- parity broke {len(report.parity_breaks)} times: "
+                         + ", ".join(f"{b['checkpoint']} ({', '.join(b['culprits'])})" for b in report.parity_breaks))
+    else:
+        lines.append("Parity holds in every checkpoint with a verdict (a failing check is not a parity break).")
+    lines.append("")
+    for f in report.check_failures:
+        what = "a check fails" if f["kind"] == "probe" else "the file or its verdict could not be read"
+        lines.append(f"**From {_where(f)}, {what}** — `{f['checkpoint']}`: {', '.join(f['culprits']) or 'unknown'} "
+                     f"(not a parity break).")
+        lines += [f"- fix: {fix}" for fix in f.get("fixes") or []]
+    if report.check_failures:
+        lines.append("")
+    return lines
+
+
 def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -> str:
     lines = [f"# Sweep: {len(report.checkpoints)} checkpoint(s) — gate `{report.gate.get('mode')}` "
              f"**{report.verdict.upper()}**", ""]
+    lines += _judgement_lines(report)
     rec = report.recommendation
-    if rec:
-        lines += [f"**Ship `{rec['checkpoint']}`** (update {rec['update'] if rec['update'] is not None else '?'}) with "
-                  f"the **{rec['weights']}** weights (`use_ema={rec['use_ema']}`): {rec['reason']}.", ""]
-    else:
-        lines += ["**No checkpoint to recommend**: parity breaks in every one (see the table).", ""]
-    first = report.first_bad
-    if first:
-        where = f"update {first['update']}" if first["update"] is not None else first["checkpoint"]
-        after = f" (after `{first['after']}`, which passes)" if first.get("after") else " (the oldest checkpoint)"
-        lines.append(f"**Parity first breaks at {where}** — `{first['checkpoint']}`{after}; culprit: "
-                     f"**{', '.join(first['culprits']) or 'unknown'}**.")
-        for fix in first.get("fixes") or []:
-            lines.append(f"- fix: {fix}")
-        if len(report.breaks) > 1:
-            lines.append(f"- parity broke {len(report.breaks)} times: "
-                         + ", ".join(f"{b['checkpoint']} ({', '.join(b['culprits'])})" for b in report.breaks))
-        lines.append("")
-    else:
-        lines += ["Parity holds in every checkpoint.", ""]
-
     full = report.settings.get("mode") == "full"
+    split = (rec or {}).get("computed_on") or next(
+        (split for c in report.checkpoints for per in ((c.get("quality") or {}).get("sets") or {}).values()
+         for split in ("held-out", "fit") if per.get(split)), "fit")
     keys = sorted({k for c in report.checkpoints for k in (c.get("scores") or {})},
                   key=lambda k: (SCORED_PATHS.index(k.split("/")[0]) if k.split("/")[0] in SCORED_PATHS else 9, k))
-    head = ["checkpoint", "update", "verdict", "culprits", "EMA-raw dist.", "velocity rel. L2"]
+    head = ["checkpoint", "update", "verdict", "parity culprits", "failed checks",
+            f"flow loss raw ({split})", f"flow loss EMA ({split})", "EMA-raw dist.", "velocity rel. L2"]
     head += [f"{k} CER / sim." for k in keys] if full else []
     lines += ["## Checkpoints (oldest first)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in report.checkpoints:
-        culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []
-                                                   if f["name"] != "parity"]) or "-"
-        if c.get("status") == "error":
-            culprits = f"error: {c.get('error')}"
         name = f"[`{c['name']}`]({c['run']})" if c.get("run") and (out_dir / c["run"]).exists() else f"`{c['name']}`"
         if rec and rec["checkpoint"] == c["name"]:
             name += " ⭐"
-        cells = [name, str(c["update"]) if c.get("update") is not None else "-", c.get("verdict", "-"), culprits,
-                 _num((c.get("ema") or {}).get("rel_l2"), ".4f"), _num(c.get("velocity_rel_l2"), ".2e")]
+        sets = (c.get("quality") or {}).get("sets") or {}
+        cells = [name, str(c["update"]) if c.get("update") is not None else "-", c.get("verdict") or "-",
+                 _parity_culprits(c), _failed_checks(c), _loss((sets.get("raw") or {}).get(split)),
+                 _loss((sets.get("ema") or {}).get(split)), _num((c.get("ema") or {}).get("rel_l2"), ".4f"),
+                 _num(c.get("velocity_rel_l2"), ".2e")]
         cells += [_score_cell(c, k) for k in keys] if full else []
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    lines.append("")
+    lines += ["", "Flow loss: the conditional flow-matching loss f5-tts's CFM.forward computes (what training "
+              "minimises), eval mode, the same seeded draws for every checkpoint and weight set; mean and 95% "
+              "interval over draws x clips. `fit`: the reference clips; `held-out`: the clips given with "
+              "--held-out. Lower is better.", ""]
     if pngs:
         lines += ["## Curves", ""]
         for name, p in pngs.items():
             lines += [f"![{name}]({p.relative_to(out_dir).as_posix()})", ""]
     checks = report.gate.get("checks") or []
     lines += [f"## Gate `{report.gate.get('mode')}`", "",
-              "best: a checkpoint where parity holds exists (the recommended one); all: every checkpoint passes; "
-              "last: the newest passes.", ""]
+              "best: there is a checkpoint to recommend; all: every checkpoint passes; last: the newest passes.", ""]
     for ch in checks:
-        lines.append(f"- {'PASS' if ch['passed'] else 'FAIL'} `{ch.get('checkpoint')}` ({ch.get('verdict')})"
-                     + (f": {ch['reason']}" if ch.get("reason") else ""))
+        what = f"`{ch['checkpoint']}` ({ch.get('verdict') or '-'})" if ch.get("checkpoint") else "no checkpoint"
+        lines.append(f"- {'PASS' if ch['passed'] else 'FAIL'} {what}" + (f": {ch['reason']}" if ch.get("reason") else ""))
     s = report.settings
+    q = s.get("quality") or {}
     lines += ["", "## Settings", "", f"- mode {s.get('mode')}, seeds {s.get('seeds')}, weight sets "
               f"{s.get('weight_sets')}, infer path `{(s.get('infer_runner') or {}).get('kind')}` with the "
               f"**{((s.get('infer') or {}).get('weights') or {}).get('set')}** weights",
-              f"- settings digest `{str(s.get('digest'))[:16]}` (the cache key with each checkpoint's sha256 and "
-              f"f5-parity {s.get('tool_version')})",
+              f"- quality signal: flow-matching loss, {q.get('draws')} draws per clip from seed {q.get('seed')}, "
+              f"{len(s.get('cases') or [])} reference clip(s), {len(q.get('held_out') or [])} held-out clip(s)",
+              f"- settings digest `{str(s.get('digest'))[:16]}` (the cache key with each checkpoint's sha256, "
+              f"f5-parity {s.get('tool_version')} and the f5-tts code identity)",
               f"- cases: {', '.join(c['name'] for c in s.get('cases') or [])}"]
     lines += [f"- note: {n}" for n in report.notes]
     e = report.execution
@@ -180,11 +288,15 @@ def write_junit_sweep(report: SweepReport, path: str | Path) -> Path:
     failures = 0
     for c in report.checkpoints:
         tc = ET.SubElement(suite, "testcase", classname="sweep.checkpoint", name=c["name"], time="0")
-        if c.get("verdict") != "pass":
+        if c.get("status") == "pending":  # not computed yet (an interrupted sweep): not a failure
+            ET.SubElement(tc, "skipped", message="pending: not computed yet")
+        elif c.get("verdict") != "pass":
             failures += 1
+            kind = failure_kind(c) or "score"  # no parity/probe/error failure left: a score threshold failed
             culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []]) or c.get(
                 "error") or c.get("verdict")
-            el = ET.SubElement(tc, "failure", message=f"update {c.get('update')}: {culprits}", type="parity")
+            update = c.get("update") if c.get("update") is not None else "-"
+            el = ET.SubElement(tc, "failure", message=f"update {update}: {culprits}", type=kind)
             el.text = "\n".join([*(c.get("fixes") or {}).values(), *[f"{f['name']}: {f['summary']}"
                                                                      for f in c.get("failed_checks") or []]])
     tc = ET.SubElement(suite, "testcase", classname="sweep", name=f"gate[{report.gate.get('mode')}]", time="0")
@@ -209,6 +321,9 @@ def write_sweep_files(report: SweepReport, out_dir: str | Path, *, junit: str | 
         p = score_curve_png(report, metric, out / "plots" / f"{metric}_vs_update.png")
         if p:
             pngs[f"{metric} vs update"] = p
+    p = flow_loss_png(report, out / "plots" / "flow_loss_vs_update.png")
+    if p:
+        pngs["flow-matching loss vs update"] = p
     p = ema_curve_png(report, out / "plots" / "ema_distance_vs_update.png")
     if p:
         pngs["EMA-raw distance vs update"] = p

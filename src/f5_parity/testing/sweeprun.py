@@ -69,3 +69,59 @@ def inject_wrapper_prefix(checkpoint: str | Path, prefix: str = "module.") -> Pa
     torch.save(ckpt, tmp)
     tmp.replace(p)
     return p
+
+
+# --- a run that degrades: the learning rate raised mid-run -------------------------------------------------
+
+
+@dataclass
+class SpikedRun(SweepRun):
+    spike_after: int = 0  # the last update trained at the original learning rate (saved before the change)
+    spike_lr: float = 0.0
+
+
+def raise_learning_rate(checkpoint: str | Path, lr: float) -> Path:
+    """Set a Trainer checkpoint's optimizer to a constant `lr` from here on, as a user who raises the learning
+    rate of a run and resumes it: F5's load_checkpoint restores the optimizer and scheduler state (a changed
+    learning_rate in the config alone would be overwritten by it), so the change is made in that state.
+    The decay scheduler becomes constant (start = end factor 1: LinearLR then keeps the optimizer's lr)."""
+    p = Path(checkpoint)
+    ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
+    for group in ckpt["optimizer_state_dict"]["param_groups"]:
+        group["lr"] = group["initial_lr"] = lr
+    sched = ckpt["scheduler_state_dict"]
+    sched["_last_lr"] = [lr]
+    for sub in sched["_schedulers"]:
+        sub["base_lrs"] = [lr]
+        sub["_last_lr"] = [lr]
+        sub["start_factor"] = sub["end_factor"] = 1.0
+    tmp = p.with_name(f".{p.name}.tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(p)
+    return p
+
+
+def train_spiked_run(root: str | Path, *, saves_before: int = 4, saves_after: int = 3, spike_lr: float = 3e-2,
+                     learning_rate: float = 1e-3, ema_kwargs: dict | None = None, seed: int = 0) -> SpikedRun:
+    """model_1.pt ... model_<saves_before + saves_after>.pt from one real Trainer run, resumed once: the first
+    `saves_before` updates at `learning_rate` (warm-up then linear decay, the Trainer's own schedule), the
+    rest at the constant `spike_lr`. The flow loss falls to its best by update `saves_before` and rises after:
+    a known degradation, with its first degraded save (saves_before + 1) known."""
+    import yaml
+
+    root = Path(root)
+    csv_path = training.generate_dataset(root / "dataset", SWEEP_SENTENCES)
+    prepared = training.prepare_dataset(csv_path, root / "prepared", quiet=True)
+    common = dict(seed=seed, arch=dict(SWEEP_ARCH), batch_size=4, max_samples=4, learning_rate=learning_rate,
+                  num_warmup_updates=1, save_per_updates=1, last_per_updates=1, log_samples=False,
+                  ema_kwargs=ema_kwargs)
+    first = training.TrainConfig(updates=saves_before, **common)
+    result = training.train(prepared, root / "run", first, quiet=True)
+    raise_learning_rate(result.checkpoint_dir / "model_last.pt", spike_lr)
+    cfg = training.TrainConfig(updates=saves_before + saves_after, **common)
+    result = training.train(prepared, root / "run", cfg, quiet=True)
+    config = root / "F5TTS_sweep_tiny.yaml"
+    config.write_text(yaml.safe_dump(training.model_yaml(cfg, str(prepared / "vocab.txt")), sort_keys=False,
+                                     allow_unicode=True), encoding="utf-8")
+    saved = [u for u in range(1, saves_before + saves_after + 1) if (result.checkpoint_dir / f"model_{u}.pt").exists()]
+    return SpikedRun(root, result.checkpoint_dir, prepared / "vocab.txt", config, saved, saves_before, spike_lr)

@@ -217,6 +217,9 @@ class TrainConfig:
     # the learning curve can put this stage after the earlier one.
     init_from: str | None = None
     init_update: int = 0
+    # ema_pytorch's EMA settings as F5's Trainer takes them (ema_kwargs); None: the Trainer's defaults
+    # (beta 0.9999, updated from update 100 on: a tiny run's EMA is then a copy of an early model)
+    ema_kwargs: dict[str, Any] | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -362,6 +365,7 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
             mel_spec_type=MEL_SPEC_KWARGS["mel_spec_type"],
             is_local_vocoder=True,
             local_vocoder_path=str(vocos),
+            **({"ema_kwargs": dict(cfg.ema_kwargs)} if cfg.ema_kwargs else {}),
         )
         log_path = out / "train_log.csv"
         last = ckpt_dir / "model_last.pt"

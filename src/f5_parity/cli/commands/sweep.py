@@ -35,9 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fast (default): per checkpoint the parity verdict, culprits and EMA distance; full: also "
                         "generate the held-out text through the trainer and infer paths, each weight set, and score it")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--seeds", type=int, default=1,
-                   help="full mode: noise seeds per scored generation (seed, seed+1, ...; default 1)")
+    g.add_argument("--seeds", type=int, default=3,
+                   help="full mode: noise seeds per scored generation (seed, seed+1, ...; default 3)")
     g.add_argument("--weights", default="raw,ema", help="weight sets to score where the file holds them (raw,ema)")
+    g.add_argument("--held-out", metavar="METADATA",
+                   help="clips the model did not train on (F5's metadata.csv format, `audio_file|text`): the flow "
+                        "loss on them measures generalisation, reported apart from the fit on the reference clips")
+    g.add_argument("--quality-draws", type=int, default=8,
+                   help="fixed noise/time/mask draws per clip for the flow-loss quality signal (default 8)")
     g.add_argument("--gate", choices=["best", "all", "last"], default="best",
                    help="exit 1 unless: best (default) a recommended checkpoint exists; all: every checkpoint passes; "
                         "last: the newest passes")
@@ -77,12 +82,20 @@ def _summary(report, console, out: Path) -> None:
         ema = (c.get("ema") or {}).get("rel_l2")
         console.print(escape(f"{c['name']:<28} update {str(c.get('update')):>8}  {c.get('verdict', '-'):<7} "
                              f"EMA-raw {ema if ema is not None else '-'}  {culprits}"))
-    first, rec = report.first_bad, report.recommendation
-    if first:
-        console.print(escape(f"parity first breaks at {first['checkpoint']} (update {first['update']}): "
-                             f"{', '.join(first['culprits'])}"))
+    rec = report.recommendation
+    for b in report.parity_breaks[:1] + report.check_failures[:1]:
+        what = "parity first breaks" if b["kind"] == "parity" else "a check first fails"
+        console.print(escape(f"{what} at {b['checkpoint']} (update {b['update'] if b['update'] is not None else '-'}):"
+                             f" {', '.join(b['culprits'])}"))
+    if report.quality_break:
+        qb = report.quality_break
+        console.print(escape(f"quality breaks at {qb['checkpoint']} ({qb['weights']}): flow loss "
+                             f"{qb['value']['mean']} vs {qb['best_before']['value']['mean']} at "
+                             f"{qb['best_before']['checkpoint']}"))
     if rec:
         console.print(escape(f"recommended: {rec['checkpoint']} with the {rec['weights']} weights — {rec['reason']}"))
+    else:
+        console.print(escape(f"no checkpoint to recommend: {report.no_recommendation}"))
     e = report.execution
     console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'}  "
                   f"({e.get('units_computed')} units computed, {e.get('units_from_cache')} cached, "
