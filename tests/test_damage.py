@@ -48,16 +48,19 @@ def acoustic_damage(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_acoustic_metrics_rank_arch_weights_vocab_worse_than_the_clean_infer_path(acoustic_damage):
+def test_acoustic_metrics_rank_arch_worst_and_find_it_beyond_the_clean_infer_path(acoustic_damage):
     rows = {r.row: r for r in acoustic_damage.rows}
     clean = rows["infer (clean)"]
     assert clean.seeds == 3 and clean.n == 6 and clean.cer is None  # no ASR here
     # the truth through Griffin-Lim is far closer to the truth than any generation of this young model
     assert rows["ground truth"].mean("mcd") < 0.5 * clean.mean("mcd")
-    for fault in ("arch", "weights"):
-        r = rows[fault]
-        significant = [m for m in ("mcd", "logmel", "speaker_similarity") if r.worse_than_clean(m)]
-        assert significant, (fault, {m: r.versus_clean[m]["p_value"] for m in r.versus_clean})
+    r = rows["arch"]
+    significant = [m for m in ("mcd", "logmel", "speaker_similarity") if r.worse_than_clean(m)]
+    assert significant, {m: r.versus_clean[m]["p_value"] for m in r.versus_clean}
+    # The weights fault is measured, paired, but no longer claimed on these 6 pairs: under Holm-Bonferroni over
+    # every comparison of the table (issue 23 item 6) none of its metrics stays below 0.05 here (measured
+    # 2026-12-05, unadjusted p: 0.63 MCD, 0.12 log-mel). The 24-pair table (8 cases) is where it is claimed.
+    assert rows["weights"].versus_clean["logmel"]["n"] == 6 and rows["weights"].mean("logmel") is not None
     # The vocab fault is measured, paired, but not claimed: this young model leans so little on its text
     # (the fingerprint's vocab margin is its thinnest too) that a permuted vocab moves no metric beyond the
     # seed noise here (measured: p 0.20 MCD, 0.20 log-mel, 0.41 speaker similarity). Nothing forces it.
