@@ -291,14 +291,22 @@ def _run_probe(probe_id: str, **run_fields):
 
 
 def test_each_run_probe_is_not_pass_on_a_failing_run():
+    from f5_parity.parity.compare import StageComparison
+    from f5_parity.parity.result import Factor
+
+    mel = StageComparison(stage="mel", passed=False, rule="rel_l2<=tol", rel_tol=1e-4, rel_l2=0.3)
     stage = _run_probe("run.stage_parity", first_divergence={"c0": "mel", "c1": None}, tolerance_rule="r",
-                       stages={"c0": [{"stage": "mel", "passed": False}], "c1": []})
+                       stages={"c0": [mel], "c1": []})
     assert stage.status == Status.FAIL and "c0 at mel" in stage.summary
+    assert stage.evidence["c0"] == [{"stage": "mel", "passed": False, "rel_l2": 0.3, "rel_tol": 1e-4,
+                                     "mismatched": None, "note": ""}]
     iso = _run_probe("run.isolation", isolation={"tests_run": 3, "culprit_sets": [["vocab"]], "trials": [],
                                                  "remaining_unresolved": []},
-                     culprits=["vocab"], factors={"vocab": {"effect": "remap", "fix": "use the training vocab"}},
+                     culprits=["vocab"], factors={"vocab": Factor("Vocab", "a", "b", True, True, culprit=True,
+                                                                  effect={"text_ids": 3}, fix="use the training vocab")},
                      unbuilt={})
     assert iso.status == Status.FAIL and iso.fix == "vocab: use the training vocab"
+    assert iso.evidence["effects"] == {"vocab": {"text_ids": 3}}
     unbuilt = _run_probe("run.isolation", isolation={"tests_run": 0, "culprit_sets": [], "trials": [],
                                                      "remaining_unresolved": []},
                          culprits=[], factors={}, unbuilt={"infer": "the config does not build"})
