@@ -50,7 +50,7 @@ GAP_PATHS = ("infer", "infer-copy")
 # its copy task against the trainer's own sample.
 GAP_BASELINE = {"infer": ("trainer-heldout", "trainer"), "infer-copy": ("trainer",)}
 
-# Defaults, from what was measured here (the README figures; Whisper base on espeak-ng pt-br):
+# Defaults, from what was measured here (docs/measurements.md; Whisper base on espeak-ng pt-br):
 # * CER: Whisper base on espeak-ng pt-br speech scores good audio at CER 0.2-0.5 (0.23 at 130 wpm,
 #   0.46-0.51 at 140 wpm; Griffin-Lim of a perfect mel 0.31-0.41) and garbage above 0.8. 0.6 sits
 #   between the two with room on both sides, for any vocoder, so it is the main intelligibility gate.

@@ -94,7 +94,7 @@ class DamageTable:
     def ranked(self) -> list[DamageRow]:
         """The fault rows, most damaging first by log-mel distance to the truth (then MCD). On F5's own feature
         the distance separates what a young model's faults do; MCD-DTW on the fixture sits at ~6 dB for every
-        generated path, fault or not (README damage table)."""
+        generated path, fault or not (docs/measurements.md, "Damage table")."""
         fixed = ("ground truth", "trainer", "trainer (held-out)", CLEAN)
         faults = [r for r in self.rows if r.row not in fixed and r.mean("logmel") is not None]
         return sorted(faults, key=lambda r: (-(r.mean("logmel") or 0), -(r.mean("mcd") or 0)))
