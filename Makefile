@@ -27,8 +27,11 @@ system-deps:
 demo: system-deps venv
 	$(VENV)/bin/parity-check demo --out reports/demo
 
+# One pytest worker per core of the 2-core target (pytest-xdist), each test file on one worker so its module
+# fixtures (a Trainer run, the damage table) are built once; tests/conftest.py keeps each worker at one thread.
+TEST_WORKERS ?= 2
 test: system-deps venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # One venv per supported f5-tts series (a user's environment of that release), the wheel installed into it
 # with a real resolve, the version-sensitive tests run there; writes reports/versions.md. Minutes per

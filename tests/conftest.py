@@ -9,6 +9,11 @@ import pytest
 # No model hub is reachable here or in CI: fail fast instead of retrying for 25 s.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core: each worker (and every parity-check it starts) keeps to one
+    # OpenMP/BLAS thread, so two workers do not run four threads on two cores.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 
 @pytest.fixture(scope="session")

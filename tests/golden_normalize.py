@@ -33,8 +33,13 @@ def differences(expected: Any, actual: Any, where: str = "", rel: float = 1e-4, 
     if isinstance(expected, dict):
         out = [f"{where}.{k}: only in {'expected' if k in expected else 'actual'}"
                for k in sorted(set(expected) ^ set(actual))]
+        # A stage's own summaries (a, b) of a generated tensor are compared at that stage's tolerance: the
+        # 32-step ODE and the vocoder carry a float's summation order (1 vs 2 BLAS threads moves the wav's
+        # max by ~1e-3 relative), and the tool itself counts such tensors equal within rel_tol.
+        stage_rel = max(rel, expected.get("rel_tol") or 0.0) if "stage" in expected else rel
         for k in sorted(set(expected) & set(actual)):
-            out += differences(expected[k], actual[k], f"{where}.{k}", rel, abs_)
+            tol = stage_rel if k in ("a", "b") else rel
+            out += differences(expected[k], actual[k], f"{where}.{k}", tol, abs_)
         return out
     if isinstance(expected, list):
         if len(expected) != len(actual):

@@ -40,7 +40,8 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
 
     obs, gen = run_observed(lambda: run_api(spec, Case(case.name, case.wav, case.text, "Sim, claro."),
                                             model_name="F5TTS_v1_Small"), stop_at_first_sample=False)
-    assert obs.error is None and gen.path == "api" and gen.sample_rate == 24000 and gen.wav.size > 0
+    assert obs.error is None, obs.error
+    assert gen.path == "api" and gen.sample_rate == 24000 and gen.wav.size > 0
     seen = generation_summary(obs, checkpoint=str(ckpt))
     assert seen["sample_calls"] == 1 and seen["steps"] == 4 and seen["weights"] == "ema"
     assert seen["pe_attn_head"] is None and seen["text_mask_padding"] is True  # the v1 flags F5TTS applied
