@@ -40,7 +40,7 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
 
     obs, gen = run_observed(lambda: run_api(spec, Case(case.name, case.wav, case.text, "Sim, claro."),
                                             model_name="F5TTS_v1_Small"), stop_at_first_sample=False)
-    assert obs.error is None, obs.error
+    assert obs.error is None and obs.tool_limit is None, (obs.error, obs.tool_limit)
     assert gen.path == "api" and gen.sample_rate == 24000 and gen.wav.size > 0
     seen = generation_summary(obs, checkpoint=str(ckpt))
     assert seen["sample_calls"] == 1 and seen["steps"] == 4 and seen["weights"] == "ema"

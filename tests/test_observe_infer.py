@@ -251,3 +251,33 @@ def test_nan_weights_are_the_culprit(fixture_set, pt_cases, tmp_path):
     assert cli.main(argv) == 1
     data = json.loads((tmp_path / "out" / "run.json").read_text())
     assert data["culprits"] == ["weights"] and "NaN" in data["observed_infer"]["failure"]["error"]["message"]
+
+
+def test_a_module_imported_while_a_path_is_observed_keeps_f5s_own_functions_after(tmp_path, monkeypatch):
+    """A wrapper first imported while its path is observed binds the observer's stand-ins through its own
+    `from f5_tts.infer.utils_infer import load_vocoder` (f5_tts.api does the same). When the observation ends it
+    must hold f5's functions again: else the next path in the same process (a sweep's next checkpoint, a
+    notebook's second check, the next test) runs through a finished fast-mode observer, whose load_vocoder
+    hands back no vocoder."""
+    import sys
+
+    from f5_tts.infer import utils_infer
+
+    from f5_parity.paths.observe import run_observed
+
+    originals = utils_infer.load_vocoder, utils_infer.infer_process
+    (tmp_path / "late_wrapper.py").write_text("from f5_tts.infer.utils_infer import load_vocoder, infer_process\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "late_wrapper", raising=False)
+
+    def path():
+        import late_wrapper
+
+        return late_wrapper.load_vocoder, late_wrapper.infer_process
+
+    obs, during = run_observed(path, stop_at_first_sample=True)
+    assert obs.error is None and during[0] is not originals[0]  # observed while it ran
+    late_wrapper = sys.modules["late_wrapper"]
+    assert (late_wrapper.load_vocoder, late_wrapper.infer_process) == originals
+    assert (utils_infer.load_vocoder, utils_infer.infer_process) == originals
+    monkeypatch.delitem(sys.modules, "late_wrapper")

@@ -182,6 +182,7 @@ class _Patches:
 
     def __init__(self):
         self._undo: list[tuple[Any, str, Any]] = []
+        self._replaced: list[tuple[Any, Any]] = []  # (original, replacement) of every everywhere()
 
     def set(self, owner: Any, name: str, value: Any) -> None:
         self._undo.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
@@ -190,6 +191,7 @@ class _Patches:
 
     def everywhere(self, original: Any, replacement: Any) -> None:
         """Every loaded module that holds `original` under some name gets `replacement` instead."""
+        self._replaced.append((original, replacement))
         for module in list(sys.modules.values()):
             d = getattr(module, "__dict__", None)
             if not isinstance(d, dict):
@@ -206,6 +208,18 @@ class _Patches:
                     delattr(owner, name)
             else:
                 setattr(owner, name, old)
+        # A module first imported while the path ran (the user's wrapper, f5_tts.api) bound the replacements
+        # with its own `from f5_tts.infer.utils_infer import load_vocoder`: left so, a later path in this
+        # process (a sweep's next checkpoint, a notebook's next check) would run through this dead observer.
+        while self._replaced:
+            original, replacement = self._replaced.pop()
+            for module in list(sys.modules.values()):
+                d = getattr(module, "__dict__", None)
+                if not isinstance(d, dict):
+                    continue
+                for name, value in list(d.items()):
+                    if value is replacement:
+                        setattr(module, name, original)
 
 
 _MISSING = object()
