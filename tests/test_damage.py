@@ -31,7 +31,10 @@ def test_damage_table_has_a_row_per_fault_beside_the_baselines(tmp_path, asr_cac
 
 @pytest.fixture(scope="module")
 def acoustic_damage(tmp_path_factory):
-    """arch, weights and vocab faults over 2 cases x 3 seeds, acoustic metrics only (no ASR: it is the cost)."""
+    """arch and weights faults over 2 cases x 3 seeds, acoustic metrics only (no ASR: it is the cost). The vocab
+    fault is left out here: on this young model it moves no metric beyond the seed noise (measured 2026-12-05:
+    p 0.20 MCD, 0.20 log-mel, 0.41 speaker similarity, reports/damage-fixture/), so it only added a fifth of the
+    table's cost; the demo's full mode names it (tests/test_cli_e2e.py)."""
     from f5_parity.cases.case import builtin_cases
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.testing.damage import damage_table
@@ -43,7 +46,7 @@ def acoustic_damage(tmp_path_factory):
     train = trainer_spec(ckpt, train_config=cfg, train_vocab=vocab, vocoder_path=None)
     clean = infer_spec(ckpt, infer_config=cfg, infer_vocab=vocab, use_ema=False, vocoder_path=None)
     cases = builtin_cases(tmp / "cases", 2)
-    return damage_table(train, clean, cases, tmp / "out", None, seeds=3, factors=["arch", "weights", "vocab"],
+    return damage_table(train, clean, cases, tmp / "out", None, seeds=3, factors=["arch", "weights"],
                         trainer_rows=False)
 
 
@@ -61,13 +64,9 @@ def test_acoustic_metrics_rank_arch_worst_and_find_it_beyond_the_clean_infer_pat
     # every comparison of the table (issue 23 item 6) none of its metrics stays below 0.05 here (measured
     # 2026-12-05, unadjusted p: 0.63 MCD, 0.12 log-mel). The 24-pair table (8 cases) is where it is claimed.
     assert rows["weights"].versus_clean["logmel"]["n"] == 6 and rows["weights"].mean("logmel") is not None
-    # The vocab fault is measured, paired, but not claimed: this young model leans so little on its text
-    # (the fingerprint's vocab margin is its thinnest too) that a permuted vocab moves no metric beyond the
-    # seed noise here (measured: p 0.20 MCD, 0.20 log-mel, 0.41 speaker similarity). Nothing forces it.
-    assert rows["vocab"].versus_clean["logmel"]["n"] == 6 and rows["vocab"].mean("logmel") is not None
     assert rows["arch"].worse_than_clean("logmel")  # the flags change F5's own feature the most
     ranked = [r.row for r in acoustic_damage.ranked()]
-    assert set(ranked) == {"arch", "weights", "vocab"} and ranked[0] == "arch"
+    assert set(ranked) == {"arch", "weights"} and ranked[0] == "arch"
     md = acoustic_damage.markdown()
     assert "**" in md and "p < 0.05" in md and "3 seeds" in md
 

@@ -1,6 +1,6 @@
 """The ptbr-tiny fixture: a small F5 model really trained by f5-tts's Trainer (fixtures/ptbr-tiny/).
 
-Two claims are checked: the committed recipe reproduces the committed loss log (the first 50
+Two claims are checked: the committed recipe reproduces the committed loss log (the first 20
 updates, re-trained here from the espeak-ng dataset), and the committed checkpoint is what the
 recipe says (raw + EMA in fp16, no optimizer state, <= 10 MB, loads with f5's own loader both ways).
 """
@@ -21,9 +21,10 @@ from f5_parity.files import sha256_file
 from f5_parity.cases.speech import espeak_available
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ptbr-tiny"
-REPRODUCED_UPDATES = 50
+REPRODUCED_UPDATES = 20  # a recipe change moves the loss from update 1 on; 20 of the log's 50 keep the check in
+# the suite at less than half the cost (the full 300 updates are `fixtures/ptbr-tiny/make_fixture.py`)
 
-# Relative tolerance on each of the first 50 losses. Measured here: the same recipe with 1 vs 2
+# Relative tolerance on each reproduced loss. Measured here: the same recipe with 1 vs 2
 # torch threads differs by at most 1.3e-7 relative (fp32 summation order; it does not grow during the
 # 300-update warm-up). A recipe change (seed, data, lr, arch, flags) moves losses by 1e-2 or more.
 # 1e-4 leaves room for other CPUs' kernels while still catching any of those.
@@ -56,7 +57,7 @@ def prepared(tmp_path_factory, recipe):
 
 
 @pytest.mark.slow
-def test_recipe_reproduces_first_50_logged_losses(prepared, recipe, config, tmp_path):
+def test_recipe_reproduces_the_first_logged_losses(prepared, recipe, config, tmp_path):
     csv_path = prepared.parent / "dataset" / "metadata.csv"
     assert training.dataset_sha256(csv_path) == recipe["dataset_sha256"], (
         f"espeak-ng produced other audio than the recipe's ({training.espeak_version()!r} here, "
@@ -69,7 +70,7 @@ def test_recipe_reproduces_first_50_logged_losses(prepared, recipe, config, tmp_
                             stop_after=REPRODUCED_UPDATES)
     rerun = training.read_loss_log(result.log)
 
-    assert [r["update"] for r in rerun] == [r["update"] for r in committed] == list(range(1, 51))
+    assert [r["update"] for r in rerun] == [r["update"] for r in committed] == list(range(1, REPRODUCED_UPDATES + 1))
     for a, b in zip(rerun, committed):
         assert a["lr"] == pytest.approx(b["lr"], rel=1e-9), f"update {a['update']}: lr schedule differs"
     rel = [abs(a["loss"] - b["loss"]) / abs(b["loss"]) for a, b in zip(rerun, committed)]
