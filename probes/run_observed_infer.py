@@ -9,24 +9,25 @@ def check(ctx: ProbeContext) -> ProbeResult:
     observed = ctx["run"].observed_infer
     if not observed:
         return ProbeResult("run.observed_infer", Status.SKIP, "skipped: the infer path was not observed")
-    findings = observed.get("findings") or []
-    disagree = [fid for fid, f in (observed.get("factors") or {}).items() if not f.get("agrees")]
-    metrics = {"status": observed.get("status"), "findings": len(findings), "factors_not_as_predicted": len(disagree)}
-    evidence = {"factors": observed.get("factors"), "findings": findings, "failure": observed.get("failure"),
-                "mirror_check": observed.get("mirror_check"), "notes": observed.get("notes")}
-    failure = observed.get("failure")
+    findings = [f.to_dict() for f in observed.findings]
+    disagree = [fid for fid, f in observed.factors.items() if not f.agrees]
+    metrics = {"status": observed.status, "findings": len(findings), "factors_not_as_predicted": len(disagree)}
+    mirror = observed.mirror_check
+    failure = observed.failure
+    evidence = {"factors": {fid: f.to_dict() for fid, f in observed.factors.items()}, "findings": findings,
+                "failure": failure.to_dict() if failure else None,
+                "mirror_check": mirror.to_dict() if mirror else None, "notes": observed.notes}
     if failure:
-        err = failure.get("error") or {}
+        err = failure.error
         return ProbeResult("run.observed_infer", Status.FAIL,
-                           f"your infer path failed before it generated ({failure.get('stage')}): "
+                           f"your infer path failed before it generated ({failure.stage}): "
                            f"{err.get('type')}: {err.get('message')}", metrics, evidence=evidence,
-                           fix=failure.get("fix"))
-    check_ = observed.get("mirror_check") or {}
-    if check_.get("checked") and not check_.get("passed"):
+                           fix=failure.fix)
+    if mirror is not None and mirror.checked and not mirror.passed:
         return ProbeResult("run.observed_infer", Status.FAIL,
                            "the engine's rebuild of your path's spec does not compute what your path computes "
-                           f"(velocity rel L2 {check_.get('rel_l2')}): the verdict cannot be trusted",
-                           metrics, threshold={"rel_tol": check_.get("rel_tol")}, evidence=evidence)
+                           f"(velocity rel L2 {mirror.rel_l2}): the verdict cannot be trusted",
+                           metrics, threshold={"rel_tol": mirror.rel_tol}, evidence=evidence)
     if findings:
         return ProbeResult("run.observed_infer", Status.WARN,
                            "your path did not do what the flags say: " + "; ".join(f["message"] for f in findings),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from f5_parity.parity.gate import evaluate_gate
 from f5_parity.parity.result import RunReport
+from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, Status
 
 DEFAULTS = dict(verdict="pass", culprits=[], factors={}, warnings=[], first_divergence={}, stages={}, by_design=[],
@@ -24,5 +25,6 @@ def report_of(d: dict) -> RunReport:
 
 
 def gate_of(d: dict, thresholds, source: str = "defaults") -> dict:
-    return evaluate_gate(d.get("parity_verdict") or d["verdict"], probes_of(d), d.get("scores"), thresholds,
+    return evaluate_gate(d.get("parity_verdict") or d["verdict"], probes_of(d), RunScores.from_dict(d.get("scores")),
+                         thresholds,
                          source=source)

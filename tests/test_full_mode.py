@@ -89,6 +89,13 @@ def test_full_mode_generates_each_path_once_per_seed(flags, culprit, fixture_set
             infer, trainer = (sum(mean[p]) / len(mean[p]) for p in ("infer", "trainer"))
             expected = trainer - infer if metric == "speaker_similarity" else infer - trainer  # worse is positive
             assert value == pytest.approx(expected, abs=1e-9), (metric, s)
+    # the typed codec holds a whole full run: scores (rows, pooled, acoustic, seeds) and the observed calls read
+    # back into their dataclasses and write the same JSON, key for key and in the same order
+    from f5_parity.parity.result import RunReport
+
+    report = RunReport.from_json(data)
+    assert report.scores.seeds.gaps["infer"]["cer"].against == "trainer" and report.observed_infer.runs
+    assert json.dumps(report.to_json(), ensure_ascii=False) == json.dumps(data, ensure_ascii=False)
     if culprit is None:
         assert data["parity_verdict"] == "pass" and data["culprits"] == []  # (the gate judges the untrained audio)
         stages = [s["stage"] for s in data["stages"][case.name]]

@@ -313,20 +313,24 @@ def test_each_run_probe_is_not_pass_on_a_failing_run():
     assert unbuilt.status == Status.FAIL
     patho = _run_probe("run.pathologies", warnings=[{"factor": "ref_audio", "message": "12 s clip"}], by_design=[])
     assert patho.status == Status.WARN
-    mirror = _run_probe("run.observed_infer", observed_infer={
+    from f5_parity.parity.observed import InferObservation
+
+    mirror = _run_probe("run.observed_infer", observed_infer=InferObservation.from_dict({
         "status": "observed", "findings": [], "factors": {}, "failure": None,
-        "mirror_check": {"checked": True, "passed": False, "rel_l2": 0.3, "rel_tol": 1e-4}})
+        "mirror_check": {"checked": True, "passed": False, "rel_l2": 0.3, "rel_tol": 1e-4}}))
     assert mirror.status == Status.FAIL and "cannot be trusted" in mirror.summary
-    failed = _run_probe("run.observed_infer", observed_infer={
+    failed = _run_probe("run.observed_infer", observed_infer=InferObservation.from_dict({
         "status": "failed", "findings": [], "factors": {},
-        "failure": {"stage": "load", "error": {"type": "KeyError", "message": "'x'"}, "fix": "f"}})
+        "failure": {"stage": "load", "error": {"type": "KeyError", "message": "'x'"}, "fix": "f"}}))
     assert failed.status == Status.FAIL
-    finding = _run_probe("run.observed_infer", observed_infer={
+    finding = _run_probe("run.observed_infer", observed_infer=InferObservation.from_dict({
         "status": "observed", "findings": [{"message": "nfe 16, flags say 32"}],
-        "factors": {"sampler": {"agrees": False}}, "failure": None, "mirror_check": {"checked": True, "passed": True}})
+        "factors": {"sampler": {"agrees": False}}, "failure": None, "mirror_check": {"checked": True, "passed": True}}))
     assert finding.status == Status.WARN and finding.metrics["factors_not_as_predicted"] == 1
-    scores = _run_probe("run.scores", scores={
+    from f5_parity.parity.scores import RunScores
+
+    scores = _run_probe("run.scores", scores=RunScores.from_dict({
         "asr": {}, "rows": [],
         "pooled": {"trainer": {"cer": 0.1, "wer": 0.2, "similarity": 0.9},
-                   "infer-copy": {"cer": 0.6, "wer": 0.9, "similarity": 0.5}}})
+                   "infer-copy": {"cer": 0.6, "wer": 0.9, "similarity": 0.5}}}))
     assert scores.status == Status.WARN

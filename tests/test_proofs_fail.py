@@ -47,8 +47,8 @@ def observed(fixture_set, pt_cases, tmp_path_factory):
 def test_the_mirror_check_passes_on_the_right_rebuild(observed):
     call, spec, case = observed
     check = mirror_check(spec, case, call, gen_text=GEN)
-    assert check["checked"] and check["passed"] and check["velocity_passed"], check
-    assert check["time_grid"]["passed"] and check["time_grid"]["points"] == [NFE + 1, NFE + 1]
+    assert check.checked and check.passed and check.velocity_passed, check
+    assert check.time_grid.passed and check.time_grid.points == [NFE + 1, NFE + 1]
 
 
 def _wrong(spec, how: str):
@@ -72,11 +72,11 @@ def test_the_mirror_check_fails_on_a_wrong_rebuild(how, part, observed):
     assert wrong.value("arch") != spec.value("arch") or wrong.value("weights") != spec.value("weights") or \
         wrong.value("sampler") != spec.value("sampler")
     check = mirror_check(wrong, case, call, gen_text=GEN)
-    assert check["checked"] and not check["passed"], check
+    assert check.checked and not check.passed, check
     if part == "velocity":
-        assert not check["velocity_passed"] and check["rel_l2"] > check["rel_tol"], check
+        assert not check.velocity_passed and check.rel_l2 > check.rel_tol, check
     else:  # one fixed t cannot see another grid: the whole grid is compared
-        assert check["velocity_passed"] and not check["time_grid"]["passed"], check
+        assert check.velocity_passed and not check.time_grid.passed, check
 
 
 def test_an_observed_use_epss_false_gives_the_engine_a_uniform_grid(fixture_set, pt_cases, tmp_path):
@@ -113,8 +113,8 @@ def test_an_observed_use_epss_false_gives_the_engine_a_uniform_grid(fixture_set,
     uniform = t - 1.0 * (torch.cos(torch.pi / 2 * t) - 1 + t)
     assert torch.allclose(timesteps(spec, torch.float32, "cpu"), uniform, atol=1e-6)
     check = mirror_check(spec, case, obs.samples[0], gen_text=GEN)
-    assert check["time_grid"]["passed"], check
+    assert check.time_grid.passed, check
     without = type(spec)(spec.label, {**spec.values, "sampler": {k: v for k, v in spec.value("sampler").items()
                                                                   if k != "use_epss"}}, spec.locators, spec.unknown)
     assert "use_epss" not in without.value("sampler")
-    assert not mirror_check(without, case, obs.samples[0], gen_text=GEN)["time_grid"]["passed"]
+    assert not mirror_check(without, case, obs.samples[0], gen_text=GEN).time_grid.passed

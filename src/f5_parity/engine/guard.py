@@ -14,7 +14,6 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from f5_parity.errors import InputError
 

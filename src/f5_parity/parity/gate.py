@@ -42,6 +42,7 @@ from typing import Any
 from f5_parity.parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.parity.pathnames import GENERATED_PATHS, PATH_ORDER
+from f5_parity.parity.scores import RunScores, ScoreRow, SeedSpread
 from f5_parity.scoring.stats import holm
 
 ALL_GENERATED = "*"
@@ -260,9 +261,9 @@ def load_thresholds(flags: dict[str, Any] | None, project_dir: str | Path | None
 
 # --- evaluation ---------------------------------------------------------------------------------
 
-def _metric(entry: dict[str, Any], metric: str) -> Any:
-    """A pooled or row value of the run JSON (keys wer, cer, cer_capped, similarity)."""
-    return entry.get(metric)
+def _metric(entry: Any, metric: str) -> Any:
+    """A pooled (PathScore) or per-case (ScoreRow) value; None where the path has no such score."""
+    return entry.value(metric) if entry is not None else None
 
 
 def _judge(value: Any, op: str, threshold: float) -> bool:
@@ -285,13 +286,14 @@ PATH_CHECKS = (("max_wer", "wer", "<="), ("max_cer", "cer", "<="), ("min_similar
                ("max_mcd", "mcd", "<="), ("min_speaker_similarity", "speaker_similarity", ">="))
 
 
-def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, case: str | None,
-                  seeds: dict[str, Any] | None = None) -> list[dict]:
-    """Per-path and gap checks. With `seeds` (scores["seeds"], pooled checks only), per-path values are the
-    means over seeds and each gap is judged against its interval over the paired seeds."""
-    seeds = seeds or {}
-    seed_paths, seed_gaps = seeds.get("paths") or {}, seeds.get("gaps") or {}
-    n_seeds = seeds.get("n_seeds") or 1
+def _score_checks(entries: dict[str, Any], thresholds: Thresholds, case: str | None,
+                  seeds: SeedSpread | None = None) -> list[dict]:
+    """Per-path and gap checks on `entries` (path -> PathScore pooled, or path -> ScoreRow of one case). With
+    `seeds` (pooled checks only), per-path values are the means over seeds and each gap is judged against its
+    interval over the paired seeds."""
+    seed_paths = seeds.paths if seeds else {}
+    seed_gaps = seeds.gaps if seeds else {}
+    n_seeds = (seeds.n_seeds if seeds else 0) or 1
     checks = []
     for path in _ordered_paths(set(entries) | set(seed_paths)):
         for key, metric, op in PATH_CHECKS:
@@ -299,12 +301,12 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
             if limit is None:
                 continue
             stat = (seed_paths.get(path) or {}).get(metric)
-            value = stat["mean"] if stat else _metric(entries.get(path) or {}, metric)
+            value = stat.mean if stat else _metric(entries.get(path), metric)
             if value is None and not stat and metric in ("mcd", "speaker_similarity"):
                 continue  # no acoustic score for this path (no truth): nothing to judge
             check = _check(metric, path, case, value, limit, op, _judge(value, op, limit))
             if stat and n_seeds > 1:
-                check.update(seeds=stat["n"], interval=[stat["lo"], stat["hi"]])
+                check.update(seeds=stat.n, interval=[stat.lo, stat.hi])
             checks.append(check)
     seeded: list[dict] = []  # gap checks judged on seeds: one family for the Holm correction
     for path in GAP_PATHS:
@@ -314,9 +316,9 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
         for metric, limit in thresholds.max_gap.items():
             stat = (seed_gaps.get(path) or {}).get(metric)
             if stat is not None:
-                gap, ci = stat["gap"], stat["interval"]
+                gap, ci = stat.gap, stat.interval
             else:
-                t, p = _metric(entries.get(base) or {}, metric), _metric(entries.get(path) or {}, metric)
+                t, p = _metric(entries.get(base), metric), _metric(entries.get(path), metric)
                 ci = None
                 if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, p)):
                     if metric in ("mcd", "speaker_similarity"):
@@ -326,8 +328,8 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
                     gap = (t - p) if metric in HIGHER_IS_BETTER else (p - t)
             check = _check(f"{metric}_gap", path, case, gap, limit, "<=", _judge(gap, "<=", limit))
             check["against"] = base
-            if ci and ci.get("lo") is not None:
-                check.update(seeds=ci["n"], interval=[ci["lo"], ci["hi"]], p_value=stat.get("p_value"))
+            if ci is not None and ci.lo is not None:
+                check.update(seeds=ci.n, interval=[ci.lo, ci.hi], p_value=stat.p_value)
                 seeded.append(check)
             checks.append(check)
     adjusted = holm([c["p_value"] for c in seeded])
@@ -338,7 +340,7 @@ def _score_checks(entries: dict[str, dict[str, Any]], thresholds: Thresholds, ca
     return checks
 
 
-def evaluate_gate(parity_verdict: str, probes: list, scores: dict[str, Any] | None, thresholds: Thresholds, *,
+def evaluate_gate(parity_verdict: str, probes: list, scores: RunScores | None, thresholds: Thresholds, *,
                   source: str = "defaults") -> dict[str, Any]:
     """The "gate" object of the run JSON: every check with its value, threshold and outcome.
 
@@ -356,11 +358,11 @@ def evaluate_gate(parity_verdict: str, probes: list, scores: dict[str, Any] | No
             checks.append(_check(f"probe:{probe.probe}", None, None, status, ["fail", "error"], "not in",
                                  status not in ("fail", "error")))
     if scores:
-        checks += _score_checks(scores.get("pooled") or {}, thresholds, None, scores.get("seeds"))
+        checks += _score_checks(scores.pooled, thresholds, None, scores.seeds)
         if thresholds.per_case:
-            by_case: dict[str, dict[str, dict]] = {}
-            for row in scores.get("rows") or []:
-                by_case.setdefault(row["case"], {})[row["path"]] = row
+            by_case: dict[str, dict[str, ScoreRow]] = {}
+            for row in scores.rows:
+                by_case.setdefault(row.case, {})[row.path] = row
             for case in by_case:
                 checks += _score_checks(by_case[case], thresholds, case)
     return {

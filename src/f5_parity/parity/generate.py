@@ -13,7 +13,7 @@ and with --cross-paths (two more generations per seed, for like-with-like gaps):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec
 from f5_parity.paths.stages import ModelPool
 from f5_parity.parity.observed import InferRunner, observe_generation
+from f5_parity.parity.scores import PathScore, RunScores, ScoreRow
 from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS, PATH_LABELS  # noqa: F401 (re-exported)
 
 
@@ -36,16 +37,6 @@ class GeneratedWav:
     expected: str
     wav: Path
     mel: np.ndarray | None = None  # (d, n) when the path produced a mel
-
-
-@dataclass
-class Scores:
-    asr: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    pooled: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"asr": self.asr, "rows": self.rows, "pooled": self.pooled}
 
 
 def _accelerator(mixed_precision: str, device: str):
@@ -203,7 +194,8 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     return out
 
 
-def score_all(wavs: list[GeneratedWav], asr, out_dir: Path, on_progress: Callable[[str], None] | None = None) -> Scores:
+def score_all(wavs: list[GeneratedWav], asr, out_dir: Path,
+              on_progress: Callable[[str], None] | None = None) -> RunScores:
     """Transcribe and score every wav; pool per path."""
     from f5_parity.scoring.metrics import pool, score_wav
 
@@ -214,25 +206,16 @@ def score_all(wavs: list[GeneratedWav], asr, out_dir: Path, on_progress: Callabl
             on_progress(f"{item.case} {item.path}")
         s = score_wav(item.wav, item.expected, asr)
         by_path.setdefault(item.path, []).append(s)
-        rows.append({
-            "case": item.case,
-            "path": item.path,
-            "label": PATH_LABELS[item.path],
-            "expected": item.expected,
-            "hypothesis": s.hypothesis,
-            "wer": s.wer,
-            "cer": s.cer,
-            "cer_capped": s.cer_capped,
-            "similarity": s.similarity,
-            "wav": str(item.wav.relative_to(out_dir)),
-        })
+        rows.append(ScoreRow(case=item.case, path=item.path, label=PATH_LABELS[item.path], expected=item.expected,
+                             hypothesis=s.hypothesis, wer=s.wer, cer=s.cer, cer_capped=s.cer_capped,
+                             similarity=s.similarity, wav=str(item.wav.relative_to(out_dir))))
     pooled = {}
     for path, scores in by_path.items():
         p = pool(scores)
-        pooled[path] = {"wer": p.wer_pooled, "cer": p.cer_pooled, "cer_capped": p.cer_mean_capped,
-                        "similarity": p.similarity_mean, "broken_share": p.broken_share, "n": p.n}
+        pooled[path] = PathScore(wer=p.wer_pooled, cer=p.cer_pooled, cer_capped=p.cer_mean_capped,
+                                 similarity=p.similarity_mean, broken_share=p.broken_share, n=p.n)
     from f5_parity.scoring.textnorm import DEFAULT_NORMALIZER
 
     described = dict(asr.describe()) if hasattr(asr, "describe") else {}
     described.setdefault("normalizer", DEFAULT_NORMALIZER.name)
-    return Scores(described, rows, pooled)
+    return RunScores(asr=described, rows=rows, pooled=pooled)

@@ -47,7 +47,7 @@ class PathFailure:
     """The infer path could not load or run: who is responsible, the path's own words, and the fix."""
 
     factor: str | None  # None: the path's own code failed, no setting of the two paths is to blame
-    error: dict[str, Any]
+    error: dict[str, Any]  # the exception as the path raised it: type, message, full_message, where
     fix: str
     stage: str  # "load", "run", "no-sample-call", "weights", "tool-limit"
     evidence: dict[str, Any] | None = None  # load failures: the model built against the checkpoint's shapes
@@ -58,29 +58,123 @@ class PathFailure:
             out["evidence"] = self.evidence
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "PathFailure | None":
+        if not d:
+            return None
+        return cls(factor=d.get("factor"), error=dict(d.get("error") or {}), fix=d.get("fix") or "",
+                   stage=d.get("stage") or "run", evidence=d.get("evidence"))
+
+
+@dataclass
+class ObservedFactor:
+    """One factor as the flags predicted it and as the path really did it."""
+
+    predicted: Any
+    observed: Any
+    agrees: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"predicted": self.predicted, "observed": self.observed, "agrees": self.agrees}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ObservedFactor":
+        return cls(predicted=d.get("predicted"), observed=d.get("observed"), agrees=bool(d.get("agrees")))
+
+
+@dataclass
+class TimeGridCheck:
+    """The engine's time grid against the one CFM.sample makes of the call's own arguments, point by point."""
+
+    passed: bool
+    points: list[int]  # [engine's, path's]
+    max_abs_diff: float | None  # None: the grids have different lengths
+    atol: float
+    use_epss: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "points": self.points, "max_abs_diff": self.max_abs_diff, "atol": self.atol,
+                "use_epss": self.use_epss}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "TimeGridCheck | None":
+        if not d:
+            return None
+        return cls(passed=bool(d.get("passed")), points=list(d.get("points") or []), max_abs_diff=d.get("max_abs_diff"),
+                   atol=d.get("atol", 1e-6), use_epss=d.get("use_epss"))
+
+
+@dataclass
+class MirrorCheck:
+    """The engine's rebuild of the observed spec against the path's own model: the guided velocity at one
+    fixed (x_t, t) and the whole time grid. `checked` False: the engine could not build the spec (reason)."""
+
+    checked: bool
+    passed: bool | None = None
+    rel_l2: float | None = None
+    rel_tol: float | None = None
+    note: str = ""
+    velocity_passed: bool | None = None
+    time_grid: TimeGridCheck | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.checked:
+            return {"checked": False, "reason": self.reason}
+        return {"checked": True, "passed": self.passed, "rel_l2": self.rel_l2, "rel_tol": self.rel_tol,
+                "note": self.note, "velocity_passed": self.velocity_passed,
+                "time_grid": self.time_grid.to_dict() if self.time_grid else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "MirrorCheck | None":
+        if not d:
+            return None
+        return cls(checked=bool(d.get("checked")), passed=d.get("passed"), rel_l2=d.get("rel_l2"),
+                   rel_tol=d.get("rel_tol"), note=d.get("note") or "", velocity_passed=d.get("velocity_passed"),
+                   time_grid=TimeGridCheck.from_dict(d.get("time_grid")), reason=d.get("reason"))
+
 
 @dataclass
 class InferObservation:
-    """What `run.json`'s observed_infer holds."""
+    """What `run.json`'s observed_infer holds: what the user's infer path really did, beside the prediction."""
 
     runner: str
     target: str | None
     status: str  # "observed" | "failed"
     mode: str
-    factors: dict[str, dict[str, Any]] = field(default_factory=dict)  # fid -> predicted, observed, agrees
+    factors: dict[str, ObservedFactor] = field(default_factory=dict)  # fid -> predicted, observed, agrees
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure: PathFailure | None = None
-    observation: dict[str, Any] = field(default_factory=dict)
-    mirror_check: dict[str, Any] | None = None  # the engine's velocity of the observed spec vs the path's own
+    observation: dict[str, Any] = field(default_factory=dict)  # the raw record of every seam (evidence)
+    mirror_check: MirrorCheck | None = None  # the engine's velocity of the observed spec vs the path's own
+    runs: list[dict[str, Any]] | None = None  # full mode: what each generation really did (OBSERVED columns)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "runner": self.runner, "target": self.target, "status": self.status, "mode": self.mode,
-            "factors": self.factors, "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+            "factors": {fid: f.to_dict() for fid, f in self.factors.items()},
+            "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
             "failure": self.failure.to_dict() if self.failure else None, "observation": self.observation,
-            "mirror_check": self.mirror_check,
+            "mirror_check": self.mirror_check.to_dict() if self.mirror_check else None,
         }
+        if self.runs is not None:
+            out["runs"] = self.runs
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "InferObservation | None":
+        if not d:
+            return None
+        return cls(runner=d.get("runner") or "infer-cli", target=d.get("target"), status=d.get("status") or "observed",
+                   mode=d.get("mode") or "fast",
+                   factors={fid: ObservedFactor.from_dict(f or {}) for fid, f in (d.get("factors") or {}).items()},
+                   findings=[Finding(factor=f.get("factor"), predicted=f.get("predicted"), observed=f.get("observed"),
+                                     message=f.get("message") or "", rule=f.get("rule"))
+                             for f in d.get("findings") or []],
+                   notes=list(d.get("notes") or []), failure=PathFailure.from_dict(d.get("failure")),
+                   observation=dict(d.get("observation") or {}), mirror_check=MirrorCheck.from_dict(d.get("mirror_check")),
+                   runs=d.get("runs"))
 
 
 _MISSING_KEYS = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError)")
@@ -222,8 +316,8 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
                                             workdir=workdir)
     report.findings, report.notes = findings, report.notes + notes
-    report.factors = {fid: {"predicted": predicted.value(fid), "observed": observed.value(fid),
-                            "agrees": predicted.value(fid) == observed.value(fid)} for fid in predicted.values}
+    report.factors = {fid: ObservedFactor(predicted.value(fid), observed.value(fid),
+                                          predicted.value(fid) == observed.value(fid)) for fid in predicted.values}
     first = obs.samples[0]
     if first.velocity is not None:
         report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text, pool=pool)
@@ -232,7 +326,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     return report, observed, result, case
 
 
-def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> dict[str, Any]:
+def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> MirrorCheck:
     """The engine rebuilds the observed spec; its guided velocity at the fixed (x_t, t) must equal the one
     the path's own model computed on its own inputs, and its time grid must equal, point by point over the
     whole grid, the one CFM.sample makes of the call's own arguments (steps, use_epss, sway) — else the
@@ -247,7 +341,7 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
         stages = {name: value for name, value, _ in runner.iter_stages(
             observed, case, ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity"), gen_text=gen_text)}
     except UnbuildableSpec as exc:
-        return {"checked": False, "reason": f"the engine cannot build the observed spec: {exc}"}
+        return MirrorCheck(checked=False, reason=f"the engine cannot build the observed spec: {exc}")
     comp = compare_tensors("velocity", call.velocity, stages["velocity"], 1e-4)
     dtype = next(call.model.parameters()).dtype
     path_grid = time_grid(call.steps, use_epss=call.use_epss, sway=call.sway_sampling_coef, dtype=dtype).float()
@@ -255,10 +349,10 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
     same_points = path_grid.shape == engine_grid.shape
     grid_diff = float((path_grid - engine_grid).abs().max()) if same_points else None
     grid_ok = bool(same_points and grid_diff <= 1e-6)
-    return {"checked": True, "passed": bool(comp.passed and grid_ok), "rel_l2": comp.rel_l2, "rel_tol": 1e-4,
-            "note": comp.note, "velocity_passed": comp.passed,
-            "time_grid": {"passed": grid_ok, "points": [int(engine_grid.numel()), int(path_grid.numel())],
-                          "max_abs_diff": grid_diff, "atol": 1e-6, "use_epss": call.use_epss}}
+    return MirrorCheck(checked=True, passed=bool(comp.passed and grid_ok), rel_l2=comp.rel_l2, rel_tol=1e-4,
+                       note=comp.note, velocity_passed=comp.passed,
+                       time_grid=TimeGridCheck(passed=grid_ok, points=[int(engine_grid.numel()), int(path_grid.numel())],
+                                               max_abs_diff=grid_diff, atol=1e-6, use_epss=call.use_epss))
 
 
 def _run_summary(obs: Observation, spec: PathSpec) -> dict[str, Any]:

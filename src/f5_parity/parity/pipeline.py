@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
-from f5_parity.results import jsonable
 from f5_parity.parity.result import ByDesignDifference, CheckpointRef, Factor, GateResult, RunReport
 from f5_parity.parity.session import ParitySession
 
@@ -101,7 +100,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         extra=dict(opts.extra),
     )
     if opts.observation is not None:
-        report.observed_infer = opts.observation.to_dict()
+        report.observed_infer = replace(opts.observation)  # a copy: full mode adds its runs to the report's
     if session.mode == "full" and session.infer_failure is None:
         _generate_and_score(session, report, opts, out, say, side, trainer_samples)
     report.environment = side.to_dict()
@@ -113,7 +112,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     report.verdict = "pass" if report.parity_verdict == "pass" and report.gate.passed else "fail"
     report.reproducibility = {
         "versions": _versions(opts.asr_backend),
-        "asr_model": (report.scores or {}).get("asr", {}).get("model") if report.scores else None,
+        "asr_model": report.scores.asr.get("model") if report.scores else None,
         "checkpoint_sha256": ck.sha256,
         "seed": opts.seed,
         "device": opts.device,
@@ -143,7 +142,7 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
     import numpy as np
 
     from f5_parity.parity.generate import generate_case, score_all
-    from f5_parity.parity.observed import InferRunner
+    from f5_parity.parity.observed import InferObservation, InferRunner
     from f5_parity.scoring.asr import load_asr
 
     runner = opts.infer_runner or InferRunner()
@@ -158,8 +157,9 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
             from f5_parity.parity.trainer_side import replace_trainer_wav
 
             replace_trainer_wav(side, session, wavs, case, opts.seed)
-    report.observed_infer = {**(report.observed_infer or {"runner": runner.kind, "target": runner.target}),
-                             "runs": runner.observed}
+    if report.observed_infer is None:
+        report.observed_infer = InferObservation(runner.kind, runner.target, "observed", session.mode)
+    report.observed_infer.runs = runner.observed
     say("loading the ASR", None)
     asr = load_asr(opts.asr_model, backend=opts.asr_backend, language=opts.language, device=opts.device)
     done = [0]
@@ -168,10 +168,10 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
         say(f"transcribing {what}", done[0] / max(1, len(wavs)))
         done[0] += 1
 
-    report.scores = jsonable(score_all(wavs, asr, out, on_progress=tick).to_dict())
+    report.scores = score_all(wavs, asr, out, on_progress=tick)
     from f5_parity.parity.seeds import score_seeds  # acoustic metrics, and every path over opts.seeds seeds
 
-    report.scores.update(jsonable(score_seeds(session, opts, out, wavs, report.scores["rows"], asr, say)))
+    report.scores.acoustic, report.scores.seeds = score_seeds(session, opts, out, wavs, report.scores.rows, asr, say)
     for w in wavs:
         report.artifacts["wavs"][f"{w.case}/{w.path}"] = str(w.wav.relative_to(out))
     # The final mels of both paths on aligned inputs, as data: the render layer draws them.

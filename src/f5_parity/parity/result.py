@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.parity.compare import StageComparison
+from f5_parity.parity.observed import InferObservation
+from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
 
 @dataclass
@@ -177,8 +179,8 @@ class RunReport:
     gate: GateResult | None  # None only before the gate ran (run.json then says {})
     reproducibility: dict[str, Any]
     fingerprint: dict[str, Any] | None = None
-    scores: dict[str, Any] | None = None  # rows, pooled per path (keys wer, cer, cer_capped, similarity, ...), asr
-    observed_infer: dict[str, Any] | None = None
+    scores: RunScores | None = None  # full mode only: every wav transcribed, pooled per path, acoustic, seeds
+    observed_infer: InferObservation | None = None  # what the user's infer path really did
     artifacts: dict[str, dict[str, str]] = field(default_factory=lambda: {"wavs": {}, "pngs": {}})
     unbuilt: dict[str, str] = field(default_factory=dict)  # case -> why the infer spec could not be built
     # the f5-tts judged (version, commit, edited functions), torch, device, and whether the trainer side was
@@ -216,6 +218,8 @@ class RunReport:
         known["by_design"] = [ByDesignDifference.from_dict(b) for b in d.get("by_design") or []]
         known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
+        known["scores"] = RunScores.from_dict(d.get("scores"))
+        known["observed_infer"] = InferObservation.from_dict(d.get("observed_infer"))
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}

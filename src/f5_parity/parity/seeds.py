@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from f5_parity.parity.gate import GAP_BASELINE, GAP_PATHS
 from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS
+from f5_parity.parity.scores import AcousticRow, AcousticScores, Interval, SeedGap, SeedSpread
 
 ASR_METRICS = ("wer", "cer", "cer_capped", "similarity")
 ACOUSTIC_METRICS = ("mcd", "logmel", "speaker_similarity")
@@ -58,9 +59,10 @@ def generate_extra_seeds(session, opts, out: Path, say: Callable[..., None]) -> 
     return wavs
 
 
-def score_seeds(session, opts, out: Path, first_wavs: list, first_rows: list[dict[str, Any]], asr,
-                say: Callable[..., None]) -> dict[str, Any]:
-    """scores["acoustic"] (every wav of every seed against its truth) and scores["seeds"] (intervals, gaps)."""
+def score_seeds(session, opts, out: Path, first_wavs: list, first_rows: list, asr,
+                say: Callable[..., None]) -> tuple[AcousticScores, SeedSpread]:
+    """The acoustic scores (every wav of every seed against its truth) and the spread over seeds (intervals,
+    gaps). `first_rows` are the first seed's ScoreRows: their transcripts are reused, not re-transcribed."""
     from f5_parity.scoring.acoustic import AcousticScorer, describe
     from f5_parity.scoring.metrics import score_text, score_wav
 
@@ -69,14 +71,14 @@ def score_seeds(session, opts, out: Path, first_wavs: list, first_rows: list[dic
     extra = generate_extra_seeds(session, opts, out, say) if len(seeds) > 1 else {}
     scorer = AcousticScorer()
     by_seed: list[dict[str, Any]] = []
-    asr_first = {(r["case"], r["path"]): r for r in first_rows}
+    asr_first = {(r.case, r.path): r for r in first_rows}
     items = [(seeds[0], w) for w in first_wavs] + [(s, w) for s in seeds[1:] for w in extra.get(s, [])]
     for n, (seed, w) in enumerate(items):
         say(f"acoustic scores: {w.case} {w.path} seed {seed}", n / max(1, len(items)))
         case = cases[w.case]
         if seed == seeds[0] and (w.case, w.path) in asr_first:
             r = asr_first[(w.case, w.path)]  # transcribed already: rebuild the score from its text
-            utt = score_text(r["expected"], r["hypothesis"])
+            utt = score_text(r.expected, r.hypothesis)
         else:
             utt = score_wav(w.wav, w.expected, asr)
         truth, truth_name = truth_of(case, w.path)
@@ -84,17 +86,20 @@ def score_seeds(session, opts, out: Path, first_wavs: list, first_rows: list[dic
         by_seed.append({"case": w.case, "path": w.path, "seed": seed, "utterance": utt,
                         **acoustic.to_dict(), "wav": str(Path(w.wav).relative_to(out))})
     paths, gaps = _seed_statistics(by_seed, seeds)
-    rows = [{k: v for k, v in r.items() if k != "utterance"} | _asr_values(r["utterance"]) for r in by_seed]
-    return {
-        "acoustic": {"tools": describe(), "rows": rows,
-                     "truth": {p: ("held-out clip of the case (gen_audio), when it has one" if p in HELD_OUT_PATHS
-                                   else "reference clip") for p in BASELINE_PATHS + GENERATED_PATHS},
-                     "voice": "reference clip"},
-        "seeds": {"seeds": seeds, "n_seeds": len(seeds), "confidence": 0.95, "paths": paths, "gaps": gaps,
-                  "interval": "Student-t 95 % interval over per-seed values (each pooled over cases)",
-                  "gap_rule": "paired per seed; a gap counts only when its interval is above 0 (beyond the seed "
-                              "spread) and its mean is above the threshold"},
-    }
+    rows = [AcousticRow.from_dict({k: v for k, v in r.items() if k != "utterance"} | _asr_values(r["utterance"]))
+            for r in by_seed]
+    acoustic = AcousticScores(tools=describe(), rows=rows, voice="reference clip",
+                              truth={p: ("held-out clip of the case (gen_audio), when it has one"
+                                         if p in HELD_OUT_PATHS else "reference clip")
+                                     for p in BASELINE_PATHS + GENERATED_PATHS})
+    spread = SeedSpread(
+        seeds=seeds, n_seeds=len(seeds), confidence=0.95,
+        paths={p: {m: Interval.from_dict(i) for m, i in ms.items()} for p, ms in paths.items()},
+        gaps={p: {m: SeedGap.from_dict(g) for m, g in ms.items()} for p, ms in gaps.items()},
+        interval="Student-t 95 % interval over per-seed values (each pooled over cases)",
+        gap_rule="paired per seed; a gap counts only when its interval is above 0 (beyond the seed spread) and "
+                 "its mean is above the threshold")
+    return acoustic, spread
 
 
 def _asr_values(utt) -> dict[str, Any]:

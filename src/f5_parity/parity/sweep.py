@@ -762,6 +762,7 @@ def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepS
     """The run's gate again, now with the sweep's scores: the trainer's set on the trainer path, the user's
     set on the infer path (the pairs `run --mode full` gates)."""
     from f5_parity.parity.gate import evaluate_gate
+    from f5_parity.parity.scores import RunScores
     from f5_parity.results import ProbeResult
 
     scores = row.get("scores") or {}
@@ -773,7 +774,7 @@ def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepS
     if settings.thresholds is None or not pooled:
         return
     probes = [ProbeResult.from_dict(p) for p in run.get("probes") or []]
-    gate = evaluate_gate(run["parity_verdict"], probes, {"pooled": pooled}, settings.thresholds,
+    gate = evaluate_gate(run["parity_verdict"], probes, RunScores.from_dict({"pooled": pooled}), settings.thresholds,
                          source=settings.threshold_source)
     row["verdict"] = "pass" if run["parity_verdict"] == "pass" and gate["passed"] else "fail"
     known = {f["name"] for f in row["failed_checks"]}

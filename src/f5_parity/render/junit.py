@@ -127,23 +127,23 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
 
 
 def _score_cases(s: _Suite, d: RunReport) -> None:
-    scores = d.scores or {}
+    scores = d.scores
+    if scores is None:
+        return
     checks = d.gate.checks if d.gate else []
-    first_seed = ((scores.get("seeds") or {}).get("seeds") or [None])[0]
-    acoustic = {(a.get("case"), a.get("path")): a for a in (scores.get("acoustic") or {}).get("rows") or []
-                if a.get("seed") == first_seed}
-    for r in scores.get("rows") or []:
-        case, path = r.get("case"), r.get("path")
-        failed = [c for c in checks if c.case == case and c.path == path and not c.passed]
-        a = acoustic.get((case, path))
-        beside = (f", MCD {_num(a.get('mcd'))} dB, speaker similarity {_num(a.get('speaker_similarity'))}"
-                  if a else "")
-        summary = (f"WER {_num(r.get('wer'))}, CER {_num(r.get('cer'))}, similarity {_num(r.get('similarity'))}"
-                   f"{beside}; expected: {r.get('expected')!s}; heard: {r.get('hypothesis')!s}")
+    first_seed = scores.seeds.seeds[0] if scores.seeds and scores.seeds.seeds else None
+    acoustic = {(a.case, a.path): a for a in (scores.acoustic.rows if scores.acoustic else [])
+                if a.seed == first_seed}
+    for r in scores.rows:
+        failed = [c for c in checks if c.case == r.case and c.path == r.path and not c.passed]
+        a = acoustic.get((r.case, r.path))
+        beside = f", MCD {_num(a.mcd)} dB, speaker similarity {_num(a.speaker_similarity)}" if a else ""
+        summary = (f"WER {_num(r.wer)}, CER {_num(r.cer)}, similarity {_num(r.similarity)}"
+                   f"{beside}; expected: {r.expected!s}; heard: {r.hypothesis!s}")
         failure = None
         if failed:
-            failure = ("; ".join(_check_line(c) for c in failed), "score", summary + "\n" + _details(r))
-        s.case(f"score.{case}", str(path), failure=failure, out=None if failure else summary)
+            failure = ("; ".join(_check_line(c) for c in failed), "score", summary + "\n" + _details(r.to_dict()))
+        s.case(f"score.{r.case}", str(r.path), failure=failure, out=None if failure else summary)
 
 
 def build_junit(report: RunReport) -> ET.ElementTree:

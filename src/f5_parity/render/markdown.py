@@ -26,6 +26,7 @@ from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.compare import StageComparison
 from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
+from f5_parity.parity.scores import Interval, RunScores, ScoreRow
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
 TIMESTAMP_LINE_PREFIXES = ("- Created: ", "- Run time: ", "- Probe times: ")
@@ -310,82 +311,80 @@ def _score_lines(d: RunReport) -> list[str]:
     scores = d.scores
     if not scores:
         return []
-    asr = scores.get("asr") or {}
+    asr = scores.asr
+    normalizer = asr.get("normalizer", "-")
     out = ["## Scores", "",
            f"ASR: {asr.get('backend', '-')} {asr.get('model', '-')}, language {asr.get('language', '-')}; "
-           f"normalizer: {_compact(asr.get('normalizer')) if isinstance(asr.get('normalizer'), (dict, list)) else asr.get('normalizer', '-')}. "
+           f"normalizer: {_compact(normalizer) if isinstance(normalizer, (dict, list)) else normalizer}. "
            "Similarity is the ratio (0-100) of the normalized expected and heard texts.", ""]
     out += _table(("path", "what it is"), [[p, PATH_MEANING.get(p, "")] for p in
-                                            _ordered_paths([r.get("path") for r in scores.get("rows") or []]
-                                                           + list((scores.get("pooled") or {}).keys()))])
+                                            _ordered_paths([r.path for r in scores.rows] + list(scores.pooled))])
     out.append("")
-    pooled = scores.get("pooled") or {}
+    pooled = scores.pooled
     if pooled:
         out += ["### Pooled over cases", ""]
         out += _table(("path", "n", "WER", "CER", "CER capped", "similarity", "broken share"),
-                      [[p, pooled[p].get("n"), pooled[p].get("wer"),
-                        pooled[p].get("cer"),
-                        pooled[p].get("cer_capped"),
-                        pooled[p].get("similarity"), pooled[p].get("broken_share")]
-                       for p in _ordered_paths(pooled)])
+                      [[p, pooled[p].n, pooled[p].wer, pooled[p].cer, pooled[p].cer_capped, pooled[p].similarity,
+                        pooled[p].broken_share] for p in _ordered_paths(pooled)])
         out.append("")
     out += _seed_lines(scores)
-    by_case: dict[str, list[dict]] = {}
-    for r in scores.get("rows") or []:
-        by_case.setdefault(str(r.get("case")), []).append(r)
+    by_case: dict[str, list[ScoreRow]] = {}
+    for r in scores.rows:
+        by_case.setdefault(str(r.case), []).append(r)
     for case, rows in by_case.items():
-        order = {p: i for i, p in enumerate(_ordered_paths([r.get("path") for r in rows]))}
-        rows = sorted(rows, key=lambda r: order[r.get("path")])
+        order = {p: i for i, p in enumerate(_ordered_paths([r.path for r in rows]))}
+        rows = sorted(rows, key=lambda r: order[r.path])
         out += [f"### Case {case}", ""]
         out += _table(("path", "label", "WER", "CER", "similarity", "expected", "heard", "audio"),
-                      [[r.get("path"), r.get("label") or "-", r.get("wer"), r.get("cer"), r.get("similarity"),
-                        _Raw(_cell(r.get("expected"), MAX_TEXT)), _Raw(_cell(r.get("hypothesis"), MAX_TEXT)),
-                        _Raw(_link("wav", r["wav"]) if r.get("wav") else "-")] for r in rows])
+                      [[r.path, r.label or "-", r.wer, r.cer, r.similarity,
+                        _Raw(_cell(r.expected, MAX_TEXT)), _Raw(_cell(r.hypothesis, MAX_TEXT)),
+                        _Raw(_link("wav", r.wav) if r.wav else "-")] for r in rows])
         out.append("")
     return out
 
 
-def _interval_cell(stat: dict[str, Any] | None, fmt: str) -> str:
-    if not stat or stat.get("mean") is None:
+def _interval_cell(stat: Interval | None, fmt: str, mean: float | None = None) -> str:
+    """mean [lo, hi]; `mean` replaces the interval's own (a gap's mean beside its interval)."""
+    mean = stat.mean if mean is None and stat is not None else mean
+    if stat is None or mean is None:
         return "-"
-    if stat.get("lo") is None:
-        return format(stat["mean"], fmt)
-    return f"{format(stat['mean'], fmt)} [{format(stat['lo'], fmt)}, {format(stat['hi'], fmt)}]"
+    if stat.lo is None:
+        return format(mean, fmt)
+    return f"{format(mean, fmt)} [{format(stat.lo, fmt)}, {format(stat.hi, fmt)}]"
 
 
 SEED_COLUMNS = (("cer", "CER", ".3f"), ("similarity", "similarity", ".1f"), ("mcd", "MCD dB", ".2f"),
                 ("logmel", "log-mel", ".3f"), ("speaker_similarity", "speaker sim.", ".3f"))
 
 
-def _seed_lines(scores: dict[str, Any]) -> list[str]:
+def _seed_lines(scores: RunScores) -> list[str]:
     """Every path over the seeds (mean [95 % interval]) and the gaps the gate judges, beside the baselines."""
-    seeds = scores.get("seeds") or {}
-    paths = seeds.get("paths") or {}
-    if not paths:
+    seeds = scores.seeds
+    if seeds is None or not seeds.paths:
         return []
-    acoustic = scores.get("acoustic") or {}
-    tools = acoustic.get("tools") or {}
-    n = seeds.get("n_seeds")
+    paths = seeds.paths
+    tools = scores.acoustic.tools if scores.acoustic else {}
+    n = seeds.n_seeds
     out = [f"### Over {n} seed{'s' if n != 1 else ''} (mean [95 % interval])", "",
-           f"Seeds {', '.join(map(str, seeds.get('seeds') or []))}; baselines do not depend on the noise and are "
+           f"Seeds {', '.join(map(str, seeds.seeds))}; baselines do not depend on the noise and are "
            "scored once. MCD and log-mel distance are to the truth (the reference clip for the copy task and the "
            "baselines, the held-out clip for held-out text); speaker similarity is to the reference voice.", ""]
     rows = []
     for p in _ordered_paths(paths):
         stats = paths[p]
-        count = max((v.get("n") or 0) for v in stats.values()) if stats else 0
+        count = max((v.n or 0) for v in stats.values()) if stats else 0
         rows.append([p, count] + [_interval_cell(stats.get(m), f) for m, _, f in SEED_COLUMNS])
     out += _table(["path", "seeds"] + [label for _, label, _ in SEED_COLUMNS], rows) + [""]
-    gaps = seeds.get("gaps") or {}
+    shown = {k for k, _, _ in SEED_COLUMNS}
     gap_rows = []
-    for p, metrics in gaps.items():
+    for p, metrics in seeds.gaps.items():
         for m, g in metrics.items():
-            if m not in dict((k, 1) for k, _, _ in SEED_COLUMNS):
+            if m not in shown:
                 continue
-            ci = g.get("interval") or {}
-            beyond = None if ci.get("lo") is None else ci["lo"] > 0
-            gap_rows.append([p, g.get("against"), m, _interval_cell({**ci, "mean": g.get("gap")}, ".3f"), g.get("n"),
-                             _num(g.get("p_value"), ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
+            ci = g.interval
+            beyond = None if ci.lo is None else ci.lo > 0
+            gap_rows.append([p, g.against, m, _interval_cell(ci, ".3f", mean=g.gap) if g.gap is not None else "-",
+                             g.n, _num(g.p_value, ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
     if gap_rows:
         out += ["Gaps (positive = the infer side is worse), paired over seeds:", ""]
         out += _table(("path", "against", "metric", "gap [95 % interval]", "seeds", "p", "beyond the seed spread"),
@@ -449,45 +448,43 @@ def _observed_lines(d: RunReport) -> list[str]:
     observed = d.observed_infer
     if not observed:
         return []
-    who = f"`{observed.get('runner')}`" + (f" ({observed['target']})" if observed.get("target") else "")
+    who = f"`{observed.runner}`" + (f" ({observed.target})" if observed.target else "")
     lines = ["## What your infer path really did", ""]
-    failure = observed.get("failure")
-    if observed.get("status") == "failed" and failure:
-        err = failure.get("error") or {}
-        lines += [f"{who} **failed before it generated** ({failure.get('stage')}): "
+    failure = observed.failure
+    if observed.status == "failed" and failure:
+        err = failure.error
+        lines += [f"{who} **failed before it generated** ({failure.stage}): "
                   f"`{err.get('type')}: {err.get('message')}`" + (f" at {err['where']}" if err.get("where") else ""),
-                  "", f"- responsible factor: **{failure.get('factor')}**", f"- fix: {failure.get('fix')}", ""]
-    elif observed.get("factors"):
+                  "", f"- responsible factor: **{failure.factor}**", f"- fix: {failure.fix}", ""]
+    elif observed.factors:
         lines += [f"Observed while {who} ran, at f5-tts's seams (model construction, checkpoint loading, "
                   "`CFM.sample`, `infer_batch_process`, the vocoder). The verdict is judged on what it did; the "
                   "flags are only a prediction.", ""]
-        rows = []
-        for fid, f in observed["factors"].items():
-            rows.append([fid, "yes" if f.get("agrees") else "**no**", _Raw(_cell(f.get("predicted"), MAX_TEXT)),
-                         _Raw(_cell(f.get("observed"), MAX_TEXT))])
+        rows = [[fid, "yes" if f.agrees else "**no**", _Raw(_cell(f.predicted, MAX_TEXT)),
+                 _Raw(_cell(f.observed, MAX_TEXT))] for fid, f in observed.factors.items()]
         lines += _table(("factor", "as predicted", "flags predicted", "your path did"), rows) + [""]
-        for finding in observed.get("findings") or []:
-            lines.append(f"- **{finding['factor']}**: {finding['message']}")
-        if observed.get("findings"):
+        for finding in observed.findings:
+            lines.append(f"- **{finding.factor}**: {finding.message}")
+        if observed.findings:
             lines.append("")
-        check = observed.get("mirror_check")
+        check = observed.mirror_check
         if check:
-            grid = check.get("time_grid") or {}
-            grid_text = (f"; time grid {'equal' if grid.get('passed') else 'DIFFERENT'} over all "
-                         f"{(grid.get('points') or ['?'])[0]} points (max |diff| {_num(grid.get('max_abs_diff'))})"
+            grid = check.time_grid
+            grid_text = (f"; time grid {'equal' if grid.passed else 'DIFFERENT'} over all "
+                         f"{(grid.points or ['?'])[0]} points (max |diff| {_num(grid.max_abs_diff)})"
                          if grid else "")
             lines += [("Mirror check: the engine's rebuild of this spec gives the same guided velocity as your "
-                       f"path's own model (rel L2 {_num(check.get('rel_l2'))} <= {_num(check.get('rel_tol'))})"
-                       f"{grid_text}." if check.get("passed") else
+                       f"path's own model (rel L2 {_num(check.rel_l2)} <= {_num(check.rel_tol)})"
+                       f"{grid_text}." if check.passed else
                        f"Mirror check FAILED: the engine's rebuild of this spec differs from your path's own model "
-                       f"(rel L2 {_num(check.get('rel_l2'))}{grid_text}; "
-                       f"{check.get('reason') or check.get('note') or ''}): "
+                       f"(rel L2 {_num(check.rel_l2)}{grid_text}; "
+                       f"{check.reason or check.note or ''}): "
                        "something your path does is not captured by the factors."), ""]
-    for note in observed.get("notes") or []:
+    for note in observed.notes:
         lines.append(f"- note: {note}")
-    if observed.get("runs"):
+    if observed.runs:
         lines += ["", "Every generation of the full run, observed:", ""]
-        rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed["runs"]]
+        rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed.runs]
         lines += _table(OBSERVED_COLUMNS, rows)
     return lines + [""]
 

@@ -91,19 +91,19 @@ def render_run_summary(data: RunReport, console) -> None:
                       f"{e(_effect_text(f.effect))}")
         if f.fix:
             console.print(f"    fix: {e(f.fix)}")
-    observed = data.observed_infer or {}
-    failure = observed.get("failure")
+    observed = data.observed_infer
+    failure = observed.failure if observed else None
     if failure:
-        err = failure.get("error") or {}
-        console.print(f"  [bold red]your infer path failed[/] ({e(str(failure.get('stage')))}): "
+        err = failure.error
+        console.print(f"  [bold red]your infer path failed[/] ({e(str(failure.stage))}): "
                       f"{e(str(err.get('type')))}: {e(str(err.get('message')))}", highlight=False)
-    for finding in observed.get("findings") or []:
-        console.print(f"  your path: {e(str(finding['message']))}", highlight=False)
-    check = observed.get("mirror_check") or {}
-    if check.get("checked") and not check.get("passed"):
+    for finding in observed.findings if observed else []:
+        console.print(f"  your path: {e(str(finding.message))}", highlight=False)
+    check = observed.mirror_check if observed else None
+    if check is not None and check.checked and not check.passed:
         console.print(f"  [yellow]mirror check failed[/]: the engine's rebuild differs from your path's own model "
-                      f"(rel L2 {_num(check.get('rel_l2'))}, time grid "
-                      f"{'equal' if (check.get('time_grid') or {}).get('passed') else 'different'})")
+                      f"(rel L2 {_num(check.rel_l2)}, time grid "
+                      f"{'equal' if check.time_grid and check.time_grid.passed else 'different'})")
     for case, comps in data.stages.items():
         if not comps:  # no empty table: say why nothing was compared
             why = data.unbuilt.get(case) or "no stage of this case could be compared"

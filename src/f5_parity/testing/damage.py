@@ -108,7 +108,7 @@ class DamageTable:
             return f"**{text}**" if r.worse_than_clean(metric) else text
 
         n = len(self.seeds)
-        lines = [f"| infer side | what was changed | MCD dB | log-mel | speaker sim. | CER (capped) | similarity % |",
+        lines = ["| infer side | what was changed | MCD dB | log-mel | speaker sim. | CER (capped) | similarity % |",
                  "|---|---|---|---|---|---|---|"]
         fixed = [r for r in self.rows if r not in self.ranked()]
         for r in fixed + self.ranked():
