@@ -93,6 +93,31 @@ def test_a_wrapper_prefixed_checkpoint_names_the_file_layout(fixture_set, pt_cas
     assert "module." in failure["fix"] and "bare state dict" in failure["fix"]
 
 
+# --- F5-TTS #895 (#848, #1231): a pruned EMA-only export judged against the Trainer's samples ---------------
+
+@pytest.mark.parametrize("infer", ["infer-cli", "load_model use_ema=False"])
+def test_a_pruned_ema_only_export_names_weights(infer, fixture_set, pt_cases, tmp_path):
+    """The finetune tab's pruned copy keeps only ema_model_state_dict. Through infer_cli (always EMA) the path
+    loads what the Trainer never sampled from: the trainer side cannot be rebuilt from the file (said as the
+    tool's limit on it) and the culprit is weights, from the prediction. A path that asks the file for its raw
+    weights (load_model(..., use_ema=False)) fails to load, and the observed load names weights too."""
+    fs = fixture_set
+    pruned = fs.checkpoints["pretrained-pt"]  # {"ema_model_state_dict": ...} only, as the export writes it
+    side = (["--infer-cli", f"f5-tts_infer-cli -p {pruned} -mc {fs.config} -v {fs.vocab}"] if infer == "infer-cli"
+            else ["--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema"])
+    rc, data = _run(tmp_path, pruned, *_trainer(fs), *_ref(pt_cases[0]), *side)
+    assert rc == 1 and data["culprits"] == ["weights"], (data["culprits"], data["notes"])
+    fix = data["factors"]["weights"]["fix"]
+    if infer == "infer-cli":
+        assert data["observed_infer"]["failure"] is None  # the path itself ran: nothing of it is blamed
+        assert data["factors"]["weights"]["train"] == {"set": "raw"} and data["factors"]["weights"]["infer"] == {"set": "ema"}
+        assert "model_state_dict as ema_model_state_dict" in fix
+        assert any("cannot be rebuilt from this file" in n and "holds only: ema" in n for n in data["notes"])
+    else:
+        failure = data["observed_infer"]["failure"]
+        assert failure["stage"] == "load" and failure["factor"] == "weights" and "holds only: ema" in fix
+
+
 # --- F5-TTS #872: an infer config with mel_spec_type bigvgan on a vocos-trained model -------------------------
 
 def test_a_bigvgan_mel_config_names_mel_not_the_users_path(fixture_set, pt_cases, tmp_path):

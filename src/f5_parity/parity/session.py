@@ -120,6 +120,48 @@ class ParitySession:
             unbuilt={c.name: why for c in self.cases},
         )
 
+    def _trainer_weights_missing(self) -> tuple[str, list[str]] | None:
+        """(the set the Trainer sampled from, the sets the file holds) when the file lacks the former: a pruned
+        export (F5-TTS #895: the finetune tab's EMA-only copy) no longer has the weights the samples came from."""
+        from f5_parity.checkpoint.file import open_checkpoint
+
+        wanted = self.train.value("weights").get("set")
+        checkpoint = self.train.locate("weights", "checkpoint")
+        if not wanted or not checkpoint:
+            return None
+        held = sorted(open_checkpoint(checkpoint).weight_sets())
+        return None if not held or wanted in held else (wanted, held)
+
+    def _unreproducible_trainer_result(self, wanted: str, held: list[str]) -> RunResult:
+        """The trainer side cannot be rebuilt from this file: the tool's limit on it, said as such. The culprit
+        comes from the prediction: the weight set the infer path loads is not the one the samples came from."""
+        infer_set = self.infer.value("weights").get("set")
+        culprits = ["weights"] if infer_set != wanted else []
+        why = (f"the trainer side cannot be rebuilt from this file: the Trainer's samples come from the {wanted} "
+               f"weights and the file holds only: {', '.join(held)} (a pruned export keeps one set, F5-TTS #895)")
+        fix = (f"your infer path loads the {infer_set} weights, not the {wanted} weights the samples were made of: "
+               f"ship the {wanted} set (from the Trainer's model_N.pt: save its model_state_dict as "
+               "ema_model_state_dict, which infer_cli loads, or load_model(..., use_ema=False)), or run parity-check "
+               "on that full model_N.pt to measure what the two sets change")
+        factors = {}
+        for f in FACTOR_IDS:
+            tv, iv = self.train.value(f), self.infer.value(f)
+            factors[f] = {"title": BY_ID[f].title, "train": tv, "infer": iv, "differs": tv != iv,
+                          "differs_after_alignment": None, "by_design_keys": [], "unknown": [],
+                          "culprit": f in culprits,
+                          "effect": {"buildable": False, "reason": why} if f in culprits else None,
+                          "fix": fix if f in culprits else None}
+        self.notes.append(why + "; nothing was compared" + ("" if culprits else
+                          f" (the infer path loads the {infer_set} set too: no setting is named)"))
+        return RunResult(
+            verdict="fail", culprits=culprits, factors=factors, warnings=[],
+            stages={c.name: [] for c in self.cases}, first_divergence={c.name: "build" for c in self.cases},
+            by_design=[], isolation=Isolation(), specs={"trainer": self.train.to_dict(), "infer": self.infer.to_dict(),
+                                                        "infer_aligned": self.aligned.to_dict()},
+            notes=self.notes, mode=self.mode, tolerance_rule=rule_text(self.tolerances), seconds=0.0,
+            unbuilt={c.name: why for c in self.cases},
+        )
+
     # -- comparisons -------------------------------------------------------------------------------------------
 
     def baseline(self, case: Case, stages: tuple[str, ...] | None = None) -> list[tuple[str, Any]]:
@@ -231,6 +273,9 @@ class ParitySession:
     def run(self) -> RunResult:
         if self.infer_failure is not None:
             return self._failed_path_result()
+        missing = self._trainer_weights_missing()
+        if missing is not None:
+            return self._unreproducible_trainer_result(*missing)
         start = time.perf_counter()
         stages: dict[str, list[StageComparison]] = {}
         diverged: dict[str, str | None] = {}
