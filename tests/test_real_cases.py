@@ -118,6 +118,28 @@ def test_a_pruned_ema_only_export_names_weights(infer, fixture_set, pt_cases, tm
         assert failure["stage"] == "load" and failure["factor"] == "weights" and "holds only: ema" in fix
 
 
+# --- F5-TTS #1140, #1207 (#311): a reference over 12 s with its whole transcript ----------------------------
+
+LONG_TEXT = ("Eu não sei se você vai gostar da ação. Ontem choveu muito na cidade e ninguém saiu de casa. "
+             "A menina comprou pão, leite e frutas na feira. Meu avô gosta de ler livros antes de dormir. "
+             "O trem chegou atrasado na estação central.")
+
+
+def test_a_long_reference_with_its_whole_transcript_is_named_with_the_clip(fixture_set, tmp_path):
+    """infer's preprocess_ref_audio_text clips a reference over 12 s but the user keeps its whole transcript:
+    the generation then starts with the end of the reference text. The report says so, with both lengths."""
+    from f5_parity.cases.speech import speak
+
+    fs = fixture_set
+    wav = speak(LONG_TEXT, tmp_path / "long_ref.wav", words_per_minute=120)  # ~22 s of espeak-ng pt-br
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), "--ref-audio", str(wav), "--ref-text",
+                    LONG_TEXT, "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema")
+    clip = next(w for w in data["warnings"] if w["factor"] == "ref-audio")
+    assert clip["metrics"]["seconds_in"] > 12 > clip["metrics"]["seconds_used"], clip
+    assert "keeps the whole transcript" in clip["message"]
+    assert "keeps the whole transcript" in (tmp_path / "report" / "report.md").read_text()
+
+
 # --- F5-TTS #872: an infer config with mel_spec_type bigvgan on a vocos-trained model -------------------------
 
 def test_a_bigvgan_mel_config_names_mel_not_the_users_path(fixture_set, pt_cases, tmp_path):
