@@ -23,6 +23,7 @@ from f5_parity import cli
 from f5_parity.cases.speech import espeak_available
 
 BREAK_AT = 4  # first update saved with the `module.` prefix
+TB_RUN = "sweep_tiny"  # the Trainer's tensorboard run: <root>/run/runs/sweep_tiny/, beside <root>/run/ckpts/
 # A short reference and held-out text (words of the training sentences): a verdict's cost grows with them.
 REF_TEXT, HELD_OUT = "Eu não sei.", "Você vai gostar."
 
@@ -34,7 +35,7 @@ def trained(tmp_path_factory):
     from f5_parity.testing.sweeprun import inject_wrapper_prefix, train_sweep_run
 
     root = tmp_path_factory.mktemp("sweep-run")
-    run = train_sweep_run(root)
+    run = train_sweep_run(root, tensorboard_run=TB_RUN)  # the Trainer's own tensorboard log as well
     assert run.updates == [1, 2, 3, 4, 5, 6]
     from f5_parity.cases.speech import speak
 
@@ -60,7 +61,7 @@ def _argv(run, sources, out: Path, *extra: str) -> list[str]:
     return ["sweep", *map(str, sources), "--train-config", str(run.config), "--train-vocab", str(run.vocab),
             "--infer-config", str(run.config), "--infer-vocab", str(run.vocab), "--no-infer-ema",
             "--vocoder", "griffin-lim", "--ref-audio", str(run.root / "ref.wav"), "--ref-text", REF_TEXT,
-            "--gen-text", HELD_OUT, "--out", str(out), *extra]
+            "--gen-text", HELD_OUT, "--train-log", str(run.root / "run" / "runs" / TB_RUN), "--out", str(out), *extra]
 
 
 def _load(out: Path) -> dict:
@@ -218,6 +219,30 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     assert report["recommendation"]["reason"].startswith("lowest fit flow-matching loss")
     assert (out / "plots" / "cer_vs_update.png").exists()
     assert rc == 0
+
+
+def test_f5s_own_training_loss_is_read_from_its_tensorboard_log_and_drawn(one_process, trained, tmp_path):
+    """The Trainer ran with logger="tensorboard". The sweep reads those events (tensorboard's own reader) and
+    each value equals what the same Trainer passed to accelerator.log, recorded apart to a CSV; the mean since
+    the previous save is given per checkpoint, and the curve is drawn. Given no --train-log, the runs/ folder
+    beside ckpts/ is found."""
+    from f5_parity.testing.training import read_loss_log
+
+    run, broken = trained
+    log = one_process["final"]["training_log"]
+    logged = read_loss_log(run.root / "run" / "train_log.csv")  # accelerator.log's numbers, another sink
+    assert log["updates"] == len(logged) >= 6 and [u for u, _ in log["series"]] == [r["update"] for r in logged]
+    for (u, value), row in zip(log["series"], logged):
+        assert value == pytest.approx(row["loss"], rel=1e-6), u  # tensorboard keeps float32
+    at = log["at_checkpoints"]
+    assert at["3"] == {"mean": pytest.approx(logged[2]["loss"], rel=1e-6), "updates": 1, "from": 3, "to": 3}
+    assert "Training loss (F5's own tensorboard log" in (one_process["out"] / "sweep.md").read_text()
+    assert (one_process["out"] / "plots" / "flow_loss_vs_update.png").exists()
+    argv = _argv(run, [run.checkpoint_dir / "model_1.pt"], tmp_path / "found")
+    i = argv.index("--train-log")
+    assert cli.main(argv[:i] + argv[i + 2:]) in (0, 1)
+    found = _load(tmp_path / "found")["training_log"]
+    assert Path(found["source"]) == (run.root / "run" / "runs" / TB_RUN).absolute() and found["updates"] == log["updates"]
 
 
 def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_process, trained, tmp_path):

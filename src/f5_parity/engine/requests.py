@@ -293,6 +293,7 @@ class SweepRequest(RunRequest):
     weights: str = "raw,ema"
     held_out: str | None = None  # F5 metadata.csv of clips the model did not train on (the flow loss on them)
     quality_draws: int = 8
+    train_log: PathLike | None = None  # F5's tensorboard run folder (runs/<name>/); found beside the run when None
     gate: str = "best"
     watch: bool = False
     poll: float = 10.0
@@ -302,6 +303,7 @@ class SweepRequest(RunRequest):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.run = _texts(self.run)
+        self.train_log = _text(self.train_log)
 
     @property
     def weight_sets(self) -> tuple[str, ...]:
@@ -340,6 +342,10 @@ class SweepRequest(RunRequest):
             raise InputError(f"--seeds {self.seeds}: at least one seed is needed", "give --seeds 1 or more")
         if self.held_out and not Path(self.held_out).is_file():
             raise InputError(f"--held-out {self.held_out}: no such file", "give F5's metadata.csv (audio_file|text)")
+        if self.train_log:
+            from f5_parity.parity.training_log import check_training_log
+
+            check_training_log(self.train_log)
         check_float("--poll", self.poll, positive=True)
         check_float("--watch-timeout", self.watch_timeout, positive=True)
         if not self.discovered() and not self.watch:
@@ -352,6 +358,7 @@ class SweepRequest(RunRequest):
         # The run folder is an input as a whole (a live training writes into it); globbed files each.
         p.read("RUN", *[s for s in self.run if Path(s).exists()])
         p.read("RUN", *self.discovered())
+        p.read("--train-log", self.train_log)
         self._read_inputs(p)
         p.write("--out", self.out_folder, folder=True, writes=SWEEP_WRITES)
         p.write("--junit", self.junit)

@@ -57,6 +57,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
     from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import exact_command
     from f5_parity.parity.quality import held_out_clips
+    from f5_parity.parity.training_log import find_training_logs
     from f5_parity.parity.sweep import Processes, Sweep, SweepSettings
     from f5_parity.render.sweep import write_sweep_files
 
@@ -77,7 +78,9 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
             language=request.language, infer_runner=runner, inspect_config=request.train_config,
             fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes,
             held_out=held_out_clips(request.held_out) if request.held_out else [],
-            quality_draws=request.quality_draws, infer_predicted=predicted)
+            quality_draws=request.quality_draws, infer_predicted=predicted,
+            train_logs=[str(Path(request.train_log).absolute())] if request.train_log
+            else [str(p.absolute()) for p in find_training_logs(request.run)])
         if not procs.is_main:
             s = Sweep(request.run, settings, out, processes=procs)
             s.watch(poll_seconds=request.poll, timeout_seconds=request.watch_timeout) if request.watch else s.run_once()

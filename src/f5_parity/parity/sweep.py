@@ -164,6 +164,9 @@ class SweepSettings:
     # the infer spec the flags predict, before any observation: given, the user's path is observed again on
     # every checkpoint (as `run` observes it on that file), so run and sweep judge a file alike
     infer_predicted: PathSpec | None = None
+    # F5's own tensorboard log of the run (parity/training_log.py): drawn beside the flow loss, never judged,
+    # so it is not part of the settings' digest
+    train_logs: list[str] = field(default_factory=list)
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -362,6 +365,7 @@ class Sweep:
         self.report: SweepReport | None = None
         self._seconds: dict[str, float] = {}
         self.skip_unreadable = False
+        self._training_log: tuple[Any, dict[str, Any] | None] | None = None  # (the files' state, what was read)
 
     # -- cache --------------------------------------------------------------------------------------------
 
@@ -574,6 +578,26 @@ class Sweep:
     def _errors_of(self, gathered: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
         return {(g["sha256"], g["unit"]): g["result"] for g in gathered if "error" in g["result"]}
 
+    def training_log(self, updates: list[int]) -> dict[str, Any] | None:
+        """F5's own training loss (tensorboard), read again only when its files changed (a live run)."""
+        from f5_parity.parity.training_log import at_checkpoints, read_training_loss
+
+        logs = self.settings.train_logs
+        if not logs:
+            return None
+        state = [(str(f), f.stat().st_size) for p in logs for f in sorted(Path(p).rglob("events.out.tfevents.*"))
+                 + ([Path(p)] if Path(p).is_file() else [])]
+        if self._training_log is None or self._training_log[0] != state:
+            read = read_training_loss(logs[0])
+            if len(logs) > 1:
+                read["note"] = (f"{len(logs)} tensorboard runs found beside the checkpoints; drawn: {logs[0]} "
+                                "(give --train-log to choose)")
+            self._training_log = (state, read)
+        log = dict(self._training_log[1])
+        if "series" in log:
+            log["at_checkpoints"] = {str(u): v for u, v in at_checkpoints(log, updates).items()}
+        return log
+
     def build_report(self, planned: list[PlannedCheckpoint], failed: dict[tuple[str, str], dict]) -> SweepReport:
         s = self.settings
         checkpoints = []
@@ -599,6 +623,7 @@ class Sweep:
             quality_break=quality_break(by_set, rec, infer_set), quality_breaks=by_set,
             no_recommendation=None if rec else why_no_recommendation(checkpoints, infer_set=infer_set),
             verdict="pass" if gate["passed"] else "fail", notes=list(s.notes),
+            training_log=self.training_log([c["update"] for c in checkpoints if c["update"] is not None]),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
                        "seconds_per_checkpoint": {k: round(v, 2) for k, v in self._seconds.items()}},

@@ -71,6 +71,7 @@ class SweepReport:
     check_failures: list[dict[str, Any]] = field(default_factory=list)  # kind probe | error: never parity breaks
     no_recommendation: str | None = None  # why recommendation is null
     execution: dict[str, Any] = field(default_factory=dict)  # timings, processes, units run/cached: varies by run
+    training_log: dict[str, Any] | None = None  # F5's own training loss (tensorboard), beside the flow loss
 
     @property
     def passed(self) -> bool:
@@ -94,6 +95,7 @@ class SweepReport:
             "settings": self.settings,
             "sources": self.sources,
             "notes": self.notes,
+            "training_log": self.training_log,
             "execution": self.execution,
         })
 
@@ -105,7 +107,7 @@ class SweepReport:
                    check_failures=list(d.get("check_failures") or []), no_recommendation=d.get("no_recommendation"), gate=d.get("gate") or {},
                    verdict=d.get("verdict", "fail"), notes=list(d.get("notes") or []),
                    quality_break=d.get("quality_break"), quality_breaks=d.get("quality_breaks") or {},
-                   execution=d.get("execution") or {})
+                   execution=d.get("execution") or {}, training_log=d.get("training_log"))
 
 
 # --- judgements -------------------------------------------------------------------------------------------

@@ -70,10 +70,18 @@ def flow_loss_png(report: SweepReport, path: Path) -> Path | None:
                 v = per.get(split)
                 if v and all(isinstance(v.get(k), (int, float)) for k in ("mean", "lo", "hi")):
                     series.setdefault((weights, split), []).append((c["update"], v["mean"], v["lo"], v["hi"]))
-    if not series:
+    log = report.training_log or {}
+    if not series and not log.get("series"):
         return None
     fig = _figure()
     ax = fig.add_subplot()
+    if log.get("series"):  # F5's own per-batch loss, on its own axis: noisy and unpaired, drawn, never judged
+        steps, values = zip(*log["series"])
+        twin = ax.twinx()
+        twin.plot(steps, values, "-", color="tab:gray", linewidth=0.6, alpha=0.6, label="training loss (F5's log)")
+        twin.set_ylabel("training loss (per batch, F5's tensorboard log)", color="tab:gray", fontsize=7)
+        twin.tick_params(axis="y", labelcolor="tab:gray", labelsize=7)
+        twin.legend(fontsize=7, loc="upper right")
     colors = {"raw": "tab:blue", "ema": "tab:purple"}
     for (weights, split) in sorted(series):
         pts = sorted(series[(weights, split)])
@@ -86,10 +94,26 @@ def flow_loss_png(report: SweepReport, path: Path) -> Path | None:
     ax.set_ylabel("flow-matching loss")
     ax.set_title("flow-matching loss vs update (fixed draws, 95% interval)")
     _mark_break(ax, report)
-    ax.legend(fontsize=7)
+    if series:
+        ax.legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata=PNG_METADATA)
     return path
+
+
+def _training_log_lines(report: SweepReport) -> list[str]:
+    log = report.training_log
+    if not log:
+        return []
+    if log.get("error"):
+        return [f"Training loss: F5's log at `{log['source']}` was not drawn: {log['error']}.", ""]
+    at = log.get("at_checkpoints") or {}
+    per = "; ".join(f"{u}: {_num(v['mean'])} over updates {v['from']}-{v['to']}" for u, v in at.items())
+    lines = [f"Training loss (F5's own tensorboard log, `{log['source']}`, {log['updates']} updates, "
+             f"{log.get('tool')}): the per-batch loss the Trainer logged, drawn beside the flow loss; it is not "
+             "judged (each batch has its own clips and draws). Mean since the previous save, per checkpoint: "
+             + (per or "no logged update before the saves") + "."]
+    return lines + ([f"- {log['note']}"] if log.get("note") else []) + [""]
 
 
 def score_curve_png(report: SweepReport, metric: str, path: Path) -> Path | None:
@@ -255,6 +279,7 @@ def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -
               "minimises), eval mode, the same seeded draws for every checkpoint and weight set; mean and 95% "
               "interval over draws x clips. `fit`: the reference clips; `held-out`: the clips given with "
               "--held-out. Lower is better.", ""]
+    lines += _training_log_lines(report)
     if pngs:
         lines += ["## Curves", ""]
         for name, p in pngs.items():

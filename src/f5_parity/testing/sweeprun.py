@@ -32,8 +32,10 @@ class SweepRun:
     updates: list[int]  # updates of the model_<N>.pt files
 
 
-def train_sweep_run(root: str | Path, *, saves: int = 6, save_every: int = 1, seed: int = 0) -> SweepRun:
-    """`saves` checkpoints model_<save_every>.pt ... from one Trainer run (plus model_last.pt)."""
+def train_sweep_run(root: str | Path, *, saves: int = 6, save_every: int = 1, seed: int = 0,
+                    tensorboard_run: str | None = None) -> SweepRun:
+    """`saves` checkpoints model_<save_every>.pt ... from one Trainer run (plus model_last.pt); with
+    `tensorboard_run`, the Trainer also logs with tensorboard into <root>/run/runs/<tensorboard_run>/."""
     import yaml
 
     root = Path(root)
@@ -43,7 +45,7 @@ def train_sweep_run(root: str | Path, *, saves: int = 6, save_every: int = 1, se
     cfg = training.TrainConfig(updates=updates, seed=seed, arch=dict(SWEEP_ARCH), batch_size=4, max_samples=4,
                                learning_rate=1e-3, num_warmup_updates=2, save_per_updates=save_every,
                                last_per_updates=save_every, log_samples=False)
-    result = training.train(prepared, root / "run", cfg, quiet=True)
+    result = training.train(prepared, root / "run", cfg, quiet=True, tensorboard_run=tensorboard_run)
     config = root / "F5TTS_sweep_tiny.yaml"
     config.write_text(yaml.safe_dump(training.model_yaml(cfg, str(prepared / "vocab.txt")), sort_keys=False,
                                      allow_unicode=True), encoding="utf-8")

@@ -305,7 +305,8 @@ class TrainResult:
 
 
 def train(prepared_dir: str | Path, out_dir: str | Path, config: TrainConfig | None = None, *,
-          threads: int | None = None, quiet: bool = False, stop_after: int | None = None) -> TrainResult:
+          threads: int | None = None, quiet: bool = False, stop_after: int | None = None,
+          tensorboard_run: str | None = None) -> TrainResult:
     """Train with the real f5_tts Trainer into out_dir/ckpts (model_N.pt, model_last.pt, samples/).
 
     Re-running on the same out_dir resumes from model_last.pt (the Trainer's own resume, which skips
@@ -319,12 +320,13 @@ def train(prepared_dir: str | Path, out_dir: str | Path, config: TrainConfig | N
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(prepared_dir, out_dir, cfg, quiet=quiet, stop_after=stop_after)
+        return _train(prepared_dir, out_dir, cfg, quiet=quiet, stop_after=stop_after, tensorboard_run=tensorboard_run)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: int | None) -> TrainResult:
+def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: int | None,
+           tensorboard_run: str | None = None) -> TrainResult:
     from f5_tts.model import Trainer
 
     out = Path(out_dir).absolute()
@@ -345,7 +347,11 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
     epochs = math.ceil(cfg.updates / batches_per_epoch)
 
     sink = io.StringIO() if quiet else None
-    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+    # tensorboard_run: the Trainer's own tensorboard logger too, as a user runs it (logger="tensorboard"); it
+    # writes runs/<wandb_run_name>/ under the folder training runs in, here out_dir
+    logging = (dict(logger="tensorboard", wandb_run_name=tensorboard_run) if tensorboard_run else dict(logger=None))
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext(), \
+            contextlib.chdir(out) if tensorboard_run else contextlib.nullcontext():
         trainer = Trainer(
             model,
             epochs=epochs,
@@ -359,7 +365,7 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
             max_samples=cfg.max_samples,
             grad_accumulation_steps=cfg.grad_accumulation_steps,
             max_grad_norm=cfg.max_grad_norm,
-            logger=None,
+            **logging,
             log_samples=cfg.log_samples,
             last_per_updates=cfg.last_per_updates,
             mel_spec_type=MEL_SPEC_KWARGS["mel_spec_type"],
@@ -381,6 +387,8 @@ def _train(prepared_dir, out_dir, cfg: TrainConfig, *, quiet: bool, stop_after: 
             pass
         finally:
             recorder.close()
+            if getattr(trainer, "writer", None) is not None:  # F5 never closes it; a finished process would flush
+                trainer.writer.close()
     return TrainResult(
         checkpoint_dir=ckpt_dir,
         log=log_path,

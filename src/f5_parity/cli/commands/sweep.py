@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "loss on them measures generalisation, reported apart from the fit on the reference clips")
     g.add_argument("--quality-draws", type=int, default=8,
                    help="fixed noise/time/mask draws per clip for the flow-loss quality signal (default 8)")
+    g.add_argument("--train-log", metavar="DIR",
+                   help="F5's tensorboard log of the run (runs/<name>/, logger='tensorboard'): its training loss is "
+                        "drawn beside the flow loss (default: a runs/ folder next to the checkpoints)")
     g.add_argument("--gate", choices=["best", "all", "last"], default="best",
                    help="exit 1 unless: best (default) a recommended checkpoint exists; all: every checkpoint passes; "
                         "last: the newest passes")
