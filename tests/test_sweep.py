@@ -202,17 +202,24 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     out = tmp_path / "out-full"
     # a 6-update model says noise: the default CER/similarity limits would fail every checkpoint, so they
     # are opened here; this test is about the scores being there, per path, weight set and checkpoint
-    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--seeds", "1", "--max-cer", "100",
+    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--seeds", "2", "--max-cer", "100",
                         "--min-similarity", "0", "--max-gap", "cer=100,similarity=100"))
     report = _load(out)
     good, bad = (report["checkpoints"][0], report["checkpoints"][1])
     assert (good["update"], bad["update"]) == (3, BREAK_AT)
     for key in ("trainer-heldout/raw", "infer/raw"):
         s = good["scores"][key]
-        assert s["n"] == 1 and 0 <= s["cer"] and 0 <= s["similarity"] <= 100
+        assert s["n"] == 2 and 0 <= s["cer"] and 0 <= s["similarity"] <= 100
         assert (out / s["rows"][0]["wav"]).exists()
-    assert bad["scores"]["trainer-heldout/raw"]["n"] == 1  # the trainer side loads it...
-    assert bad["scores"]["infer/raw"]["errors"] == 1  # ...f5's load_model does not
+        # over the 2 seeds: each seed's value, their mean and interval; the acoustic metrics per wav beside
+        spread = s["over_seeds"]
+        assert spread["seeds"] == [0, 1] and spread["cer"]["n"] == 2
+        assert spread["cer"]["per_seed"] == [r["cer"] for r in sorted(s["rows"], key=lambda r: r["seed"])]
+        assert spread["cer"]["lo"] <= spread["cer"]["mean"] <= spread["cer"]["hi"]
+        assert all(0 < r["speaker_similarity"] <= 1.0001 for r in s["rows"])  # to the reference voice
+        assert "mcd" not in spread and all(r.get("truth") is None for r in s["rows"])  # no held-out clip: no MCD
+    assert bad["scores"]["trainer-heldout/raw"]["n"] == 2  # the trainer side loads it...
+    assert bad["scores"]["infer/raw"]["errors"] == 2  # ...f5's load_model does not
     assert "Missing key(s)" in bad["scores"]["infer/raw"]["rows"][0]["error"]
     assert good["verdict"] == "pass" and bad["verdict"] == "fail"
     assert report["recommendation"]["checkpoint"] == "model_3.pt"

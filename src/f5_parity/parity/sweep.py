@@ -193,6 +193,8 @@ class SweepSettings:
             "asr": {"model": self.asr_model, "backend": self.asr_backend, "language": self.language}
             if self.mode == "full" else None,
             "inspect_config": self.inspect_config,
+            # full mode: what a score unit holds (2: the acoustic metrics too); a cache of another format is stale
+            "score_format": 2 if self.mode == "full" else None,
             "quality": {"signal": SIGNAL, "draws": self.quality_draws, "seed": self.seeds[0],
                         "held_out": [{"ref_audio_sha256": sha256_file(c.ref_audio), "text": c.ref_text}
                                      for c in self.held_out]},
@@ -497,6 +499,13 @@ class Sweep:
         return compute_quality(self._retarget(s.train, entry), s.cases, s.held_out, entry.weight_sets, pool,
                                draws=s.quality_draws, seed=s.seeds[0])
 
+    def _acoustic_scorer(self):
+        if getattr(self, "_acoustic", None) is None:
+            from f5_parity.scoring.acoustic import AcousticScorer
+
+            self._acoustic = AcousticScorer()  # each reference voice embedded once per process
+        return self._acoustic
+
     def _asr_model(self):
         if self._asr is None:
             from f5_parity.scoring.asr import load_asr
@@ -545,11 +554,18 @@ class Sweep:
         samples = np.asarray(wav.detach().float().cpu().numpy() if torch.is_tensor(wav) else wav,
                              dtype=np.float32).reshape(-1)
         scored = score_wav(Audio(samples, int(sr)), case.gen_text, self._asr_model())
+        from f5_parity.parity.seeds import truth_of
+
+        truth, truth_name = truth_of(case, "infer")  # held-out text: its truth is the case's held-out clip, if any
+        acoustic = self._acoustic_scorer().score_samples(samples, int(sr), voice=case.ref_audio, truth=truth,
+                                                         truth_name=truth_name)
         result = {
             "case": case.name, "path": unit.path, "weights": unit.weights, "seed": unit.seed,
             "hypothesis": scored.hypothesis, "wer": sig(scored.wer), "cer": sig(scored.cer),
             "similarity": sig(scored.similarity), "words": scored.words.to_dict(), "chars": scored.chars.to_dict(),
             "seconds_audio": sig(len(samples) / int(sr), 4),
+            "mcd": sig(acoustic.mcd), "logmel": sig(acoustic.logmel),
+            "speaker_similarity": sig(acoustic.speaker_similarity), "truth": acoustic.truth,
             "_wav": (samples, int(sr)),
         }
         if observed is not None:
@@ -777,10 +793,34 @@ def _scores(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out = {}
     for k in sorted(by):
         rows = sorted(by[k], key=lambda r: (r.get("case") or "", r.get("seed") or 0))
-        out[k] = {**pool_rows(rows), "rows": [{x: r.get(x) for x in ("case", "seed", "hypothesis", "cer", "wer",
-                                                                      "similarity", "wav", "observed", "error")
-                                               if r.get(x) is not None} for r in rows]}
+        out[k] = {**pool_rows(rows), "over_seeds": over_seeds(rows),
+                  "rows": [{x: r.get(x) for x in ("case", "seed", "hypothesis", "cer", "wer", "similarity", "mcd",
+                                                  "logmel", "speaker_similarity", "truth", "wav", "observed", "error")
+                            if r.get(x) is not None} for r in rows]}
     return out
+
+
+SEED_SCORE_METRICS = ("wer", "cer", "similarity", "mcd", "logmel", "speaker_similarity")
+
+
+def over_seeds(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric pooled over the cases of one seed (ASR as pool_rows pools; acoustic as the case mean), then
+    its mean and Student-t 95 % interval over the seeds: the spread a new noise draw would give."""
+    from f5_parity.scoring.stats import interval
+
+    seeds = sorted({r["seed"] for r in rows if "error" not in r and r.get("seed") is not None})
+    per_seed: dict[str, list[float | None]] = {m: [] for m in SEED_SCORE_METRICS}
+    for seed in seeds:
+        mine = [r for r in rows if r.get("seed") == seed and "error" not in r]
+        pooled = pool_rows(mine)
+        for m in SEED_SCORE_METRICS:
+            if m in ("wer", "cer", "similarity"):
+                per_seed[m].append(pooled.get(m))
+            else:
+                vals = [r[m] for r in mine if isinstance(r.get(m), (int, float))]
+                per_seed[m].append(sum(vals) / len(vals) if vals else None)
+    return {"seeds": seeds, **{m: {**interval(v), "per_seed": v} for m, v in per_seed.items()
+                                if any(x is not None for x in v)}}
 
 
 def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepSettings) -> None:

@@ -117,23 +117,34 @@ def _training_log_lines(report: SweepReport) -> list[str]:
 
 
 def score_curve_png(report: SweepReport, metric: str, path: Path) -> Path | None:
-    """`metric` (cer, similarity, wer) vs update, a line per path and weight set."""
+    """`metric` (cer, similarity, wer, mcd, speaker_similarity) vs update, a line per path and weight set: the
+    mean over seeds with its 95 % interval where there are several seeds, else the pooled value."""
     rows = _numbered(report)
-    series: dict[str, list[tuple[int, float]]] = {}
+    series: dict[str, list[tuple[int, float, float | None, float | None]]] = {}
     for c in rows:
         for key, s in (c.get("scores") or {}).items():
-            if isinstance(s.get(metric), (int, float)):
-                series.setdefault(key, []).append((c["update"], s[metric]))
+            spread = (s.get("over_seeds") or {}).get(metric) or {}
+            if isinstance(spread.get("mean"), (int, float)):
+                series.setdefault(key, []).append((c["update"], spread["mean"], spread.get("lo"), spread.get("hi")))
+            elif isinstance(s.get(metric), (int, float)):
+                series.setdefault(key, []).append((c["update"], s[metric], None, None))
     if not series:
         return None
     fig = _figure()
     ax = fig.add_subplot()
     for key in sorted(series):
         p, w = key.split("/")
-        xs, ys = zip(*sorted(series[key]))
-        ax.plot(xs, ys, _STYLE.get(p, "-"), marker=_MARK.get(w, "o"), markersize=4, label=f"{p} ({w})")
+        pts = sorted(series[key])
+        xs, ys = [x[0] for x in pts], [x[1] for x in pts]
+        line, = ax.plot(xs, ys, _STYLE.get(p, "-"), marker=_MARK.get(w, "o"), markersize=4, label=f"{p} ({w})")
+        band = [(x, lo, hi) for x, _, lo, hi in pts if isinstance(lo, (int, float)) and isinstance(hi, (int, float))]
+        if len(band) == len(pts) and band:
+            ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                            color=line.get_color(), alpha=0.12, linewidth=0)
     ax.set_xlabel("update")
-    ax.set_ylabel({"cer": "CER (pooled)", "wer": "WER (pooled)", "similarity": "similarity (0-100)"}[metric])
+    ax.set_ylabel({"cer": "CER (pooled)", "wer": "WER (pooled)", "similarity": "similarity (0-100)",
+                   "mcd": "MCD-DTW to the held-out clip (dB)",
+                   "speaker_similarity": "speaker similarity to the reference"}[metric])
     ax.set_title(f"{metric.upper() if metric != 'similarity' else 'similarity'} vs update")
     _mark_break(ax, report)
     ax.legend(fontsize=7)
@@ -170,7 +181,12 @@ def _score_cell(c: dict[str, Any], key: str) -> str:
         return "-"
     if not s.get("n"):
         return "error"
-    return f"{_num(s.get('cer'))} / {_num(s.get('similarity'), '.0f')}"
+    cer = (s.get("over_seeds") or {}).get("cer") or {}
+    if isinstance(cer.get("lo"), (int, float)):  # several seeds: the mean and its interval over them
+        text = f"{_num(cer.get('mean'))} [{_num(cer['lo'])}, {_num(cer.get('hi'))}]"
+    else:
+        text = _num(s.get("cer"))
+    return f"{text} / {_num(s.get('similarity'), '.0f')}"
 
 
 def _loss(v: dict[str, Any] | None) -> str:
@@ -279,6 +295,11 @@ def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -
               "minimises), eval mode, the same seeded draws for every checkpoint and weight set; mean and 95% "
               "interval over draws x clips. `fit`: the reference clips; `held-out`: the clips given with "
               "--held-out. Lower is better.", ""]
+    if full:
+        lines += ["Scores: the held-out text generated per path and weight set, CER pooled over the cases and "
+                  "similarity (0-100); with several seeds, the mean [95% interval] over seeds. MCD (to the case's "
+                  "held-out clip, where it has one) and speaker similarity (to the reference) are in sweep.json "
+                  "(`over_seeds`) and plots/.", ""]
     lines += _training_log_lines(report)
     if pngs:
         lines += ["## Curves", ""]
@@ -342,7 +363,7 @@ def write_sweep_files(report: SweepReport, out_dir: str | Path, *, junit: str | 
     """sweep.md and its PNGs (sweep.json is the engine's, written atomically after every round)."""
     out = Path(out_dir)
     pngs: dict[str, Path] = {}
-    for metric in ("cer", "similarity"):
+    for metric in ("cer", "similarity", "mcd", "speaker_similarity"):
         p = score_curve_png(report, metric, out / "plots" / f"{metric}_vs_update.png")
         if p:
             pngs[f"{metric} vs update"] = p

@@ -299,7 +299,11 @@ class AcousticScorer:
 
     def score(self, gen: str | Path, *, voice: str | Path, truth: str | Path | None,
               truth_name: str | None) -> AcousticScore:
-        x, sr = self._read(gen)
+        return self.score_samples(*self._read(gen), voice=voice, truth=truth, truth_name=truth_name)
+
+    def score_samples(self, x: np.ndarray, sr: int, *, voice: str | Path, truth: str | Path | None,
+                      truth_name: str | None) -> AcousticScore:
+        """A generated wav held in memory (the sweep's): the same metrics as score()."""
         mcd = logmel = ratio = None
         if truth is not None:
             t, tsr = self._read(truth)
