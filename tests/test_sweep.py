@@ -196,14 +196,25 @@ def test_two_processes_write_the_same_sweep_json(one_process, trained, tmp_path)
     assert _without_execution(two) == _without_execution(one_process["final"])
 
 
-def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_path, asr_cache):
-    run, broken = trained
+def _full_argv(run, broken, out: Path, *extra: str) -> list[str]:
     files = [run.checkpoint_dir / "model_3.pt", broken / f"model_{BREAK_AT}.pt"]
-    out = tmp_path / "out-full"
     # a 6-update model says noise: the default CER/similarity limits would fail every checkpoint, so they
-    # are opened here; this test is about the scores being there, per path, weight set and checkpoint
-    rc = cli.main(_argv(run, files, out, "--mode", "full", "--weights", "raw", "--seeds", "2", "--max-cer", "100",
-                        "--min-similarity", "0", "--max-gap", "cer=100,similarity=100"))
+    # are opened here; these tests are about the scores being there, per path, weight set, seed and checkpoint
+    return _argv(run, files, out, "--mode", "full", "--weights", "raw", "--seeds", "2", "--max-cer", "100",
+                 "--min-similarity", "0", "--max-gap", "cer=100,similarity=100", *extra)
+
+
+@pytest.fixture(scope="module")
+def full_one(trained, tmp_path_factory, asr_cache):
+    run, broken = trained
+    out = tmp_path_factory.mktemp("sweep-full") / "out-full"
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *_full_argv(run, broken, out)], capture_output=True,
+                          text=True, timeout=900)
+    return out, proc.returncode
+
+
+def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(full_one):
+    out, rc = full_one
     report = _load(out)
     good, bad = (report["checkpoints"][0], report["checkpoints"][1])
     assert (good["update"], bad["update"]) == (3, BREAK_AT)
@@ -226,6 +237,25 @@ def test_full_mode_scores_trainer_and_infer_paths_per_checkpoint(trained, tmp_pa
     assert report["recommendation"]["reason"].startswith("lowest fit flow-matching loss")
     assert (out / "plots" / "cer_vs_update.png").exists()
     assert rc == 0
+
+
+@pytest.mark.slow
+def test_two_processes_write_the_same_full_mode_sweep_json(full_one, trained, tmp_path):
+    """Full mode shares the checkpoints between the processes: the same sweep.json, every key, verdict, transcript
+    and count equal, and every number within 1e-3 relative. Not bit for bit: measured 2026-12-06, the first
+    trainer-heldout generation of model_3 differs in its low bits between the two runs (its wav's md5, a
+    speaker similarity 0.367635 vs 0.367637) while every other wav is byte-equal; the cause is not found."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from golden_normalize import differences
+
+    run, broken = trained
+    out = tmp_path / "out-full-2p"
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *_full_argv(run, broken, out, "--launch", "2")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == full_one[1], proc.stderr[-3000:]
+    two = _load(out)
+    assert two["execution"]["processes"] == 2
+    assert not differences(_without_execution(_load(full_one[0])), _without_execution(two), rel=1e-3)
 
 
 def test_f5s_own_training_loss_is_read_from_its_tensorboard_log_and_drawn(one_process, trained, tmp_path):
