@@ -102,23 +102,8 @@ class ParitySession:
         failure = self.infer_failure
         why = f"the infer path failed ({failure.error.get('type')}: {failure.error.get('message')})"
         culprits = [failure.factor] if failure.factor else []  # none: the path's own code broke, no setting
-        factors = {}
-        for f in FACTOR_IDS:
-            tv, iv = self.train.value(f), self.infer.value(f)
-            factors[f] = {"title": BY_ID[f].title, "train": tv, "infer": iv, "differs": tv != iv,
-                          "differs_after_alignment": None, "by_design_keys": [], "unknown": [],
-                          "culprit": f in culprits,
-                          "effect": {"buildable": False, "reason": why} if f in culprits else None,
-                          "fix": failure.fix if f in culprits else None}
         self.notes.append(why + "; nothing was compared")
-        return RunResult(
-            verdict="fail", culprits=culprits, factors=factors, warnings=[],
-            stages={c.name: [] for c in self.cases}, first_divergence={c.name: "infer-path" for c in self.cases},
-            by_design=[], isolation=Isolation(), specs={"trainer": self.train.to_dict(), "infer": self.infer.to_dict(),
-                                                        "infer_aligned": self.aligned.to_dict()},
-            notes=self.notes, mode=self.mode, tolerance_rule=rule_text(self.tolerances), seconds=0.0,
-            unbuilt={c.name: why for c in self.cases},
-        )
+        return self._nothing_compared(culprits, why, failure.fix, first="infer-path")
 
     def _trainer_weights_missing(self) -> tuple[str, list[str]] | None:
         """(the set the Trainer sampled from, the sets the file holds) when the file lacks the former: a pruned
@@ -143,6 +128,13 @@ class ParitySession:
                f"ship the {wanted} set (from the Trainer's model_N.pt: save its model_state_dict as "
                "ema_model_state_dict, which infer_cli loads, or load_model(..., use_ema=False)), or run parity-check "
                "on that full model_N.pt to measure what the two sets change")
+        self.notes.append(why + "; nothing was compared" + ("" if culprits else
+                          f" (the infer path loads the {infer_set} set too: no setting is named)"))
+        return self._nothing_compared(culprits, why, fix, first="build")
+
+    def _nothing_compared(self, culprits: list[str], why: str, fix: str, *, first: str) -> RunResult:
+        """A run whose stages could not be compared at all: every factor's two values, the culprits named with
+        `why` as their effect and `fix`, no stage, `first` as every case's first divergence."""
         factors = {}
         for f in FACTOR_IDS:
             tv, iv = self.train.value(f), self.infer.value(f)
@@ -151,11 +143,9 @@ class ParitySession:
                           "culprit": f in culprits,
                           "effect": {"buildable": False, "reason": why} if f in culprits else None,
                           "fix": fix if f in culprits else None}
-        self.notes.append(why + "; nothing was compared" + ("" if culprits else
-                          f" (the infer path loads the {infer_set} set too: no setting is named)"))
         return RunResult(
             verdict="fail", culprits=culprits, factors=factors, warnings=[],
-            stages={c.name: [] for c in self.cases}, first_divergence={c.name: "build" for c in self.cases},
+            stages={c.name: [] for c in self.cases}, first_divergence={c.name: first for c in self.cases},
             by_design=[], isolation=Isolation(), specs={"trainer": self.train.to_dict(), "infer": self.infer.to_dict(),
                                                         "infer_aligned": self.aligned.to_dict()},
             notes=self.notes, mode=self.mode, tolerance_rule=rule_text(self.tolerances), seconds=0.0,
