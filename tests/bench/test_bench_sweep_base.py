@@ -1,0 +1,90 @@
+"""Benchmark (make bench): what one checkpoint costs a sweep at F5TTS_v1_Base size (issue 22 item 6).
+
+Two checkpoints of F5TTS_v1_Base size in F5's Trainer format (random weights, raw and a perturbed EMA set,
+the official vocab) in one folder; in one process: one infer_process generation at nfe 32 (infer_cli's
+wiring, model and vocoder loaded beforehand, as tests/bench/test_bench_run.py), then `parity-check sweep`
+in fast mode with its quality signal (the flow-matching loss of both weight sets, 8 fixed draws on the
+case's clip) from a cold cache. The ratio is the sweep's seconds per checkpoint over that generation's
+seconds; goal <= 0.3x. Written to reports/bench/sweep_base.json; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.bench
+
+OUT = Path(__file__).resolve().parents[2] / "reports" / "bench" / "sweep_base.json"
+REF_TEXT = "Eu não sei se você vai gostar da ação, mas a informação chegou depois da reunião."
+GEN_TEXT = "Amanhã nós vamos viajar para o interior."
+
+
+def test_bench_sweep_per_checkpoint_against_one_generation(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_bench_run import _base_checkpoint
+
+    from f5_parity import cli
+    from f5_parity.cases.case import Case
+    from f5_parity.cases.speech import speak
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
+    from f5_parity.paths.spec import infer_spec
+    from f5_parity.testing.fixtures import random_vocos_dir
+
+    vocab = official_vocab_path()
+    run = tmp_path / "ckpts" / "base_run"
+    run.mkdir(parents=True)
+    first = _base_checkpoint(run / "model_25400.pt", len(read_vocab_chars(vocab)))
+    second = run / "model_25500.pt"
+    ck = torch.load(str(first), map_location="cpu", weights_only=True)
+    g = torch.Generator().manual_seed(2)
+    ck["model_state_dict"] = {k: v + 0.01 * v.std() * torch.randn(v.shape, generator=g) if v.is_floating_point()
+                              and v.numel() > 1 else v for k, v in ck["model_state_dict"].items()}
+    ck["update"] = 25_500
+    torch.save(ck, second)
+    del ck
+    vocos = random_vocos_dir(tmp_path / "vocos")
+    wav = speak(REF_TEXT, tmp_path / "ref.wav", words_per_minute=140)
+    case = Case("ref", wav, REF_TEXT, GEN_TEXT)
+
+    infer = infer_spec(first, infer_config="F5TTS_v1_Base", infer_vocab=vocab, use_ema=True, vocoder_path=vocos)
+    model, vocoder = load_infer_model(infer), load_infer_vocoder(infer)
+    t0 = time.perf_counter()
+    gen = run_infer_cli(infer, case, model=model, vocoder=vocoder)
+    generation_s = time.perf_counter() - t0
+    del model, vocoder
+
+    out = tmp_path / "sweep"
+    t0 = time.perf_counter()
+    rc = cli.main(["sweep", str(run), "--train-config", "F5TTS_v1_Base", "--train-vocab", str(vocab),
+                   "--infer-config", "F5TTS_v1_Base", "--infer-vocab", str(vocab), "--vocoder-path", str(vocos),
+                   "--ref-audio", str(wav), "--ref-text", REF_TEXT, "--gen-text", GEN_TEXT, "--out", str(out)])
+    sweep_s = time.perf_counter() - t0
+    report = json.loads((out / "sweep.json").read_text())
+    assert rc in (0, 1) and len(report["checkpoints"]) == 2
+    assert all(c.get("quality") for c in report["checkpoints"])  # the quality signal was computed for both
+    per_checkpoint = sweep_s / 2
+
+    result = {
+        "what": "parity-check sweep, fast mode with the flow-loss quality signal (raw and EMA, 8 draws), "
+                "per checkpoint, against one infer_process generation (nfe 32) of the same size",
+        "model": "F5TTS_v1_Base (random weights), official vocab", "checkpoints": 2,
+        "generation_s": round(generation_s, 2), "generated_audio_s": round(len(gen.wav) / gen.sample_rate, 2),
+        "sweep_s": round(sweep_s, 2), "sweep_per_checkpoint_s": round(per_checkpoint, 2),
+        "execution": report.get("execution"),
+        "ratio_per_checkpoint_to_generation": round(per_checkpoint / generation_s, 3), "goal": "<= 0.3",
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+                    "torch": torch.__version__},
+        "command": "make bench (tests/bench/test_bench_sweep_base.py)",
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
