@@ -181,6 +181,8 @@ CASES = [
     ("sweep-junit-is-the-reference", SWEEP + REF + ["--junit", "{wav}"], 2, "is the input --ref-audio"),
     ("sweep-out-is-a-file", SWEEP[:-2] + ["--out", "{ckpt}"], 2, "is a file, not a folder"),
     ("sweep-seeds-zero", SWEEP + ["--seeds", "0"], 2, "--seeds 0"),
+    ("sweep-train-log-missing", SWEEP + ["--train-log", "{run}/no-such-runs"], 2, "--train-log"),
+    ("sweep-train-log-without-events", SWEEP + ["--train-log", "{run}"], 2, "no tensorboard events file"),
     ("sweep-bad-weights", SWEEP + ["--weights", "best"], 2, "--weights"),
     ("sweep-missing-run", ["sweep", "{root}/nope", "--out", "{out}"], 2, "no such file or folder"),
     ("sweep-device-banana", SWEEP + ["--device", "banana"], 2, "--device"),

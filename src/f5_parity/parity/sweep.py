@@ -368,6 +368,7 @@ class Sweep:
         self._seconds: dict[str, float] = {}
         self.skip_unreadable = False
         self._training_log: tuple[Any, dict[str, Any] | None] | None = None  # (the files' state, what was read)
+        self._acoustic = None  # scoring.acoustic.AcousticScorer, made on the first score unit
 
     # -- cache --------------------------------------------------------------------------------------------
 
@@ -500,7 +501,7 @@ class Sweep:
                                draws=s.quality_draws, seed=s.seeds[0])
 
     def _acoustic_scorer(self):
-        if getattr(self, "_acoustic", None) is None:
+        if self._acoustic is None:
             from f5_parity.scoring.acoustic import AcousticScorer
 
             self._acoustic = AcousticScorer()  # each reference voice embedded once per process
@@ -596,13 +597,12 @@ class Sweep:
 
     def training_log(self, updates: list[int]) -> dict[str, Any] | None:
         """F5's own training loss (tensorboard), read again only when its files changed (a live run)."""
-        from f5_parity.parity.training_log import at_checkpoints, read_training_loss
+        from f5_parity.parity.training_log import at_checkpoints, event_files, read_training_loss
 
         logs = self.settings.train_logs
         if not logs:
             return None
-        state = [(str(f), f.stat().st_size) for p in logs for f in sorted(Path(p).rglob("events.out.tfevents.*"))
-                 + ([Path(p)] if Path(p).is_file() else [])]
+        state = [(str(f), f.stat().st_size) for p in logs for f in event_files(p)]
         if self._training_log is None or self._training_log[0] != state:
             read = read_training_loss(logs[0])
             if len(logs) > 1:

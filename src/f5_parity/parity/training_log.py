@@ -19,8 +19,10 @@ TAG = "loss"
 MAX_POINTS = 2000  # the curve kept in sweep.json: every update up to this, evenly thinned beyond
 
 
-def _event_files(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("events.out.tfevents.*"))
+def event_files(path: str | Path) -> list[Path]:
+    """The tensorboard events files a log path stands for: the file itself, or every one under the folder."""
+    p = Path(path)
+    return [p] if p.is_file() else sorted(p.rglob("events.out.tfevents.*"))
 
 
 def find_training_logs(sources: list[str | Path]) -> list[Path]:
@@ -36,7 +38,7 @@ def find_training_logs(sources: list[str | Path]) -> list[Path]:
             if not runs.is_dir():
                 continue
             for run in sorted(p for p in runs.iterdir() if p.is_dir()):
-                if _event_files(run) and run.resolve() not in [f.resolve() for f in found]:
+                if event_files(run) and run.resolve() not in [f.resolve() for f in found]:
                     found.append(run)
             if found:
                 break
@@ -48,7 +50,7 @@ def check_training_log(path: str | Path) -> None:
     if not p.exists():
         raise InputError(f"--train-log {path}: no such file or folder",
                          "give the tensorboard folder F5's Trainer wrote (runs/<name>/) or one events file")
-    if p.is_dir() and not _event_files(p):
+    if p.is_dir() and not event_files(p):
         raise InputError(f"--train-log {path}: no tensorboard events file (events.out.tfevents.*) in it",
                          "give the folder F5's Trainer wrote with logger='tensorboard' (runs/<name>/)")
 
@@ -64,7 +66,7 @@ def read_training_loss(path: str | Path) -> dict[str, Any]:
     except ImportError:
         return {"source": str(p), "error": "tensorboard is not installed here: pip install tensorboard to draw "
                                            "the training loss"}
-    files = [p] if p.is_file() else _event_files(p)
+    files = event_files(p)
     by_update: dict[int, float] = {}
     for f in files:  # oldest file first (their names carry the start time): a resumed run's later values win
         acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
