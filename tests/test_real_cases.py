@@ -191,3 +191,40 @@ def test_a_relative_reference_works_with_edited_trainer_code(pt_cases, tmp_path)
     report = json.loads((work / "out" / "run.json").read_text())
     assert report["environment"]["trainer_side"] == "installed-trainer"
     assert report["culprits"] == ["sampler"]
+
+
+# --- F5-TTS #1105, #666 (xorbitsai/inference#2678): a 16 kHz reference on a 24 kHz model ----------------------
+
+def _low_rate_reference(path: Path, rate: int) -> Path:
+    """espeak-ng speech as a phone or an ASR corpus records it: resampled down to `rate` and saved there."""
+    from f5_parity.cases.speech import speak
+    from f5_parity.scoring.audio import F5_SAMPLE_RATE, read_audio, resample, write_wav
+
+    full = read_audio(speak(LONG_TEXT.split(". ")[0] + ".", path.with_suffix(".24k.wav")))
+    return write_wav(path, resample(full.samples, F5_SAMPLE_RATE, rate), rate)
+
+
+def test_a_16_khz_reference_is_named_with_the_models_rate(fixture_set, tmp_path):
+    """Both paths resample the 16 kHz reference to 24 kHz, so no stage differs: the missing band above 8 kHz
+    (never absent in the model's training audio) is a finding that names both rates and the fix."""
+    fs = fixture_set
+    ref = _low_rate_reference(tmp_path / "ref_16k.wav", 16_000)
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), "--ref-audio", str(ref), "--ref-text",
+                    LONG_TEXT.split(". ")[0] + ".", "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab),
+                    "--no-infer-ema")
+    assert data["parity_verdict"] == "pass" and data["culprits"] == [], (data["culprits"], data["notes"])
+    rate = next(w for w in data["warnings"] if w["factor"] == "ref-audio")
+    assert rate["metrics"] == {"sample_rate": 16000, "target_sample_rate": 24000}, rate
+    assert "resampling up does not restore the missing band" in rate["message"]
+    assert "sampled at 16000 Hz, below the model's target_sample_rate 24000 Hz" in (
+        tmp_path / "report" / "report.md").read_text()
+
+
+def test_an_8_khz_reference_is_refused_with_the_fix(fixture_set, tmp_path, capsys):
+    """Telephone audio (8 kHz) leaves F5's mel above 4 kHz empty: refused before any model loads, one line."""
+    fs = fixture_set
+    ref = _low_rate_reference(tmp_path / "ref_8k.wav", 8_000)
+    rc = cli.main(["run", str(fs.checkpoints["trainer"]), *_trainer(fs), "--ref-audio", str(ref), "--ref-text",
+                   "Eu não sei.", "--infer-config", str(fs.config), "--out", str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "sampled at 8000 Hz" in err and "upsampling cannot restore the missing band" in err, err

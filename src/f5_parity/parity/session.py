@@ -5,8 +5,9 @@
 2. Compare: trainer spec vs aligned infer spec, every stage, every case; the first divergent stage.
 3. Isolate: delta debugging over the factors that still differ (cheapest evidence first).
 4. Measure: each differing factor's effect alone, and each by-design difference's effect, apart.
-5. Warn: by-design differences that hit a known pathology (12 s clip with the text kept whole,
-   a duration estimate far from the reference's own rate, characters outside the vocab, NFD text).
+5. Warn: by-design differences that hit a known pathology (a reference below the model's sample rate,
+   12 s clip with the text kept whole, a duration estimate far from the reference's own rate, characters
+   outside the vocab, NFD text).
 """
 
 from __future__ import annotations
@@ -224,6 +225,9 @@ class ParitySession:
         vocab = set(read_vocab_chars(infer.locate("vocab", "path")))
         mel = infer.value("mel")
         for case in self.cases:
+            rate = _below_model_rate(case, mel["target_sample_rate"])
+            if rate is not None:
+                warnings.append(rate)
             ref = load_reference(infer, case)
             if ref.seconds_in > CLIP_SECONDS and ref.seconds_used < ref.seconds_in - 0.05:
                 warnings.append(Warning_("ref-audio", case.name,
@@ -352,6 +356,22 @@ def _harm(effect: dict[str, Any]) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return float("inf") if effect.get("buildable") is False else 0.0
+
+
+def _below_model_rate(case: Case, target_rate: int) -> Warning_ | None:
+    """A reference recorded below the model's rate (F5-TTS #1105, #666): both paths resample it up, but
+    resampling adds no content above the recording's Nyquist frequency, a band present in every 24 kHz clip
+    the model was trained on. Nothing crashes and no stage differs between the paths: only a finding can say it."""
+    import soundfile as sf
+
+    rate = int(sf.info(str(case.ref_audio)).samplerate)
+    if rate >= target_rate:
+        return None
+    return Warning_("ref-audio", case.name,
+        f"reference is sampled at {rate} Hz, below the model's target_sample_rate {target_rate} Hz: both paths "
+        f"resample it up, but it holds nothing above {rate / 2000:g} kHz, a band the model saw in its training "
+        f"audio; record or give the reference at {target_rate} Hz or more (resampling up does not restore the "
+        "missing band)", {"sample_rate": rate, "target_sample_rate": target_rate})
 
 
 def _split_words(original: str, converted: str) -> list[tuple[str, str]]:
