@@ -228,3 +228,51 @@ def test_an_8_khz_reference_is_refused_with_the_fix(fixture_set, tmp_path, capsy
                    "Eu não sei.", "--infer-config", str(fs.config), "--out", str(tmp_path / "report")])
     err = capsys.readouterr().err
     assert rc == 2 and "sampled at 8000 Hz" in err and "upsampling cannot restore the missing band" in err, err
+
+
+# --- F5-TTS #684, #648, #767: a fine-tune turns to gibberish after updating f5-tts ------------------------------
+
+DASHED = ("Ontem – disse ela – choveu muito na cidade.", "A menina comprou pão, leite e frutas na feira.")
+
+
+def _prepared_by(release: str, tmp_path: Path) -> Path:
+    """A dataset prepared by F5's own prepare_csv_wavs (installed f5-tts), then, for the older release, its
+    raw.arrow text as that release stored it: before 2024-12-06 convert_char_to_pinyin sent a segment made
+    only of 3-byte characters (the en dash here) through its Chinese branch, which put a space before it."""
+    from datasets import Dataset
+    from datasets.arrow_writer import ArrowWriter
+
+    from f5_parity.testing import training
+
+    prepared = training.prepare_dataset(training.generate_dataset(tmp_path / "data", sentences=DASHED),
+                                        tmp_path / "prepared", quiet=True)
+    if release == "before 2024-12-06":
+        rows = list(Dataset.from_file(str(prepared / "raw.arrow")))
+        with ArrowWriter(path=str(prepared / "raw.arrow")) as writer:
+            for row in rows:
+                old = [t for c in row["text"] for t in ([" ", c] if c == "–" else [c])]
+                writer.write({**row, "text": old})
+            writer.finalize()
+    return prepared
+
+
+@pytest.mark.parametrize("release", ["installed", "before 2024-12-06"])
+def test_a_dataset_prepared_by_another_f5_tts_names_text_and_the_preparation(release, fixture_set, tmp_path):
+    """The Trainer feeds the model raw.arrow's stored conversion; infer converts the metadata.csv transcript
+    with the f5-tts installed now. Prepared by the same f5-tts: parity. Prepared by an older one: text, with the
+    stored and the new conversion side by side, and the fix names the preparation, not the user's text."""
+    fs = fixture_set
+    prepared = _prepared_by(release, tmp_path)
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), "--dataset", str(prepared),
+                    "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema")
+    assert data["factors"]["text"]["train"]["frontend"] == "prepared"
+    changed = [w for w in data["warnings"] if w["factor"] == "text" and "raw.arrow stores" in w["message"]]
+    if release == "installed":
+        assert rc == 0 and data["culprits"] == [] and not changed, (data["culprits"], changed)
+        return
+    assert rc == 1 and data["culprits"] == ["text"], (data["culprits"], data["notes"])
+    assert data["first_divergence"]["ptbr_000"] == "tokens"
+    assert "prepare_csv_wavs" in data["factors"]["text"]["fix"] and "pip install f5-tts==" in data["factors"]["text"]["fix"]
+    stored, now = changed[0]["metrics"]["changes"][0]
+    assert stored.startswith("Ontem  – ") and now.startswith("Ontem – "), changed  # the space the old release added
+    assert "raw.arrow stores" in (tmp_path / "report" / "report.md").read_text()

@@ -16,6 +16,9 @@ class Case:
     ref_text: str
     gen_text: str  # held out: the copy task alone hides overfitting and duration problems
     gen_audio: Path | None = None  # the held-out text really spoken by the same voice: the acoustic truth
+    # The token list a prepared dataset stores for ref_text (raw.arrow's `text`, converted by the f5-tts that
+    # ran prepare_csv_wavs): what the Trainer really feeds the model, whatever f5-tts is installed now.
+    prepared_text: tuple[str, ...] | None = None
 
     def __post_init__(self):
         # Absolute from the start: the installed Trainer runs after a chdir (paths/trainer_run.py), and a
@@ -32,6 +35,8 @@ class Case:
         out = {"name": self.name, "ref_audio": str(self.ref_audio), "ref_text": self.ref_text, "gen_text": self.gen_text}
         if self.gen_audio is not None:
             out["gen_audio"] = str(self.gen_audio)
+        if self.prepared_text is not None:
+            out["prepared_text"] = "".join(self.prepared_text)
         return out
 
 
@@ -129,57 +134,71 @@ def load_cases(path: str | Path) -> list[Case]:
     return [_case_from_row(dict(r), p.parent, i) for i, r in enumerate(rows)]
 
 
-def _prepared_rows(root: Path) -> list[tuple[str, str]]:
-    """(audio_path, text) of a folder prepare_csv_wavs wrote (raw.arrow + duration.json + vocab.txt)."""
+def _prepared_rows(root: Path) -> list[tuple[str, list[str]]]:
+    """(audio_path, stored token list) of a folder prepare_csv_wavs wrote (raw.arrow + duration.json + vocab.txt)."""
     from datasets import Dataset
 
     try:
         data = Dataset.from_file(str(root / "raw.arrow"))
     except Exception as exc:
         raise InputError(f"cannot read {root / 'raw.arrow'} ({exc})", "re-run F5's prepare_csv_wavs on the dataset") from None
-    rows = []
-    for row in data:
-        text = row.get("text")
-        text = "".join(text) if isinstance(text, list) else str(text)  # prepared text is stored converted
-        rows.append((str(row["audio_path"]), text))
-    return rows
+    return [(str(row["audio_path"]), list(row["text"]) if isinstance(row.get("text"), list) else list(str(row.get("text"))))
+            for row in data]
+
+
+def _metadata_rows(meta: Path) -> list[tuple[Path, str]]:
+    """(audio path, transcript) of an F5 metadata.csv ('audio|text', header optional), paths made absolute."""
+    import csv
+
+    with open(meta, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f, delimiter="|") if len(r) >= 2]
+    if rows and rows[0][0].strip().lower() in ("audio_file", "audio_path", "audio"):
+        rows = rows[1:]
+    return [(Path(a.strip()) if Path(a.strip()).is_absolute() else meta.parent / a.strip(), t.strip()) for a, t, *_ in rows]
+
+
+def _transcripts_of(root: Path, stored: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """The raw transcripts of a prepared folder's clips, by resolved audio path: from the metadata.csv in the
+    folder (finetune_gradio keeps it there) or beside the clips' wavs/ folder (prepare_csv_wavs's input)."""
+    found: dict[str, str] = {}
+    places = [root / "metadata.csv"] + [Path(a).parent.parent / "metadata.csv" for a, _ in stored]
+    for meta in dict.fromkeys(places):
+        if meta.is_file():
+            for audio, text in _metadata_rows(meta):
+                found.setdefault(str(audio.resolve()), text)
+    return found
 
 
 def dataset_cases(folder: str | Path, count: int = 2) -> list[Case]:
     """An F5 dataset folder: metadata.csv 'audio_path|text' (header optional) next to wavs/, or the
-    prepared folder (raw.arrow, duration.json, vocab.txt) that F5's prepare_csv_wavs writes."""
-    import csv
+    prepared folder (raw.arrow, duration.json, vocab.txt) that F5's prepare_csv_wavs writes.
 
+    A prepared folder's cases carry the stored, already converted text (prepared_text): the trainer side
+    tokenizes it as the Trainer does, while an infer path converts the raw transcript with the f5-tts installed
+    now. The raw transcript comes from the dataset's metadata.csv (matched by audio path); without one, the
+    stored text joined is all there is."""
     root = Path(folder)
     meta = root / "metadata.csv"
-    if not meta.is_file() and (root / "raw.arrow").is_file():
-        rows = _prepared_rows(root)
-        if not rows:
-            raise InputError(f"{root / 'raw.arrow'} holds no utterances", "prepare the dataset again")
-        texts = [t for _, t in rows]
-        return [Case(Path(a).stem, Path(a), t, texts[(i + 1) % len(texts)] if len(texts) > 1 else t,
-                     _held_out_audio([Path(r[0]) for r in rows], i))
-                for i, (a, t) in enumerate(rows[:count])]
-    if not meta.is_file():
+    stored = _prepared_rows(root) if (root / "raw.arrow").is_file() else None
+    if stored is not None and not stored:
+        raise InputError(f"{root / 'raw.arrow'} holds no utterances", "prepare the dataset again")
+    if stored is not None:
+        raw = _transcripts_of(root, stored)
+        rows = [(Path(a), raw.get(str(Path(a).resolve()), "".join(tokens)), tuple(tokens)) for a, tokens in stored]
+    elif meta.is_file():
+        rows = [(a, t, None) for a, t in _metadata_rows(meta)]
+    else:
         raise InputError(f"no metadata.csv or raw.arrow in the dataset folder {root}",
                          "point --dataset at the folder with metadata.csv and wavs/, or F5's prepared folder")
-    with open(meta, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f, delimiter="|") if len(r) >= 2]
-    if rows and rows[0][0].strip().lower() in ("audio_file", "audio_path", "audio"):
-        rows = rows[1:]
     if not rows:
         raise InputError(f"metadata.csv has no 'audio|text' rows: {meta}", "write one 'wavs/x.wav|transcript' per line")
-    cases = []
-    for audio, text, *_ in rows[:count]:
-        path = Path(audio) if Path(audio).is_absolute() else root / audio
-        cases.append(Case(path.stem, path, text, text))
     # Held-out gen text: the next row's transcript, so no case only repeats its own reference; that row's
     # real audio is the acoustic truth of the generation (same speaker, same text).
-    texts = [r[1] for r in rows]
-    audios = [Path(r[0]) if Path(r[0]).is_absolute() else root / r[0] for r in rows]
-    return [Case(c.name, c.ref_audio, c.ref_text, texts[(i + 1) % len(texts)] if len(texts) > 1 else c.ref_text,
-                 _held_out_audio(audios, i))
-            for i, c in enumerate(cases)]
+    texts = [t for _, t, _ in rows]
+    audios = [a for a, _, _ in rows]
+    return [Case(audio.stem, audio, text, texts[(i + 1) % len(texts)] if len(texts) > 1 else text,
+                 _held_out_audio(audios, i), prepared_text=tokens)
+            for i, (audio, text, tokens) in enumerate(rows[:count])]
 
 
 def _held_out_audio(audios: list[Path], i: int) -> Path | None:

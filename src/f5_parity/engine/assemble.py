@@ -69,6 +69,11 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
                        **infer_kwargs(args, ckpt_path, vocoder_path, notes))
     cases = _cases(args, notes)
+    if cases and all(c.prepared_text is not None for c in cases):
+        # The Trainer feeds the model raw.arrow's stored conversion, made by the f5-tts that prepared the data.
+        train = train.with_value("text", frontend="prepared")
+        notes.append("--dataset is a prepared folder: the trainer side tokenizes the text raw.arrow stores; the "
+                     "infer side converts the metadata.csv transcript with the installed f5-tts")
     fingerprint_result = None
     if train.unknown:
         train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)

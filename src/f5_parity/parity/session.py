@@ -224,10 +224,19 @@ class ParitySession:
         infer = self.infer
         vocab = set(read_vocab_chars(infer.locate("vocab", "path")))
         mel = infer.value("mel")
+        stored_text = self.train.value("text").get("frontend") == "prepared"
         for case in self.cases:
             rate = _below_model_rate(case, mel["target_sample_rate"])
             if rate is not None:
                 warnings.append(rate)
+            if stored_text and case.prepared_text is not None:
+                now = frontend(case.ref_text, "pinyin")
+                changes = _text_changes(list(case.prepared_text), now)
+                if changes:
+                    warnings.append(Warning_("text", case.name,
+                        f"raw.arrow stores this clip's transcript converted otherwise than the installed "
+                        f"{installed_f5_tts()} converts it: "
+                        + "; ".join(f"stored {a!r}, now {b!r}" for a, b in changes), {"changes": changes}))
             ref = load_reference(infer, case)
             if ref.seconds_in > CLIP_SECONDS and ref.seconds_used < ref.seconds_in - 0.05:
                 warnings.append(Warning_("ref-audio", case.name,
@@ -322,7 +331,7 @@ class ParitySession:
                 "unknown": unknown_keys[f],
                 "culprit": f in culprits,
                 "effect": effects.get(f),
-                "fix": BY_ID[f].fix if f in culprits else None,
+                "fix": _fix(f, tv, iv) if f in culprits else None,
             }
         verdict = "pass" if parity else "fail"
         return RunResult(
@@ -356,6 +365,40 @@ def _harm(effect: dict[str, Any]) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return float("inf") if effect.get("buildable") is False else 0.0
+
+
+PREPARED_TEXT_FIX = ("the dataset's raw.arrow stores text converted by another f5-tts than the installed one "
+                     "(convert_char_to_pinyin changed): infer with the f5-tts release that prepared the dataset "
+                     "(pip install f5-tts==<that version>), or re-run prepare_csv_wavs with the installed f5-tts "
+                     "and fine-tune on it")
+
+
+def _fix(factor: str, train: dict[str, Any], infer: dict[str, Any]) -> str:
+    """The factor's fix; a text culprit whose trainer side is a prepared dataset's stored text names the
+    preparation (F5-TTS #684, #648, #767), not the user's text."""
+    if factor == "text" and train.get("frontend") == "prepared" and infer.get("frontend") != "prepared":
+        return PREPARED_TEXT_FIX
+    return BY_ID[factor].fix
+
+
+def installed_f5_tts() -> str:
+    from f5_parity.f5.environment import detect
+
+    return f"f5-tts {detect().version or '(version unknown)'}"
+
+
+def _text_changes(stored: list[str], now: list[str], limit: int = 3, context: int = 6) -> list[tuple[str, str]]:
+    """Where two conversions of one transcript differ, as (stored, now) snippets with a little context."""
+    import difflib
+
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=stored, b=now, autojunk=False).get_opcodes():
+        if op != "equal":
+            lo_a, lo_b = max(0, i1 - context), max(0, j1 - context)
+            out.append(("".join(stored[lo_a:i2 + context]), "".join(now[lo_b:j2 + context])))
+            if len(out) == limit:
+                break
+    return out
 
 
 def _below_model_rate(case: Case, target_rate: int) -> Warning_ | None:

@@ -204,7 +204,9 @@ def apply_unicode(text: str, form: str) -> str:
 def frontend(text: str, kind: str) -> list[str]:
     from f5_tts.model.utils import convert_char_to_pinyin
 
-    if kind == "pinyin":  # what prepare_csv_wavs stores and infer_batch_process applies
+    # "prepared": the dataset's stored conversion (framed_text reads it off the case); a text without a stored
+    # form (a gen text) gets what the installed f5-tts gives.
+    if kind in ("pinyin", "prepared"):  # what prepare_csv_wavs stores and infer_batch_process applies
         return convert_char_to_pinyin([text])[0]
     if kind == "chars":
         return list(text)
@@ -217,7 +219,10 @@ def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None 
     form, kind = t.get("unicode", "as-is"), t.get("frontend", "pinyin")
     if t["framing"] == "trainer":
         # trainer.py: text_inputs[0] + [" "] + text_inputs[0] on the dataset's prepared text (the copy task)
-        prepared = frontend(apply_unicode(case.ref_text, form), kind)
+        if kind == "prepared" and case.prepared_text is not None:
+            prepared = list(case.prepared_text)  # raw.arrow's text as stored, not re-converted
+        else:
+            prepared = frontend(apply_unicode(case.ref_text, form), kind)
         return prepared + [" "] + prepared, case.ref_text, case.ref_text
     gen = case.ref_text if gen_text is None else gen_text
     ref_text = ref.ref_text
