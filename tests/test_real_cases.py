@@ -276,3 +276,38 @@ def test_a_dataset_prepared_by_another_f5_tts_names_text_and_the_preparation(rel
     stored, now = changed[0]["metrics"]["changes"][0]
     assert stored.startswith("Ontem  – ") and now.startswith("Ontem – "), changed  # the space the old release added
     assert "raw.arrow stores" in (tmp_path / "report" / "report.md").read_text()
+
+
+# --- F5-TTS #1179, #1039: a long gen text, which infer_process splits into chunks -----------------------------
+
+def test_a_long_chunked_gen_text_says_how_many_chunks_and_which_was_compared(fixture_set, pt_cases, tmp_path):
+    """infer_process cuts a long text into chunks and infer_batch_process samples them in worker threads: the
+    first CFM.sample call observed can be the second chunk's. It is compared with that chunk (no invented text
+    or duration finding from matching it against the first), and the report says N chunks, which one was judged."""
+    fs = fixture_set
+    ckpt = fs.checkpoints["trainer"]
+    text = f"{LONG_TEXT} {LONG_TEXT}"
+    rc, data = _run(tmp_path, ckpt, *_trainer(fs), *_ref(pt_cases[0]), "--gen-text", text,
+                    "--infer-cli", f"f5-tts_infer-cli -p {ckpt} -mc {fs.config} -v {fs.vocab} -t '{text}'")
+    observed = data["observed_infer"]
+    chunked = [n for n in observed["notes"] if "chunks (infer_process's chunk_text" in n]
+    assert chunked and "is the call observed and compared" in chunked[0], observed["notes"]
+    assert not [f for f in observed["findings"] if f["factor"] in ("text", "duration")], observed["findings"]
+    assert observed["mirror_check"]["passed"] is True
+    assert data["culprits"] == ["weights"]  # infer_cli loads the EMA set: the only real difference
+    assert "is the call observed and compared" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_compared_chunk_is_the_one_the_observed_call_generated():
+    """Which call the observer records first depends on the threads, so the CLI case above cannot force the
+    second chunk's: here the call's tokens are f5's own conversion of reference + chunk, for each chunk."""
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    from f5_parity.parity.chunks import chunked_generation
+
+    ref, chunks = "Eu não sei se você vai gostar da ação. ", LONG_TEXT.split(". A menina")
+    batches = [{"gen_text_batches": chunks}]
+    for i, chunk in enumerate(chunks):
+        found = chunked_generation(batches, convert_char_to_pinyin([ref + chunk])[0])
+        assert found.compared == i and f"chunk {i + 1} of 2" in found.note()
+    assert chunked_generation([{"gen_text_batches": chunks[:1]}], None) is None  # not split: nothing to say

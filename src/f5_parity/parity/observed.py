@@ -23,7 +23,8 @@ import torch
 from f5_parity.cases.case import Case
 from f5_parity.paths.factors import BY_ID
 from f5_parity.paths.observe import Observation, run_observed
-from f5_parity.paths.observed_spec import Finding, derive_spec
+from f5_parity.parity.chunks import chunked_generation
+from f5_parity.paths.observed_spec import Finding, call_tokens, derive_spec
 from f5_parity.paths.spec import PathSpec
 
 
@@ -313,6 +314,11 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
                             "the same reference")
     gen_text = (obs.batches[0]["gen_text_batches"][0] if obs.batches and obs.batches[0]["gen_text_batches"]
                 else case.gen_text)
+    chunked = chunked_generation(obs.batches, call_tokens(obs.samples[0]))
+    if chunked is not None:  # a long text: the first call recorded may be any chunk's (worker threads)
+        report.notes.append(chunked.note())
+        if chunked.compared is not None:
+            gen_text = chunked.chunks[chunked.compared]
     observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
                                             workdir=workdir)
     report.findings, report.notes = findings, report.notes + notes
