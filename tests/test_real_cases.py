@@ -311,3 +311,27 @@ def test_the_compared_chunk_is_the_one_the_observed_call_generated():
         found = chunked_generation(batches, convert_char_to_pinyin([ref + chunk])[0])
         assert found.compared == i and f"chunk {i + 1} of 2" in found.note()
     assert chunked_generation([{"gen_text_batches": chunks[:1]}], None) is None  # not split: nothing to say
+
+
+# --- ports (DakeQQ/F5-TTS-ONNX, TensorRT, MLX): a path that never calls CFM.sample ----------------------------
+
+PORT = '''import numpy as np
+
+
+def generate(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device):
+    """An exported port: its own runtime writes the wav; f5-tts's CFM.sample is never called."""
+    t = np.arange(2 * 24000) / 24000
+    return (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 24000
+'''
+
+
+def test_a_port_that_never_calls_cfm_sample_is_not_blamed_on_a_factor(fixture_set, pt_cases, tmp_path):
+    """Nothing of f5's sampler runs, so no stage and no factor can be judged: the report says the path never
+    called CFM.sample and that its wavs (full mode) are the evidence, and names no culprit."""
+    fs = fixture_set
+    (tmp_path / "port.py").write_text(PORT)
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-path", f"{tmp_path / 'port.py'}:generate")
+    failure = data["observed_infer"]["failure"]
+    assert rc == 1 and data["culprits"] == [] and failure["factor"] is None, (data["culprits"], failure)
+    assert "never called CFM.sample" in failure["fix"] and "judge it by its wavs in full mode" in failure["fix"]
