@@ -335,3 +335,56 @@ def test_a_port_that_never_calls_cfm_sample_is_not_blamed_on_a_factor(fixture_se
     failure = data["observed_infer"]["failure"]
     assert rc == 1 and data["culprits"] == [] and failure["factor"] is None, (data["culprits"], failure)
     assert "never called CFM.sample" in failure["fix"] and "judge it by its wavs in full mode" in failure["fix"]
+
+
+# --- F5-TTS #898, #995, #876: "results differ every run" (unseeded noise) ----------------------------------------
+
+SEEDING = '''import numpy as np
+import yaml
+from f5_tts.infer.utils_infer import infer_process, load_model, preprocess_ref_audio_text
+from f5_tts.model import DiT
+from f5_tts.model.utils import seed_everything
+
+from f5_parity.paths.griffinlim import GriffinLimVocoder
+
+
+def generate(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device):
+    """A user's wrapper: infer_process as infer_cli calls it. {doc}"""
+    arch = yaml.safe_load(open({config!r}))["model"]["arch"]
+    model = load_model(DiT, arch, checkpoint, vocab_file=vocab, device=device, use_ema=False)
+    vocoder = GriffinLimVocoder(dict(n_fft=1024, hop_length=256, win_length=1024, n_mel_channels=100,
+                                     target_sample_rate=24000, mel_spec_type="vocos"))
+    ref_file, ref_text = preprocess_ref_audio_text(ref_audio, ref_text, show_info=lambda *a: None)
+    {seeding}
+    wav, sr, _ = infer_process(ref_file, ref_text, gen_text, model, vocoder, show_info=lambda *a: None,
+                               progress=None, device=device)
+    return np.asarray(wav), sr
+'''
+
+
+@pytest.mark.parametrize("seeding", ["never seeds", "seed_everything(seed)"])
+def test_a_path_that_draws_unseeded_noise_is_said_to_differ_every_run(seeding, fixture_set, pt_cases, tmp_path):
+    """f5-tts's infer_process passes CFM.sample no seed (and infer_cli seeds nothing): the noise is whatever
+    torch's global RNG holds, so two runs differ. That is no parity break (the tool seeds torch before it calls
+    the path, and both sides here draw the same noise), so it is a sampler warning, not a culprit: it says the
+    comparison is at the tool's --seed and how to judge over several draws. A path that seeds itself is not warned."""
+    fs = fixture_set
+    wrapper = tmp_path / "my_wrapper.py"
+    wrapper.write_text(SEEDING.format(
+        config=str(fs.config), doc=seeding,
+        seeding="pass  # the seed argument is ignored" if seeding == "never seeds" else "seed_everything(seed)"))
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), *_ref(pt_cases[0]),
+                    "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema",
+                    "--infer-path", f"{wrapper}:generate")
+    assert rc == 0 and data["culprits"] == [], (data["culprits"], data["observed_infer"]["findings"])
+    noise = data["observed_infer"]["noise"]
+    warned = [w for w in data["warnings"] if w["factor"] == "sampler"]
+    if seeding != "never seeds":
+        assert noise == {"seeded": True, "by": "torch.manual_seed in f5_tts.model.utils", "seed": 0}, noise
+        assert not warned, warned
+        return
+    assert noise == {"seeded": False, "by": "nothing", "seed": None}, noise
+    assert len(warned) == 1 and "draws its noise unseeded" in warned[0]["message"], data["warnings"]
+    assert "--seed 0" in warned[0]["message"] and "--mode full --seeds N" in warned[0]["message"]
+    assert "draws its noise unseeded" in (tmp_path / "report" / "report.md").read_text()
+

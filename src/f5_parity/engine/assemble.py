@@ -92,6 +92,8 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
                             tolerances=thresholds.tolerances if thresholds else None,
                             infer_failure=observation.failure, pool=pool)
     session.notes.extend(notes + observation.notes)
+    session.path_warnings.extend(observation.path_warnings(case.name, seed=args.seed, mode=args.mode,
+                                                           seeds=args.seeds))
     return BuiltRun(session, fingerprint_result, observation, generation, runner)
 
 

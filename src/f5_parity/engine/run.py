@@ -110,6 +110,8 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
     session = ParitySession(train, observed or infer, cases, mode=request.mode,
                             tolerances=thresholds.tolerances or None, infer_failure=observation.failure)
     session.notes.extend(observation.notes)
+    session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=request.seed, mode=request.mode,
+                                                           seeds=request.seeds))
     session.notes.append("demo: the infer side is broken on purpose (v1 flags on a v0 model, EMA weights, "
                          "permuted vocab); the vocoder is Griffin-Lim because no vocoder weights can be downloaded")
     opts = PipelineOptions(out_dir=out, command=_command(command), seed=request.seed, seeds=request.seeds,

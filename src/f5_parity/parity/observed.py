@@ -136,6 +136,54 @@ class MirrorCheck:
 
 
 @dataclass
+class NoiseSeeding:
+    """Where the noise of the path's first CFM.sample call came from (F5-TTS #898, #995, #876: "results differ
+    every run"). f5-tts's infer_process passes CFM.sample no seed, and infer_cli never seeds torch: its noise is
+    whatever torch's global RNG holds, so two runs of the path differ unless its own code seeds."""
+
+    seeded: bool
+    by: str  # "CFM.sample(seed=...)", "torch.manual_seed in <module>", or "nothing"
+    seed: int | None  # the seed the path set; None when unseeded
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeded": self.seeded, "by": self.by, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "NoiseSeeding | None":
+        if not d:
+            return None
+        return cls(seeded=bool(d.get("seeded")), by=d.get("by") or "nothing", seed=d.get("seed"))
+
+    @classmethod
+    def of(cls, obs: Observation) -> "NoiseSeeding":
+        call = obs.samples[0]
+        if call.seed is not None:
+            return cls(True, "CFM.sample(seed=...)", int(call.seed))
+        before = [s for s in obs.seedings if s["before_call"] == 1]
+        if before:
+            return cls(True, f"torch.manual_seed in {before[-1]['by']}", before[-1]["seed"])
+        return cls(False, "nothing", None)
+
+    def warning(self, case: str, *, tool_seed: int, mode: str, seeds: int):
+        """Unseeded noise as a sampler warning (not a culprit: both paths here draw the tool's seeded noise)."""
+        from f5_parity.parity.session import Warning_
+
+        if self.seeded:
+            return None
+        spread = (f"full mode generated {seeds} seeds and counts a score gap only beyond their spread (paired "
+                  "over the seeds)" if mode == "full" and seeds > 1 else
+                  "to judge the audio over several draws, run --mode full --seeds N: a score gap then counts only "
+                  "beyond the seed spread")
+        return Warning_("sampler", case,
+                        "your path draws its noise unseeded (CFM.sample was passed no seed and the path called no "
+                        "torch.manual_seed before it): two runs of it give different audio. parity-check seeded torch "
+                        f"with --seed {tool_seed} before running it, so both paths here draw that seed's noise; "
+                        f"{spread}. To reproduce one result, seed torch in your path before it samples "
+                        "(torch.manual_seed(N), or F5TTS().infer(..., seed=N))",
+                        {"seed": None, "tool_seed": tool_seed, "seeds": seeds if mode == "full" else 1})
+
+
+@dataclass
 class InferObservation:
     """What `run.json`'s observed_infer holds: what the user's infer path really did, beside the prediction."""
 
@@ -150,6 +198,7 @@ class InferObservation:
     observation: dict[str, Any] = field(default_factory=dict)  # the raw record of every seam (evidence)
     mirror_check: MirrorCheck | None = None  # the engine's velocity of the observed spec vs the path's own
     runs: list[dict[str, Any]] | None = None  # full mode: what each generation really did (OBSERVED columns)
+    noise: NoiseSeeding | None = None  # where the first call's noise came from; None when no call was made
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -158,10 +207,16 @@ class InferObservation:
             "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
             "failure": self.failure.to_dict() if self.failure else None, "observation": self.observation,
             "mirror_check": self.mirror_check.to_dict() if self.mirror_check else None,
+            "noise": self.noise.to_dict() if self.noise else None,
         }
         if self.runs is not None:
             out["runs"] = self.runs
         return out
+
+    def path_warnings(self, case: str, *, seed: int, mode: str, seeds: int) -> list:
+        """The session's warnings about what the path did that no spec holds (its noise unseeded)."""
+        unseeded = self.noise.warning(case, tool_seed=seed, mode=mode, seeds=seeds) if self.noise else None
+        return [unseeded] if unseeded else []
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "InferObservation | None":
@@ -175,7 +230,7 @@ class InferObservation:
                              for f in d.get("findings") or []],
                    notes=list(d.get("notes") or []), failure=PathFailure.from_dict(d.get("failure")),
                    observation=dict(d.get("observation") or {}), mirror_check=MirrorCheck.from_dict(d.get("mirror_check")),
-                   runs=d.get("runs"))
+                   runs=d.get("runs"), noise=NoiseSeeding.from_dict(d.get("noise")))
 
 
 _MISSING_KEYS = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError)")
@@ -308,6 +363,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     if bad_weights is not None:
         report.status, report.failure = "failed", bad_weights
         return report, None, None, case
+    report.noise = NoiseSeeding.of(obs)
     if runner.kind == "script":
         case = script_case(obs, case)
         report.notes.append(f"your script generated from {case.ref_audio} ({case.ref_text!r}); the stages use "

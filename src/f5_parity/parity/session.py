@@ -97,6 +97,7 @@ class ParitySession:
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         self._baseline: dict[str, list[tuple[str, Any]]] = {}
         self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
+        self.path_warnings: list[Warning_] = []  # what the observed path did that no spec holds (unseeded noise)
 
     def _failed_path_result(self) -> RunResult:
         """The infer path did not run: no stage can pass beside it; its factor is the culprit."""
@@ -338,7 +339,7 @@ class ParitySession:
             verdict=verdict,
             culprits=culprits,
             factors=factors,
-            warnings=self.pathology_warnings(),
+            warnings=self.pathology_warnings() + self.path_warnings,
             stages=stages,
             first_divergence=diverged,
             by_design=by_design,

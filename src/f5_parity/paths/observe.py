@@ -8,6 +8,8 @@ are removed when the block ends, even on error. Seams:
 - checkpoint loading: utils_infer.load_checkpoint (file, use_ema, dtype, device, or the exception);
 - every CFM.sample call: cond, the text as passed, duration, lens, steps, cfg_strength,
   sway_sampling_coef, use_epss, seed, the autocast state and the RNG state;
+- torch.manual_seed as the path's own code calls it (f5's seed_everything, a wrapper's own seeding): without
+  it, and without CFM.sample(seed=...), the path's noise is whatever torch's global RNG holds (F5-TTS #898);
 - infer_batch_process (what infer_process hands it: the reference audio as loaded, the text batches,
   target_rms, cross-fade, speed, fix_duration) and what it returns (sample rate);
 - preprocess_ref_audio_text (the reference file and text in, the clipped file and framed text out);
@@ -127,6 +129,9 @@ class Observation:
     exit_code: int | None = None  # a script's SystemExit code
     stopped: bool = False  # fast mode ended it at its first CFM.sample
     tool_limit: dict[str, Any] | None = None  # what the tool could not reproduce (ToolLimit), not the path's error
+    # torch.manual_seed calls the path's own code made: {"seed", "by" (the calling module), "before_call" (the
+    # 1-based CFM.sample call it came before)}; the tool's own seeding (f5_parity's modules) is left out
+    seedings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def reached_sample(self) -> bool:
@@ -150,6 +155,7 @@ class Observation:
             "error": self.error,
             "exit_code": self.exit_code,
             "stopped_at_first_sample": self.stopped,
+            "seedings": self.seedings,
             **({"not_observed": self.tool_limit} if self.tool_limit else {}),
         }
 
@@ -356,6 +362,20 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
         return out
 
     patches.set(CFM, "sample", observed_sample)
+
+    # -- the path's own seeding of torch's global RNG (the noise CFM.sample draws when its seed is None) ------
+    # torch.manual_seed and torch.random.manual_seed: the same function until torch wraps the former (its
+    # dynamo-disabling wrapper, once f5-tts is imported); each is replaced wherever a module holds it
+    for manual_seed in dict.fromkeys((torch.manual_seed, torch.random.manual_seed)):
+        @functools.wraps(manual_seed)
+        def observed_manual_seed(seed, __orig=manual_seed):
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            # the tool seeds before it calls the path (--seed) and for its own probes: not the path's seeding
+            if not caller.startswith("f5_parity."):
+                obs.seedings.append({"seed": int(seed), "by": caller, "before_call": len(obs.samples) + 1})
+            return __orig(seed)
+
+        patches.everywhere(manual_seed, observed_manual_seed)
 
     # -- checkpoint loading ---------------------------------------------------------------------------
     load_checkpoint = utils_infer.load_checkpoint
