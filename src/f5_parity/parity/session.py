@@ -250,9 +250,17 @@ class ParitySession:
             expected = rate * len(gen.encode())
             ratio = (total - ref_len) / expected if expected else float("inf")
             if abs(ratio - 1) > DURATION_RATE_WARN:
-                warnings.append(Warning_("duration", case.name,
-                    f"infer's duration estimate for the gen text is {ratio:.2f}x the reference's own rate "
-                    f"({total - ref_len} frames for {len(gen.encode())} bytes)", {"ratio": ratio, "frames": total - ref_len}))
+                message = (f"infer's duration estimate for the gen text is {ratio:.2f}x the reference's own rate "
+                           f"({total - ref_len} frames for {len(gen.encode())} bytes)")
+                metrics = {"ratio": ratio, "frames": total - ref_len}
+                slowed = _speed_used(infer, ref_len, framed_ref, gen, total)
+                if slowed is not None:  # F5-TTS #460, #1155: a short text gets frames for several times its words
+                    speed = infer.value("duration").get("speed") or 1.0
+                    message += (f": infer_process estimated it at speed {slowed:.2f}, not the path's speed {speed:g} "
+                                 "(its byte-ratio rule slows a short gen text); give the path fix_duration (reference "
+                                 "plus generated seconds) or a longer gen text")
+                    metrics["speed_used"] = round(slowed, 2)
+                warnings.append(Warning_("duration", case.name, message, metrics))
             for label, text in (("ref text", case.ref_text), ("gen text", case.gen_text)):
                 chars = frontend(apply_unicode(text, infer.value("text").get("unicode", "as-is")), "pinyin")
                 outside = sorted({c for c in chars if c not in vocab})
@@ -351,6 +359,17 @@ class ParitySession:
             seconds=time.perf_counter() - start,
             unbuilt=unbuilt,
         )
+
+
+def _speed_used(infer: PathSpec, ref_len: int, framed_ref: str, gen: str, total: int) -> float | None:
+    """The speed the byte-ratio estimate really used (frames the bytes alone give / frames it allotted), when it is
+    not the path's own speed: infer_process's rule changed it (paths/stages.py total_duration holds the rule)."""
+    d = infer.value("duration")
+    if d.get("rule") != "bytes" or d.get("fix_duration") is not None or total <= ref_len:
+        return None
+    used = ref_len / max(1, len(framed_ref.encode())) * len(gen.encode()) / (total - ref_len)
+    speed = d.get("speed") or 1.0
+    return used if abs(used - speed) > 0.05 * speed else None  # int() of the frames moves it by under 5 %
 
 
 _STAGE_ORDER = ("tokens", "cond_mel", "duration", "noise", "timesteps", "velocity", "final_mel", "wav")
