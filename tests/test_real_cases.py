@@ -137,7 +137,28 @@ def test_a_long_reference_with_its_whole_transcript_is_named_with_the_clip(fixtu
     clip = next(w for w in data["warnings"] if w["factor"] == "ref-audio")
     assert clip["metrics"]["seconds_in"] > 12 > clip["metrics"]["seconds_used"], clip
     assert "keeps the whole transcript" in clip["message"]
+    assert not clip["metrics"]["cut_without_pause"] and "no pause" not in clip["message"]  # cut at espeak's pauses
     assert "keeps the whole transcript" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_long_reference_without_a_pause_is_said_to_be_cut_inside_the_sound(fixture_set, tmp_path):
+    """F5-TTS #311, #306: preprocess_ref_audio_text cuts a long reference at a pause; over steady background
+    sound it finds none and cuts at the 12 s limit, inside a word. The clip warning says so, with the fix."""
+    import numpy as np
+
+    from f5_parity.cases.speech import speak
+    from f5_parity.scoring.audio import F5_SAMPLE_RATE, read_audio, write_wav
+
+    fs = fixture_set
+    speech = read_audio(speak(LONG_TEXT, tmp_path / "long_ref.wav", words_per_minute=120)).samples
+    hum = 0.04 * np.sin(2 * np.pi * 100 * np.arange(speech.size) / F5_SAMPLE_RATE)  # mains hum: never silent
+    ref = write_wav(tmp_path / "hum_ref.wav", (0.7 * speech + hum).astype(np.float32), F5_SAMPLE_RATE)
+    rc, data = _run(tmp_path, fs.checkpoints["trainer"], *_trainer(fs), "--ref-audio", str(ref), "--ref-text",
+                    LONG_TEXT, "--infer-config", str(fs.config), "--infer-vocab", str(fs.vocab), "--no-infer-ema")
+    clip = next(w for w in data["warnings"] if w["factor"] == "ref-audio")
+    assert clip["metrics"]["cut_without_pause"] is True and clip["metrics"]["seconds_used"] >= 12, clip
+    assert "found no pause to cut at" in clip["message"] and "give a reference under 12 s" in clip["message"]
+    assert "found no pause to cut at" in (tmp_path / "report" / "report.md").read_text()
 
 
 # --- F5-TTS #872: an infer config with mel_spec_type bigvgan on a vocos-trained model -------------------------

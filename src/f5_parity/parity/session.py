@@ -240,9 +240,15 @@ class ParitySession:
                         + "; ".join(f"stored {a!r}, now {b!r}" for a, b in changes), {"changes": changes}))
             ref = load_reference(infer, case)
             if ref.seconds_in > CLIP_SECONDS and ref.seconds_used < ref.seconds_in - 0.05:
+                # at the limit itself: f5 found no pause to cut at and cut the sound at 12 s (F5-TTS #311, #306)
+                hard_cut = ref.seconds_used >= CLIP_SECONDS
                 warnings.append(Warning_("ref-audio", case.name,
                     f"reference is {ref.seconds_in:.1f} s; infer clips it to {ref.seconds_used:.1f} s but keeps the whole "
-                    "transcript, so text and audio no longer match", {"seconds_in": ref.seconds_in, "seconds_used": ref.seconds_used}))
+                    "transcript, so text and audio no longer match"
+                    + ("; it found no pause to cut at, so the cut at the 12 s limit falls inside the sound (the "
+                       "reference's last word is likely cut off): give a reference under 12 s, cut at a pause, with "
+                       "its own transcript" if hard_cut else ""),
+                    {"seconds_in": ref.seconds_in, "seconds_used": ref.seconds_used, "cut_without_pause": hard_cut}))
             # duration: the estimate for the held-out text against the reference's own speaking rate
             tokens, framed_ref, gen = framed_text(infer, ref, case, gen_text=case.gen_text)
             total, ref_len = total_duration(infer, ref.wav.shape[-1] // mel["hop_length"] + 1, ref, framed_ref, gen)
