@@ -334,3 +334,19 @@ def test_each_run_probe_is_not_pass_on_a_failing_run():
         "pooled": {"trainer": {"cer": 0.1, "wer": 0.2, "similarity": 0.9},
                    "infer-copy": {"cer": 0.6, "wer": 0.9, "similarity": 0.5}}}))
     assert scores.status == Status.WARN
+
+
+def test_the_finite_probe_counts_exactly_where_a_sum_would_mislead(tmp_path, fixture_set):
+    """Huge finite weights whose sum overflows are still finite; +inf and -inf (whose sum is NaN) are two infs."""
+    import torch
+
+    ckpt = torch.load(fixture_set.checkpoints["trainer"], map_location="cpu", weights_only=True)
+    keys = [k for k, v in ckpt["model_state_dict"].items() if torch.is_floating_point(v) and v.numel() > 1]
+    ckpt["model_state_dict"][keys[0]].fill_(3e38)  # finite; any two of them sum to inf in float32
+    bad = ckpt["ema_model_state_dict"][f"ema_model.{keys[1]}"].view(-1)
+    bad[0], bad[1] = float("inf"), float("-inf")
+    torch.save(ckpt, tmp_path / "edge.pt")
+    fin = _run(checkpoint=str(tmp_path / "edge.pt"), config=str(fixture_set.config),
+               vocab=str(fixture_set.vocab))["ckpt.finite"]
+    assert fin.metrics["raw_nan"] == 0 and fin.metrics["raw_inf"] == 0
+    assert fin.metrics["ema_inf"] == 2 and fin.metrics["ema_nan"] == 0 and fin.status == Status.FAIL

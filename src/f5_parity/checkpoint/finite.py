@@ -45,6 +45,11 @@ def nonfinite_counts(ck: CheckpointFile, *, examples: int = 5, chunk: int = 1 <<
             nan = inf = 0
             for start in range(0, flat.numel(), chunk):
                 part = flat[start:start + chunk]
+                # One pass decides the usual case: a NaN or an inf makes the sum NaN or inf, so a finite sum
+                # means a clean chunk. A non-finite sum (a bad value, or finite values overflowing) is counted.
+                # fp16/bf16 are summed in fp32, where their values cannot overflow a 16M-value chunk.
+                if bool(torch.isfinite(part.sum(dtype=torch.float32 if part.element_size() < 4 else None))):
+                    continue
                 nan += int(torch.isnan(part).sum())
                 inf += int(torch.isinf(part).sum())
             report.tensors += 1
