@@ -502,3 +502,21 @@ def test_user_files_are_never_written(files):
     C.simulate_loads(ck, None, 99)
     assert {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()} == before
     assert sha256_file(files["trainer"]) == sha
+
+
+def test_a_files_digest_is_read_once_and_read_again_when_the_file_changes(tmp_path):
+    """sha256_file remembers a digest only while the file's size and mtime hold: the Trainer rewrites
+    model_last.pt in place with the same size, and a sweep must see the new content."""
+    import hashlib
+    import os
+
+    from f5_parity.files import sha256_file
+
+    p = tmp_path / "model_last.pt"
+    p.write_bytes(b"a" * 4096)
+    assert sha256_file(p) == hashlib.sha256(b"a" * 4096).hexdigest()
+    st = os.stat(p)
+    p.write_bytes(b"b" * 4096)  # same size, in place
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert sha256_file(p) == hashlib.sha256(b"b" * 4096).hexdigest()
+    assert sha256_file(p) == sha256_file(str(p))  # one file, however it is named

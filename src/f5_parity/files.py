@@ -10,12 +10,28 @@ from pathlib import Path
 from typing import Any
 
 
+_SHA256: dict[tuple, str] = {}  # (file identity, size, mtime) -> digest, for this process
+
+
+def _identity(path: str | Path) -> tuple:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The file's sha256, read once per process while its size and mtime hold (a sweep hashes each
+    checkpoint to key its cache and again in the anatomy probe: gigabytes each at Base size)."""
+    key = _identity(path)
+    if key in _SHA256:
+        return _SHA256[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if _identity(path) == key:  # unchanged while it was read: the digest is the file's
+        _SHA256[key] = digest
+    return digest
 
 
 def cache_dir() -> Path:
