@@ -334,3 +334,38 @@ def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
     assert [(b["checkpoint"], b["kind"], b["culprits"], b["after"]) for b in parity] == [
         ("model_5.pt", "parity", ["vocab"], "model_4.pt")]
     assert first == checks[0]
+
+
+def test_the_oldest_checkpoint_is_observed_once_and_judged_as_run_judges_it(trained, tmp_path):
+    """The sweep observes the user's path on the oldest checkpoint while it assembles the run; that
+    checkpoint's verdict takes that observation instead of observing the same file again, and must judge
+    the file exactly as `parity-check run` does on it."""
+    from f5_parity.parity import observed as observed_module
+
+    run, broken = trained
+    sources = [run.checkpoint_dir / "model_1.pt", run.checkpoint_dir / "model_2.pt"]
+    original, calls = observed_module.observe_infer_path, []
+
+    def counted(*args, **kwargs):
+        calls.append(args[1].locate("weights", "checkpoint"))
+        return original(*args, **kwargs)
+
+    observed_module.observe_infer_path = counted
+    try:
+        assert cli.main(_argv(run, sources, tmp_path / "sweep")) == 0
+    finally:
+        observed_module.observe_infer_path = original
+    assert sorted(Path(c).name for c in calls) == ["model_1.pt", "model_2.pt"]  # once per file
+
+    swept = _load(tmp_path / "sweep")
+    row = next(c for c in swept["checkpoints"] if c["name"] == "model_1.pt")
+    from_sweep = json.loads((tmp_path / "sweep" / row["run"]).read_text(encoding="utf-8"))
+    argv = _argv(run, [sources[0]], tmp_path / "run")
+    flags = argv[2:argv.index("--train-log")] + ["--out", str(tmp_path / "run"), "--mode", "fast"]
+    assert cli.main(["run", str(sources[0]), *flags]) == 0
+    from_run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    for key in ("verdict", "culprits", "factors", "stages"):
+        assert from_sweep[key] == from_run[key], key
+    obs_sweep, obs_run = from_sweep["observed_infer"], from_run["observed_infer"]
+    assert obs_sweep["factors"] == obs_run["factors"] and obs_sweep["mirror_check"] == obs_run["mirror_check"]
+    assert obs_sweep["status"] == obs_run["status"] == "observed"

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from f5_parity.engine.requests import SweepRequest
 from f5_parity.errors import InputError
+from f5_parity.parity.sweep import ObservedPath
 
 
 @dataclass
@@ -68,8 +69,8 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         thresholds, source = load_thresholds(gate_flags(request), request.cwd)
         first = _first_checkpoint(request, procs)
         out = request.out_folder
-        train, infer, cases, runner, fingerprint, notes, predicted = _built_on_main(request.for_checkpoint(first), thresholds,
-                                                                         out, procs)
+        (train, infer, cases, runner, fingerprint, notes, predicted), observed_first = _built_on_main(
+            request.for_checkpoint(first), thresholds, out, procs)
         settings = SweepSettings(
             train=train, infer=infer, cases=cases, mode=request.mode,
             seeds=tuple(range(request.seed, request.seed + request.seeds)), weight_sets=request.weight_sets,
@@ -90,7 +91,8 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         def render(report) -> None:
             write_sweep_files(report, out, junit=junit)
 
-        s = Sweep(request.run, settings, out, processes=procs, progress=progress, on_report=render)
+        s = Sweep(request.run, settings, out, processes=procs, progress=progress, on_report=render,
+                  observed={first: observed_first} if observed_first is not None else None)
         if request.watch:
             report = s.watch(poll_seconds=request.poll, timeout_seconds=request.watch_timeout)
         else:
@@ -101,16 +103,20 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
 
 
 def _built_on_main(request, thresholds, out: Path, procs):
-    """The specs, cases and infer runner, built once on the main process and sent to the others.
+    """The specs, cases and infer runner, built once on the main process and sent to the others; and, on the
+    main process, the observation of the user's path made while building them (None elsewhere).
 
-    The user's infer path is observed here on the oldest checkpoint (bad input is said before any work), and
-    again on every checkpoint by the sweep (parity/sweep.py _verdict), from the spec the flags predict."""
+    The user's infer path is observed here on the oldest checkpoint (bad input is said before any work), in
+    fast mode whatever the sweep's mode: every checkpoint's verdict observes the path in fast mode (parity/
+    sweep.py _verdict), and a full generation here would be thrown away. That observation is the oldest
+    checkpoint's own: its verdict takes it instead of observing the same file again with the same inputs."""
     from f5_parity.engine.assemble import build_session, infer_kwargs
     from f5_parity.paths.spec import infer_spec
 
-    payload = None
+    payload, observed_first = None, None
     if procs.is_main:
         try:
+            request.mode = "fast"  # a copy made for this checkpoint (SweepRequest.for_checkpoint)
             built = build_session(request, thresholds, workdir=out / "observed")
             s = built.session
             ckpt = Path(request.checkpoint)  # the spec the flags predict: observed again on every checkpoint
@@ -118,6 +124,8 @@ def _built_on_main(request, thresholds, out: Path, procs):
             predicted = infer_spec(ckpt, seed=request.seed, device=request.device,
                                    **infer_kwargs(request, ckpt, vocoder_path, []))
             payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted))
+            observed = None if built.observation.failure is not None else s.infer
+            observed_first = ObservedPath(built.observation, observed, s.cases[0], list(built.runner.observed))
         except InputError as exc:
             payload = ("input", exc.problem, exc.fix)
             procs.broadcast(payload)
@@ -130,7 +138,7 @@ def _built_on_main(request, thresholds, out: Path, procs):
         raise InputError(payload[1], payload[2])
     if payload[0] == "internal":
         raise RuntimeError(f"the main process failed: {payload[1]}")
-    return payload[1]
+    return payload[1], observed_first
 
 
 def _first_checkpoint(request: SweepRequest, procs):

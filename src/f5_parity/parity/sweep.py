@@ -335,13 +335,29 @@ class Processes:
 # --- the engine --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class ObservedPath:
+    """The user's path as observed on one checkpoint (parity/observed.py observe_infer_path, fast mode): the
+    report's observation, the spec it derived (None when the path failed), the case it generated, and the
+    runner's summary of the run."""
+
+    observation: Any  # parity.observed.InferObservation
+    spec: PathSpec | None
+    case: Case
+    runner_observed: list[dict[str, Any]]
+
+
 class Sweep:
     """One sweep over a run's checkpoints into an output folder (see the module docstring)."""
 
     def __init__(self, sources: list[str | Path], settings: SweepSettings, out_dir: str | Path, *,
                  processes: Processes | None = None, progress: Progress | None = None,
-                 on_report: Callable[[SweepReport], None] | None = None):
+                 on_report: Callable[[SweepReport], None] | None = None,
+                 observed: dict[str, ObservedPath] | None = None):
         self.sources = [str(s) for s in sources]
+        # checkpoint path -> the user's path already observed on it by this process (the oldest checkpoint,
+        # observed while the run was assembled): its verdict takes that observation, once
+        self._observed = dict(observed or {})
         self.settings = settings
         self.out = Path(out_dir)
         self.procs = processes or Processes()
@@ -474,9 +490,14 @@ class Sweep:
         try:
             if s.infer_predicted is not None:  # the user's path observed on this very file (fast: to its first sample)
                 predicted = self._retarget(s.infer_predicted, entry)
-                observation, observed, _, case = observe_infer_path(
-                    runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
-                    workdir=scratch / "observed", pool=pool)
+                done = self._observed.pop(entry.path, None)
+                if done is not None:  # observed on this file, with these inputs, while the run was assembled
+                    observation, observed, case = done.observation, done.spec, done.case
+                    runner.observed.extend(done.runner_observed)
+                else:
+                    observation, observed, _, case = observe_infer_path(
+                        runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
+                        workdir=scratch / "observed", pool=pool)
                 infer, failure = observed or predicted, observation.failure
                 if runner.kind == "script" and observed is not None:
                     cases = [case]
