@@ -190,7 +190,6 @@ def _generation_thread() -> str:
     """Where the installed infer_batch_process runs CFM.sample, found by running it, not by reading it."""
     import threading
 
-    import numpy as np
     import torch
     from f5_tts.infer import utils_infer
 

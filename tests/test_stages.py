@@ -240,3 +240,33 @@ def test_memo_keys_ignore_the_order_settings_were_read_in(fixture_set):
     assert pool.model_key(reordered) == pool.model_key(spec)
     assert _digest({"a": 1, "b": {"c": 2, "d": 3}}) == _digest({"b": {"d": 3, "c": 2}, "a": 1})
     assert _digest({"a": 1}) != _digest({"a": 2})
+
+
+@pytest.mark.parametrize("use_ema", [False, True])
+def test_the_pools_model_equals_the_one_f5s_load_model_builds(fixture_set, use_ema):
+    """The pool builds its models without the constructors' random draws and takes the checkpoint's tensors
+    as its parameters (paths/stages.py ModelPool.model); f5's own load_model initialises, then copies. Every
+    parameter and buffer (the ones no checkpoint saves too) and the backbone's output must be the same."""
+    from f5_tts.infer.utils_infer import load_model
+    from f5_tts.model import DiT
+
+    from f5_parity.paths.stages import ModelPool
+
+    fs = fixture_set
+    spec = infer_spec(fs.checkpoints["trainer"], infer_config=str(fs.config), infer_vocab=fs.vocab, use_ema=use_ema)
+    ours = ModelPool("cpu").model(spec)
+    arch = {k: v for k, v in spec.value("arch").items() if k != "backbone"}
+    theirs = load_model(DiT, arch, str(fs.checkpoints["trainer"]), vocab_file=str(fs.vocab), use_ema=use_ema,
+                        device="cpu").eval()
+    mine, f5s = dict(ours.named_parameters()), dict(theirs.named_parameters())
+    assert mine.keys() == f5s.keys()
+    assert all(torch.equal(mine[k], f5s[k]) and mine[k].dtype == f5s[k].dtype for k in mine)
+    mine, f5s = dict(ours.named_buffers()), dict(theirs.named_buffers())
+    assert mine.keys() == f5s.keys() and all(torch.equal(mine[k], f5s[k]) for k in mine)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 40, ours.num_channels, generator=g)
+    text = torch.randint(1, 10, (1, 12), generator=g)
+    with torch.inference_mode():
+        a, b = (m.transformer(x=x, cond=x, text=text, time=torch.tensor([0.3]), drop_audio_cond=False,
+                              drop_text=False) for m in (ours, theirs))
+    assert torch.equal(a, b)

@@ -382,6 +382,7 @@ class Sweep:
         self._asr = None
         self.report: SweepReport | None = None
         self._seconds: dict[str, float] = {}
+        self._unit_seconds: dict[str, dict[str, float]] = {}  # checkpoint -> unit -> seconds (computed this run)
         self.skip_unreadable = False
         self._training_log: tuple[Any, dict[str, Any] | None] | None = None  # (the files' state, what was read)
         self._acoustic = None  # scoring.acoustic.AcousticScorer, made on the first score unit
@@ -600,6 +601,7 @@ class Sweep:
         from f5_parity.scoring.audio import write_wav
 
         for item in gathered:
+            self._unit_seconds.setdefault(item["name"], {})[item["unit"]] = round(item["seconds"], 2)
             result = dict(item["result"])
             if item.get("wav") is not None and "error" not in result:
                 samples, sr = item["wav"]
@@ -663,7 +665,8 @@ class Sweep:
             training_log=self.training_log([c["update"] for c in checkpoints if c["update"] is not None]),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
-                       "seconds_per_checkpoint": {k: round(v, 2) for k, v in self._seconds.items()}},
+                       "seconds_per_checkpoint": {k: round(v, 2) for k, v in self._seconds.items()},
+                       "seconds_per_unit": self._unit_seconds},
         )
 
     def _publish(self, planned, failed) -> SweepReport:

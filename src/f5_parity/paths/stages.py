@@ -100,20 +100,26 @@ class ModelPool:
             return self._models[key]
         backbone = arch.pop("backbone", "DiT")
         vocab_chars = read_vocab_chars(spec.locate("vocab", "path"))
-        # The constructor load_model uses (utils_infer.py L251-266).
+        # The constructor load_model uses (utils_infer.py L251-266), without its random initialisation: every
+        # parameter and saved buffer is then taken from the checkpoint (strict), and the buffers it does not
+        # save are computed by the constructors themselves, not drawn. At F5TTS_v1_Base size the draws cost
+        # seconds per model; tests/test_stages.py proves the model equal to one built and loaded as F5 does.
         try:
-            model = CFM(
-                transformer=build_backbone(backbone, arch, text_num_embeds=len(vocab_chars),
-                                           mel_dim=mel["n_mel_channels"]),
-                mel_spec_kwargs=mel,
-                odeint_kwargs=dict(method=spec.value("sampler").get("ode", "euler")),
-                vocab_char_map={c: i for i, c in enumerate(vocab_chars)},
-            )
+            with _without_random_init():
+                model = CFM(
+                    transformer=build_backbone(backbone, arch, text_num_embeds=len(vocab_chars),
+                                               mel_dim=mel["n_mel_channels"]),
+                    mel_spec_kwargs=mel,
+                    odeint_kwargs=dict(method=spec.value("sampler").get("ode", "euler")),
+                    vocab_char_map={c: i for i, c in enumerate(vocab_chars)},
+                )
         except (TypeError, UnbuildableArch) as exc:
             raise UnbuildableSpec(f"arch does not construct: {exc}") from None
         sd = self._weight_set(spec.locate("weights", "checkpoint"), spec.value("weights")["set"])
         try:
-            model.load_state_dict(sd)  # strict, like load_checkpoint
+            # strict, like load_checkpoint; assign: the parameters are the checkpoint's (memory-mapped, read
+            # only here) tensors, not a copy into fresh memory, and .to() below converts the dtype as F5 does
+            model.load_state_dict(sd, assign=True)
         except RuntimeError as exc:
             raise UnbuildableSpec(str(exc).splitlines()[0] + " ...") from None
         model = model.to(DTYPES[spec.value("dtype").get("weights", "fp32")]).to(self.device).eval()
@@ -310,6 +316,24 @@ def _digest(*parts: Any) -> str:
         else:
             h.update(_canonical(part).encode())
     return h.hexdigest()
+
+
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+
+
+@contextlib.contextmanager
+def _without_random_init():
+    """torch.nn.init's fills as no-ops while a model whose every parameter is loaded next is constructed."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS if hasattr(torch.nn.init, name)}
+    try:
+        for name in saved:
+            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
 
 
 class StageRunner:
