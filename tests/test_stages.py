@@ -269,4 +269,5 @@ def test_the_pools_model_equals_the_one_f5s_load_model_builds(fixture_set, use_e
     with torch.inference_mode():
         a, b = (m.transformer(x=x, cond=x, text=text, time=torch.tensor([0.3]), drop_audio_cond=False,
                               drop_text=False) for m in (ours, theirs))
-    assert torch.equal(a, b)
+    # the same weights and buffers (exactly, above); the outputs to float32 rounding, whatever the BLAS
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
