@@ -270,6 +270,31 @@ def test_transcript_features_run_on_one_blas_thread_whatever_the_outer_limit(fw,
     assert texts[1] == texts[2]
 
 
+def test_loading_and_running_faster_whisper_leaves_torchs_thread_count_alone(asr_cache, clean_cases):
+    """CTranslate2 shares its OpenMP runtime with torch and sets the runtime's thread count as it loads: torch
+    then ran every later generation on that count, so a process's generations before and after its first ASR
+    load differed in their low bits (a 2-process sweep differed from a 1-process one). In a fresh process whose
+    torch runs one thread more than the cores it may use (a count CTranslate2 would not pick), the count is the
+    same after the load and after a transcription, and CTranslate2 was given it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, torch\n"
+        "from f5_parity.scoring import asr as A\n"
+        "wanted = len(os.sched_getaffinity(0)) + 1 if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1) + 1\n"
+        "torch.set_num_threads(wanted)\n"
+        "m = A.load_asr()\n"
+        "after_load = torch.get_num_threads()\n"
+        f"m.transcribe(A.audio_for_asr({str(clean_cases[0].wav)!r}).samples)\n"
+        "print(wanted, after_load, torch.get_num_threads(), m.describe()['cpu_threads'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wanted, after_load, after_transcribe, given = map(int, proc.stdout.split()[-4:])
+    assert after_load == after_transcribe == given == wanted
+
+
 # ----------------------------------------------------------------------------- acceptance figures
 
 

@@ -15,6 +15,7 @@ back empty). Audio goes in as 16 kHz float32 arrays; nothing here shells out to 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -565,7 +566,8 @@ def _load_faster_whisper(resolved: ResolvedModel, device: str, compute_type: str
             "pass such a folder, or use --asr-backend openai-whisper for an openai-whisper .pt checkpoint",
         )
     # Explicit threads: CTranslate2's default (4) oversubscribes a 2-core machine.
-    model = WhisperModel(location, device=device, compute_type=compute_type, cpu_threads=cpu_threads())
+    with torch_threads_kept():
+        model = WhisperModel(location, device=device, compute_type=compute_type, cpu_threads=cpu_threads())
     _LOADED[key] = model
     return model
 
@@ -621,11 +623,28 @@ def _load_openai_whisper(resolved: ResolvedModel, device: str):
 
 
 def cpu_threads() -> int:
-    """CPU threads for inference: the cores this process may use."""
+    """CPU threads for CTranslate2: as many as torch runs on in this process (OMP_NUM_THREADS, torchrun's one
+    per process, a caller's set_num_threads), so ASR neither oversubscribes the cores the processes share nor
+    idles those this one was given."""
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+@contextlib.contextmanager
+def torch_threads_kept():
+    """CTranslate2 sets the thread count of the OpenMP runtime it shares with torch: after a faster-whisper
+    load torch ran on CTranslate2's count, so a generation's low bits depended on whether the process had loaded
+    ASR yet (a 2-process sweep's first generation per process differed from the 1-process one). The count is put
+    back after every call into CTranslate2."""
+    import torch
+
+    before = torch.get_num_threads()
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _versions() -> dict[str, str]:
@@ -686,7 +705,7 @@ class FasterWhisperAsr(_WhisperAsrBase):
         # changes the features' last bits, and on borderline audio the beam then hears other words: the same wav
         # was transcribed differently with 1 and 2 threads. One BLAS thread makes the transcript the same on every
         # machine; CTranslate2's own cpu_threads do not change it (measured, tests/test_asr.py).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), torch_threads_kept():
             segments, info = self._model.transcribe(
                 samples, language=self.language, vad_filter=False, **self.options.to_dict()
             )
