@@ -118,3 +118,78 @@ def test_an_observed_use_epss_false_gives_the_engine_a_uniform_grid(fixture_set,
                                                                   if k != "use_epss"}}, spec.locators, spec.unknown)
     assert "use_epss" not in without.value("sampler")
     assert not mirror_check(without, case, obs.samples[0], gen_text=GEN).time_grid.passed
+
+
+# --- a sweep's later checkpoints: the velocity checked once per observed spec, the weights on every file ----
+
+
+def test_the_weights_mirror_check_passes_on_the_right_rebuild_and_fails_on_other_weights_or_grid(observed):
+    """weights_mirror_check: every tensor the path's model holds against the engine's model of the spec, and
+    the time grid. The right rebuild passes; the other weight set fails on the weights (naming tensors), another
+    step count on the grid."""
+    from f5_parity.parity.observed import weights_mirror_check
+    from f5_parity.paths.stages import ModelPool
+
+    call, spec, case = observed
+    right = weights_mirror_check(spec, case, call, gen_text=GEN, pool=ModelPool(), velocity_from="model_1.pt")
+    assert right.passed and right.weights_equal and right.time_grid.passed and right.velocity_from == "model_1.pt"
+    other = weights_mirror_check(_wrong(spec, "EMA swapped for raw"), case, call, gen_text=GEN, pool=ModelPool(),
+                                 velocity_from="model_1.pt")
+    assert not other.passed and other.weights_equal is False and "tensors differ" in other.note, other
+    grid = weights_mirror_check(_wrong(spec, "another step count"), case, call, gen_text=GEN, pool=ModelPool(),
+                                velocity_from="model_1.pt")
+    assert grid.weights_equal and not grid.passed and not grid.time_grid.passed
+
+
+def test_a_later_checkpoint_whose_weights_differ_from_the_engines_gets_the_whole_mirror_check(fixture_set, pt_cases,
+                                                                                              tmp_path):
+    """observe_infer_path given a passed reference for the same spec: equal weights take the reference's velocity
+    comparison (no forward pass of the path); weights that differ from the engine's (here the engine's model is
+    altered after it was built) get the whole check, the path's velocity computed after it stopped, and that check
+    fails on the velocity, as it must."""
+    from f5_parity.parity.observed import mirror_spec_key, observe_infer_path
+    from f5_parity.paths.spec import trainer_spec
+    from f5_parity.paths.stages import ModelPool
+
+    fs, c = fixture_set, pt_cases[0]
+    predicted = infer_spec(fs.checkpoints["trainer"], infer_config=str(fs.config), infer_vocab=fs.vocab,
+                           use_ema=False).with_value("sampler", nfe=NFE)
+    train = trainer_spec(fs.checkpoints["trainer"], train_config=str(fs.config), train_vocab=fs.vocab,
+                         vocoder_path=None)
+    case = Case(c.name, c.wav, c.text, GEN)
+
+    def observe(pool, reference):
+        report, spec, _, _ = observe_infer_path(InferRunner(), predicted, train, case, mode="fast", seed=0,
+                                                device="cpu", workdir=tmp_path / "obs", pool=pool,
+                                                mirror_reference=reference)
+        return report.mirror_check, spec
+
+    full, spec = observe(ModelPool(), None)
+    assert full.passed and full.velocity_passed and full.velocity_from is None
+    key = mirror_spec_key(spec)
+    assert full.spec_key == key
+    reused, _ = observe(ModelPool(), (key, "model_1.pt"))
+    assert reused.passed and reused.weights_equal and reused.velocity_from == "model_1.pt"
+    assert reused.velocity_passed is None and reused.to_dict()["velocity_from"] == "model_1.pt"
+    altered = ModelPool()
+    with torch.no_grad():
+        next(altered.model(spec).transformer.parameters()).add_(0.5)
+    refused, _ = observe(altered, (key, "model_1.pt"))
+    assert refused.velocity_from is None and refused.velocity_passed is False and not refused.passed, refused
+    other_spec, _ = observe(ModelPool(), ("another spec's key", "model_1.pt"))
+    assert other_spec.velocity_from is None and other_spec.velocity_passed  # not the same spec: the whole check
+
+
+def test_the_velocity_computed_after_the_path_stopped_equals_the_one_computed_at_its_stop(observed, fixture_set,
+                                                                                        pt_cases):
+    """The deferred observation (velocity_at_stop=False) keeps the call's model and inputs as the path left
+    them: path_velocity afterwards gives the velocity the observer computes at the stop."""
+    from f5_parity.paths.observe import path_velocity
+
+    call, spec, case = observed
+    predicted = infer_spec(fixture_set.checkpoints["trainer"], infer_config=str(fixture_set.config),
+                           infer_vocab=fixture_set.vocab, use_ema=False).with_value("sampler", nfe=NFE)
+    obs, _ = _run(InferRunner(), predicted, case, mode="fast", seed=0, device="cpu", gen_text=GEN,
+                  defer_velocity=True)
+    assert obs.error is None and obs.samples[0].velocity is None
+    assert torch.equal(path_velocity(obs.samples[0], 0), call.velocity)

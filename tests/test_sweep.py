@@ -380,3 +380,9 @@ def test_the_oldest_checkpoint_is_observed_once_and_judged_as_run_judges_it(trai
     obs_sweep, obs_run = from_sweep["observed_infer"], from_run["observed_infer"]
     assert obs_sweep["factors"] == obs_run["factors"] and obs_sweep["mirror_check"] == obs_run["mirror_check"]
     assert obs_sweep["status"] == obs_run["status"] == "observed"
+    # the later file: observed on itself, the same spec, so its weights are compared and the velocity is model_1's
+    row = next(c for c in swept["checkpoints"] if c["name"] == "model_2.pt")
+    later = json.loads((tmp_path / "sweep" / row["run"]).read_text(encoding="utf-8"))["observed_infer"]
+    assert later["status"] == "observed" and later["factors"] == obs_sweep["factors"]
+    check = later["mirror_check"]
+    assert check["passed"] and check["weights_equal"] and check["velocity_from"] == "model_1.pt", check

@@ -69,7 +69,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         thresholds, source = load_thresholds(gate_flags(request), request.cwd)
         first = _first_checkpoint(request, procs)
         out = request.out_folder
-        (train, infer, cases, runner, fingerprint, notes, predicted), observed_first = _built_on_main(
+        (train, infer, cases, runner, fingerprint, notes, predicted, mirror_reference), observed_first = _built_on_main(
             request.for_checkpoint(first), thresholds, out, procs)
         settings = SweepSettings(
             train=train, infer=infer, cases=cases, mode=request.mode,
@@ -79,7 +79,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
             language=request.language, infer_runner=runner, inspect_config=request.train_config,
             fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes,
             held_out=held_out_clips(request.held_out) if request.held_out else [],
-            quality_draws=request.quality_draws, infer_predicted=predicted,
+            quality_draws=request.quality_draws, infer_predicted=predicted, mirror_reference=mirror_reference,
             train_logs=[str(Path(request.train_log).absolute())] if request.train_log
             else [str(p.absolute()) for p in find_training_logs(request.run)])
         if not procs.is_main:
@@ -123,7 +123,11 @@ def _built_on_main(request, thresholds, out: Path, procs):
             vocoder_path = None if request.vocoder == "griffin-lim" else request.vocoder_path
             predicted = infer_spec(ckpt, seed=request.seed, device=request.device,
                                    **infer_kwargs(request, ckpt, vocoder_path, []))
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted))
+            check = built.observation.mirror_check if built.observation is not None else None
+            mirror_reference = ((check.spec_key, ckpt.name) if check is not None and check.passed
+                                and check.velocity_passed and check.spec_key else None)
+            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted,
+                              mirror_reference))
             observed = None if built.observation.failure is not None else s.infer
             observed_first = ObservedPath(built.observation, observed, s.cases[0], list(built.runner.observed))
         except InputError as exc:

@@ -118,13 +118,21 @@ class MirrorCheck:
     velocity_passed: bool | None = None
     time_grid: TimeGridCheck | None = None
     reason: str | None = None
+    # A sweep's later checkpoints: the velocity was compared on `velocity_from` (a checkpoint whose observed
+    # spec is this one's, its file aside), and here every weight the path loaded against the engine's model.
+    weights_equal: bool | None = None
+    velocity_from: str | None = None
+    spec_key: str | None = None  # mirror_spec_key of the observed spec checked (not serialized)
 
     def to_dict(self) -> dict[str, Any]:
         if not self.checked:
             return {"checked": False, "reason": self.reason}
-        return {"checked": True, "passed": self.passed, "rel_l2": self.rel_l2, "rel_tol": self.rel_tol,
-                "note": self.note, "velocity_passed": self.velocity_passed,
-                "time_grid": self.time_grid.to_dict() if self.time_grid else None}
+        out = {"checked": True, "passed": self.passed, "rel_l2": self.rel_l2, "rel_tol": self.rel_tol,
+               "note": self.note, "velocity_passed": self.velocity_passed,
+               "time_grid": self.time_grid.to_dict() if self.time_grid else None}
+        if self.velocity_from is not None:
+            out.update(weights_equal=self.weights_equal, velocity_from=self.velocity_from)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "MirrorCheck | None":
@@ -132,7 +140,8 @@ class MirrorCheck:
             return None
         return cls(checked=bool(d.get("checked")), passed=d.get("passed"), rel_l2=d.get("rel_l2"),
                    rel_tol=d.get("rel_tol"), note=d.get("note") or "", velocity_passed=d.get("velocity_passed"),
-                   time_grid=TimeGridCheck.from_dict(d.get("time_grid")), reason=d.get("reason"))
+                   time_grid=TimeGridCheck.from_dict(d.get("time_grid")), reason=d.get("reason"),
+                   weights_equal=d.get("weights_equal"), velocity_from=d.get("velocity_from"))
 
 
 @dataclass
@@ -309,7 +318,8 @@ def nonfinite_failure(model) -> PathFailure | None:
 
 
 def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: int, device: str,
-         gen_text: str | None, model=None, vocoder=None, probe_velocity: bool = True) -> tuple[Observation, Any]:
+         gen_text: str | None, model=None, vocoder=None, probe_velocity: bool = True,
+         defer_velocity: bool = False) -> tuple[Observation, Any]:
     from f5_parity.paths.infer import run_api, run_custom, run_infer_cli, run_script
 
     def path():
@@ -323,7 +333,7 @@ def _run(runner: InferRunner, spec: PathSpec, case: Case, *, mode: str, seed: in
         return run_infer_cli(spec, case, model=model, vocoder=vocoder, device=device, gen_text=gen_text)
 
     return run_observed(path, stop_at_first_sample=(mode == "fast"), velocity_seed=seed,
-                        probe_velocity=probe_velocity)
+                        probe_velocity=probe_velocity and not defer_velocity, velocity_at_stop=not defer_velocity)
 
 
 def script_case(obs: Observation, fallback: Case) -> Case:
@@ -336,13 +346,22 @@ def script_case(obs: Observation, fallback: Case) -> Case:
 
 
 def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec, case: Case, *, mode: str,
-                       seed: int, device: str, workdir: Path, pool=None
+                       seed: int, device: str, workdir: Path, pool=None,
+                       mirror_reference: tuple[str, str] | None = None
                        ) -> tuple[InferObservation, PathSpec | None, Any, Case]:
     """Run the user's infer path on `case` and derive the spec it really used.
 
+    `mirror_reference` (a sweep's checkpoints after the first): (mirror_spec_key, checkpoint) of a passed
+    mirror check. Where this observation derives the same spec (its file aside), the velocity comparison is
+    that checkpoint's and this one compares the weights the path loaded, every tensor, and the time grid
+    (weights_mirror_check): the path stops at its first CFM.sample without a forward pass. Any other spec,
+    or weights that differ, gets the whole mirror check here.
+
     Returns (the observation for the report, the observed spec or None when the path failed, the
     path's generation in full mode for reuse, the case it generated — a script's own)."""
-    obs, result = _run(runner, predicted, case, mode=mode, seed=seed, device=device, gen_text=case.gen_text)
+    defer = mirror_reference is not None and mode == "fast"
+    obs, result = _run(runner, predicted, case, mode=mode, seed=seed, device=device, gen_text=case.gen_text,
+                       defer_velocity=defer)
     report = InferObservation(runner.kind, runner.target, "observed", mode, observation=obs.to_dict())
     if obs.exit_code not in (None, 0):
         report.notes.append(f"the script exited with code {obs.exit_code}")
@@ -381,11 +400,71 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     report.factors = {fid: ObservedFactor(predicted.value(fid), observed.value(fid),
                                           predicted.value(fid) == observed.value(fid)) for fid in predicted.values}
     first = obs.samples[0]
-    if first.velocity is not None:
+    key = mirror_spec_key(observed)
+    if defer and mirror_reference[0] == key:
+        report.mirror_check = weights_mirror_check(observed, case, first, gen_text=gen_text, pool=pool,
+                                                   velocity_from=mirror_reference[1])
+        if not report.mirror_check.passed:  # the weights or the grid differ: the whole check, here
+            report.mirror_check = None
+    if report.mirror_check is None and (first.velocity is not None or defer):
+        if first.velocity is None:
+            from f5_parity.paths.observe import path_velocity
+
+            first.velocity = path_velocity(first, seed)
         report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text, pool=pool)
+    if report.mirror_check is not None:
+        report.mirror_check.spec_key = key
     runner.observed.append({"case": case.name, "path": "infer", "runner": runner.kind,
                             **_run_summary(obs, observed)})
     return report, observed, result, case
+
+
+def mirror_spec_key(spec: PathSpec) -> str:
+    """What the engine computes a velocity from, its checkpoint file aside: every factor's value and locator
+    (a reference the path wrote to a scratch folder by its bytes, not its per-checkpoint path)."""
+    import hashlib
+
+    from f5_parity.paths.stages import _canonical
+
+    locators = {f: dict(loc) for f, loc in spec.locators.items()}
+    locators.get("weights", {}).pop("checkpoint", None)
+    wav = locators.get("ref-audio", {}).get("wav")
+    if wav is not None and Path(wav).is_file():
+        locators["ref-audio"]["wav"] = hashlib.sha256(Path(wav).read_bytes()).hexdigest()
+    return _canonical((spec.values, locators))
+
+
+def weights_mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool, velocity_from: str
+                         ) -> MirrorCheck:
+    """The mirror check of a checkpoint whose observed spec was velocity-checked on `velocity_from`: what can
+    differ between the two is the file, so every tensor of the model the path loaded (its state_dict) must equal
+    the engine's model of the observed spec exactly, and the time grid is compared as in mirror_check."""
+    from f5_parity.f5.versions import time_grid
+    from f5_parity.paths.stages import StageRunner, UnbuildableSpec
+
+    try:
+        runner = StageRunner(pool)
+        stages = {name: value for name, value, _ in runner.iter_stages(
+            observed, case, ("tokens", "cond_mel", "duration", "noise", "timesteps"), gen_text=gen_text)}
+        engine = pool.model(observed).state_dict()
+    except UnbuildableSpec as exc:
+        return MirrorCheck(checked=False, reason=f"the engine cannot build the observed spec: {exc}")
+    path = call.model.state_dict()
+    differing = sorted(set(path) ^ set(engine)) or [
+        k for k in path if path[k].shape != engine[k].shape or path[k].dtype != engine[k].dtype
+        or not torch.equal(path[k].detach().cpu(), engine[k].detach().cpu())]
+    dtype = next(call.model.parameters()).dtype
+    path_grid = time_grid(call.steps, use_epss=call.use_epss, sway=call.sway_sampling_coef, dtype=dtype).float()
+    engine_grid = stages["timesteps"].float().cpu()
+    same_points = path_grid.shape == engine_grid.shape
+    grid_diff = float((path_grid - engine_grid).abs().max()) if same_points else None
+    grid_ok = bool(same_points and grid_diff <= 1e-6)
+    note = (f"velocity compared on {velocity_from} (the same observed spec); here the weights: "
+            + ("all equal" if not differing else f"{len(differing)} tensors differ ({', '.join(differing[:3])})"))
+    return MirrorCheck(checked=True, passed=bool(not differing and grid_ok), rel_tol=1e-4, note=note,
+                       time_grid=TimeGridCheck(passed=grid_ok, points=[int(engine_grid.numel()), int(path_grid.numel())],
+                                               max_abs_diff=grid_diff, atol=1e-6, use_epss=call.use_epss),
+                       weights_equal=not differing, velocity_from=velocity_from)
 
 
 def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> MirrorCheck:

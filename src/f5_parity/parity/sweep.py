@@ -167,6 +167,10 @@ class SweepSettings:
     # F5's own tensorboard log of the run (parity/training_log.py): drawn beside the flow loss, never judged,
     # so it is not part of the settings' digest
     train_logs: list[str] = field(default_factory=list)
+    # (mirror_spec_key, checkpoint name) of the mirror check passed on the oldest checkpoint while the run was
+    # assembled: a later checkpoint whose observed spec is the same compares its weights and time grid, and
+    # takes that velocity comparison (parity/observed.py weights_mirror_check); the evidence, not a setting
+    mirror_reference: tuple[str, str] | None = None
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -498,7 +502,7 @@ class Sweep:
                 else:
                     observation, observed, _, case = observe_infer_path(
                         runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
-                        workdir=scratch / "observed", pool=pool)
+                        workdir=scratch / "observed", pool=pool, mirror_reference=s.mirror_reference)
                 infer, failure = observed or predicted, observation.failure
                 if runner.kind == "script" and observed is not None:
                     cases = [case]

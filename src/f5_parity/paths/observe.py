@@ -266,6 +266,12 @@ def _velocity(model, call: SampleCall, seed: int) -> torch.Tensor:
         model.train(was_training)
 
 
+def path_velocity(call: SampleCall, seed: int) -> torch.Tensor:
+    """The velocity the observer computes at the first call, computed after the path stopped: on the call's
+    own model object (kept by the call) and inputs."""
+    return _velocity(call.model, call, seed)
+
+
 def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Tensor:
     from f5_parity.f5.versions import guided_velocity
 
@@ -276,12 +282,13 @@ def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Te
 
 @contextlib.contextmanager
 def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe_velocity: bool = False,
-            seed_each: int | None = None) -> Iterator[Observation]:
+            seed_each: int | None = None, velocity_at_stop: bool = True) -> Iterator[Observation]:
     """Record what the code run inside the block does at f5-tts's seams (see the module docstring).
 
     `seed_each` seeds torch's global RNG right before each CFM.sample: the Trainer draws its sample's
     noise unseeded, so this is how a logged sample becomes reproducible (the only hook that changes state,
-    and only when asked).
+    and only when asked). `velocity_at_stop` False: fast mode records the first call and stops without its
+    velocity (path_velocity computes it later from the call, when the caller finds it needs it).
     """
     import f5_tts.model as f5_model
     from f5_tts.infer import utils_infer
@@ -349,7 +356,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
             thread="caller" if threading.get_ident() == caller_thread else "worker",
         )
         obs.samples.append(call)
-        if (stop_at_first_sample or probe_velocity) and len(obs.samples) == 1:
+        if (probe_velocity or (stop_at_first_sample and velocity_at_stop)) and len(obs.samples) == 1:
             # the mirror check's evidence (about 1/nfe of a generation); leaves the RNG and the model as found
             call.velocity = _velocity(self, call, velocity_seed)
         if stop_at_first_sample:
@@ -501,7 +508,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
 
 def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0,
-                 probe_velocity: bool = False) -> tuple[Observation, Any]:
+                 probe_velocity: bool = False, velocity_at_stop: bool = True) -> tuple[Observation, Any]:
     """Run `fn` (a whole infer path) under observation. The path's own failure is recorded, not raised:
     an exception or a SystemExit (a script's exit 0 after it ran is not a failure) ends here. Ctrl-C is the
     user stopping parity-check, never a finding: KeyboardInterrupt propagates (the CLI exits 130). What the
@@ -509,7 +516,7 @@ def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_
     Returns (observation, what fn returned or None)."""
     result = None
     with observe(stop_at_first_sample=stop_at_first_sample, velocity_seed=velocity_seed,
-                 probe_velocity=probe_velocity) as obs:
+                 probe_velocity=probe_velocity, velocity_at_stop=velocity_at_stop) as obs:
         try:
             result = fn()
         except StopPath:

@@ -473,7 +473,11 @@ def _observed_lines(d: RunReport) -> list[str]:
             grid_text = (f"; time grid {'equal' if grid.passed else 'DIFFERENT'} over all "
                          f"{(grid.points or ['?'])[0]} points (max |diff| {_num(grid.max_abs_diff)})"
                          if grid else "")
-            lines += [("Mirror check: the engine's rebuild of this spec gives the same guided velocity as your "
+            lines += [(f"Mirror check: the engine's rebuild of this spec gave the same guided velocity as your "
+                       f"path's own model on {check.velocity_from} (the same observed spec, another file); on this "
+                       f"file every weight your path loaded equals the engine's{grid_text}."
+                       if check.passed and check.velocity_from else
+                       "Mirror check: the engine's rebuild of this spec gives the same guided velocity as your "
                        f"path's own model (rel L2 {_num(check.rel_l2)} <= {_num(check.rel_tol)})"
                        f"{grid_text}." if check.passed else
                        f"Mirror check FAILED: the engine's rebuild of this spec differs from your path's own model "
