@@ -89,7 +89,6 @@ def check(ctx: ProbeContext) -> ProbeResult:
     loose = [o for o in sim.outcomes if o.path.startswith("strict=False")]
     loaded = [o.path for o in f5_paths if o.ok]
     lines = [f"{o.path}: " + ("loads" if o.ok else o.error_line) for o in f5_paths]
-    random_left = {o.path: o.result.get("left_random") for o in loose if o.ok}
     metrics = {
         "config": sim.config,
         "infer_vocab_size": infer_size,
