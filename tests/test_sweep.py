@@ -375,8 +375,9 @@ def test_the_oldest_checkpoint_is_observed_once_and_judged_as_run_judges_it(trai
     flags = argv[2:argv.index("--train-log")] + ["--out", str(tmp_path / "run"), "--mode", "fast"]
     assert cli.main(["run", str(sources[0]), *flags]) == 0
     from_run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
-    for key in ("verdict", "culprits", "factors", "stages"):
+    for key in ("verdict", "culprits", "factors", "stages", "warnings"):  # infer_cli's unseeded noise included
         assert from_sweep[key] == from_run[key], key
+    assert any(w["factor"] == "sampler" and "draws its noise unseeded" in w["message"] for w in from_sweep["warnings"])
     obs_sweep, obs_run = from_sweep["observed_infer"], from_run["observed_infer"]
     assert obs_sweep["factors"] == obs_run["factors"] and obs_sweep["mirror_check"] == obs_run["mirror_check"]
     assert obs_sweep["status"] == obs_run["status"] == "observed"
@@ -386,3 +387,5 @@ def test_the_oldest_checkpoint_is_observed_once_and_judged_as_run_judges_it(trai
     assert later["status"] == "observed" and later["factors"] == obs_sweep["factors"]
     check = later["mirror_check"]
     assert check["passed"] and check["weights_equal"] and check["velocity_from"] == "model_1.pt", check
+    warned = json.loads((tmp_path / "sweep" / row["run"]).read_text(encoding="utf-8"))["warnings"]
+    assert [w["factor"] for w in warned if "unseeded" in w["message"]] == ["sampler"]

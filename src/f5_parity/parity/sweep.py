@@ -508,8 +508,10 @@ class Sweep:
                     cases = [case]
             session = ParitySession(train, infer, cases, mode="fast", device=self.device, tolerances=s.tolerances,
                                     pool=pool, infer_failure=failure)
-            if observation is not None:
+            if observation is not None:  # as `run` assembles its session (engine/assemble.py)
                 session.notes.extend(observation.notes)
+                session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=s.seeds[0], mode=s.mode,
+                                                                       seeds=len(s.seeds)))
             opts = PipelineOptions(out_dir=scratch, command=s.command, seed=s.seeds[0], device=self.device,
                                    thresholds=s.thresholds, threshold_source=s.threshold_source,
                                    inspect_config=s.inspect_config, infer_runner=runner,
