@@ -439,7 +439,6 @@ def weights_mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str,
     """The mirror check of a checkpoint whose observed spec was velocity-checked on `velocity_from`: what can
     differ between the two is the file, so every tensor of the model the path loaded (its state_dict) must equal
     the engine's model of the observed spec exactly, and the time grid is compared as in mirror_check."""
-    from f5_parity.f5.versions import time_grid
     from f5_parity.paths.stages import StageRunner, UnbuildableSpec
 
     try:
@@ -453,18 +452,11 @@ def weights_mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str,
     differing = sorted(set(path) ^ set(engine)) or [
         k for k in path if path[k].shape != engine[k].shape or path[k].dtype != engine[k].dtype
         or not torch.equal(path[k].detach().cpu(), engine[k].detach().cpu())]
-    dtype = next(call.model.parameters()).dtype
-    path_grid = time_grid(call.steps, use_epss=call.use_epss, sway=call.sway_sampling_coef, dtype=dtype).float()
-    engine_grid = stages["timesteps"].float().cpu()
-    same_points = path_grid.shape == engine_grid.shape
-    grid_diff = float((path_grid - engine_grid).abs().max()) if same_points else None
-    grid_ok = bool(same_points and grid_diff <= 1e-6)
+    grid = _time_grid_check(call, stages["timesteps"])
     note = (f"velocity compared on {velocity_from} (the same observed spec); here the weights: "
             + ("all equal" if not differing else f"{len(differing)} tensors differ ({', '.join(differing[:3])})"))
-    return MirrorCheck(checked=True, passed=bool(not differing and grid_ok), rel_tol=1e-4, note=note,
-                       time_grid=TimeGridCheck(passed=grid_ok, points=[int(engine_grid.numel()), int(path_grid.numel())],
-                                               max_abs_diff=grid_diff, atol=1e-6, use_epss=call.use_epss),
-                       weights_equal=not differing, velocity_from=velocity_from)
+    return MirrorCheck(checked=True, passed=bool(not differing and grid.passed), rel_tol=1e-4, note=note,
+                       time_grid=grid, weights_equal=not differing, velocity_from=velocity_from)
 
 
 def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=None) -> MirrorCheck:
@@ -472,7 +464,6 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
     the path's own model computed on its own inputs, and its time grid must equal, point by point over the
     whole grid, the one CFM.sample makes of the call's own arguments (steps, use_epss, sway) — else the
     engine does not compute what the path does. tests/test_proofs_fail.py shows it failing on wrong rebuilds."""
-    from f5_parity.f5.versions import time_grid
     from f5_parity.parity.compare import compare_tensors
     from f5_parity.paths.stages import ModelPool, StageRunner, UnbuildableSpec
 
@@ -484,16 +475,23 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
     except UnbuildableSpec as exc:
         return MirrorCheck(checked=False, reason=f"the engine cannot build the observed spec: {exc}")
     comp = compare_tensors("velocity", call.velocity, stages["velocity"], 1e-4)
+    grid = _time_grid_check(call, stages["timesteps"])
+    return MirrorCheck(checked=True, passed=bool(comp.passed and grid.passed), rel_l2=comp.rel_l2, rel_tol=1e-4,
+                       note=comp.note, velocity_passed=comp.passed, time_grid=grid)
+
+
+def _time_grid_check(call, engine_timesteps: torch.Tensor) -> TimeGridCheck:
+    """The engine's time grid against the one CFM.sample makes of the call's own arguments, every point."""
+    from f5_parity.f5.versions import time_grid
+
     dtype = next(call.model.parameters()).dtype
     path_grid = time_grid(call.steps, use_epss=call.use_epss, sway=call.sway_sampling_coef, dtype=dtype).float()
-    engine_grid = stages["timesteps"].float().cpu()
+    engine_grid = engine_timesteps.float().cpu()
     same_points = path_grid.shape == engine_grid.shape
     grid_diff = float((path_grid - engine_grid).abs().max()) if same_points else None
-    grid_ok = bool(same_points and grid_diff <= 1e-6)
-    return MirrorCheck(checked=True, passed=bool(comp.passed and grid_ok), rel_l2=comp.rel_l2, rel_tol=1e-4,
-                       note=comp.note, velocity_passed=comp.passed,
-                       time_grid=TimeGridCheck(passed=grid_ok, points=[int(engine_grid.numel()), int(path_grid.numel())],
-                                               max_abs_diff=grid_diff, atol=1e-6, use_epss=call.use_epss))
+    return TimeGridCheck(passed=bool(same_points and grid_diff <= 1e-6),
+                         points=[int(engine_grid.numel()), int(path_grid.numel())], max_abs_diff=grid_diff,
+                         atol=1e-6, use_epss=call.use_epss)
 
 
 def _run_summary(obs: Observation, spec: PathSpec) -> dict[str, Any]:
