@@ -280,3 +280,38 @@ def test_a_module_imported_while_a_path_is_observed_keeps_f5s_own_functions_afte
     assert (late_wrapper.load_vocoder, late_wrapper.infer_process) == originals
     assert (utils_infer.load_vocoder, utils_infer.infer_process) == originals
     monkeypatch.delitem(sys.modules, "late_wrapper")
+
+
+
+@pytest.mark.parametrize("use_ema", [True, False])
+def test_the_observed_checkpoint_load_is_memory_mapped_and_loads_the_same_weights(use_ema, fixture_set, monkeypatch):
+    """A sweep observes the user's path on every checkpoint, and f5's load_checkpoint reads the whole file
+    (both weight sets) to keep one: observed, that read is memory-mapped. The model must come out bit-equal
+    to f5's own unobserved load, the user's file unchanged, and torch.load as it was afterwards."""
+    import os
+
+    from f5_parity.files import sha256_file
+    from f5_parity.paths.infer import load_infer_model
+    from f5_parity.paths.observe import run_observed
+    from f5_parity.paths.spec import infer_spec
+
+    ckpt = fixture_set.checkpoints["trainer"]
+    spec = infer_spec(ckpt, infer_config=str(fixture_set.config), infer_vocab=fixture_set.vocab, use_ema=use_ema,
+                      vocoder_path=None)
+    before = sha256_file(ckpt)
+    real_load, seen = torch.load, []
+
+    def spy(f, *args, **kwargs):  # how torch.load is called on the checkpoint; calls through
+        if isinstance(f, (str, os.PathLike)) and os.path.realpath(f) == os.path.realpath(ckpt):
+            seen.append(kwargs.get("mmap"))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    plain = load_infer_model(spec).state_dict()
+    obs, model = run_observed(lambda: load_infer_model(spec), stop_at_first_sample=True)
+    assert obs.error is None and [r["use_ema"] for r in obs.loads] == [use_ema]
+    assert seen == [None, True]  # f5's own load reads the file; observed, the same call maps it
+    observed = model.state_dict()
+    assert observed.keys() == plain.keys()
+    assert all(torch.equal(observed[k], plain[k]) for k in plain)
+    assert sha256_file(ckpt) == before and torch.load is spy

@@ -1,7 +1,8 @@
 """Observe what a real infer path does, at the f5-tts seams it goes through.
 
 The hooks wrap and call through: they record, they never change what the path computes, and they
-are removed when the block ends, even on error. Seams:
+are removed when the block ends, even on error. (One changes how, not what: the checkpoint load reads the
+file memory-mapped, the same tensor values; see _memory_mapped_torch_load.) Seams:
 
 - model construction: the backbone class (DiT/UNetT/MMDiT) with the kwargs it was built with, and
   CFM's mel settings, vocab map and ODE method;
@@ -181,6 +182,45 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     where = f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else None
     return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0][:500] if str(exc).strip() else "",
             "full_message": str(exc)[:4000], "where": where}
+
+
+@contextlib.contextmanager
+def _memory_mapped_torch_load(ckpt_path: Any) -> Iterator[None]:
+    """While f5's load_checkpoint runs, its torch.load of that file is memory-mapped.
+
+    Why: load_checkpoint reads the whole file, both weight sets and anything else saved, into fresh memory
+    to keep one set (2.7 GB and about 5 s a checkpoint at F5TTS_v1_Base size; a sweep observes every
+    checkpoint). Mapped, the tensors are the file's bytes, bit-equal to what a plain read gives, and only the
+    pages of the set the path keeps are read; the mapping is private (copy-on-write), so the file is never
+    written. A call that chooses mmap itself, another file, or a file not in torch's zip format is left as is.
+    """
+    import inspect
+    import os
+    import zipfile
+
+    original = torch.load
+    try:
+        target = os.path.realpath(os.fspath(ckpt_path))
+        # torch's own signature: torch.load itself may be wrapped (by another library, by a test's spy)
+        mappable = "mmap" in inspect.signature(torch.serialization.load).parameters and zipfile.is_zipfile(target)
+    except (TypeError, OSError, ValueError):
+        mappable = False
+    if not mappable:
+        yield
+        return
+
+    @functools.wraps(original)
+    def load(f, *args, **kwargs):
+        if ("mmap" not in kwargs and isinstance(f, (str, os.PathLike))
+                and os.path.realpath(os.fspath(f)) == target):
+            kwargs["mmap"] = True
+        return original(f, *args, **kwargs)
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
 
 
 class _Patches:
@@ -393,7 +433,8 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
                   "dtype": None if dtype is None else str(dtype).replace("torch.", ""), "device": str(device)}
         obs.loads.append(record)
         try:
-            return load_checkpoint(model, ckpt_path, device, dtype=dtype, use_ema=use_ema)
+            with _memory_mapped_torch_load(ckpt_path):
+                return load_checkpoint(model, ckpt_path, device, dtype=dtype, use_ema=use_ema)
         except BaseException as exc:
             record["error"] = error_record(exc)
             raise
