@@ -140,9 +140,17 @@ def loaded_package_dir() -> Path | None:
     return Path(portions[0]).resolve() if portions else None
 
 
+@lru_cache(maxsize=1)
+def _f5_distribution_names() -> tuple[str, ...]:
+    """The distributions that install the top-level package f5_tts. Read once a process: scanning every
+    installed distribution costs about 0.4 s, and detect() runs for every checkpoint a sweep judges; what
+    this process has imported does not change under it."""
+    return tuple(metadata.packages_distributions().get("f5_tts", []))
+
+
 def _distribution_for(package_dir: Path | None) -> metadata.Distribution | None:
     """The installed distribution that provides f5_tts (f5-tts, or a fork under another name)."""
-    names = metadata.packages_distributions().get("f5_tts", [])
+    names = _f5_distribution_names()
     dists = []
     for name in dict.fromkeys(names):
         try:
