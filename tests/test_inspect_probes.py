@@ -311,7 +311,9 @@ def test_each_run_probe_is_not_pass_on_a_failing_run():
                                                      "remaining_unresolved": []},
                          culprits=[], factors={}, unbuilt={"infer": "the config does not build"})
     assert unbuilt.status == Status.FAIL
-    patho = _run_probe("run.pathologies", warnings=[{"factor": "ref_audio", "message": "12 s clip"}], by_design=[])
+    from f5_parity.parity.result import RunWarning
+
+    patho = _run_probe("run.pathologies", warnings=[RunWarning("ref-audio", "ptbr_00", "12 s clip")], by_design=[])
     assert patho.status == Status.WARN
     from f5_parity.parity.observed import InferObservation
 

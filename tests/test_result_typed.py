@@ -15,7 +15,7 @@ import pytest
 from golden_normalize import normalize
 
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import GateCheck, GateResult, RunReport
+from f5_parity.parity.result import GateCheck, GateResult, RunReport, RunWarning
 from f5_parity.render.markdown import render_report
 from f5_parity.render.terminal import render_run_summary
 
@@ -117,7 +117,7 @@ def test_culprit_without_a_measured_divergence_prints_no_none():
 
 def test_markup_in_values_is_printed_as_written_and_rendered_in_the_tool_lines():
     report = load("run-clean")
-    report.warnings = [{"factor": "text", "case": "ptbr_00", "message": "a [bold]literal[/] tag", "metrics": {}}]
+    report.warnings = [RunWarning("text", "ptbr_00", "a [bold]literal[/] tag")]
     report.notes = ["note with [red]brackets[/red]"]
     text = terminal(report)
     assert "[text] ptbr_00: a [bold]literal[/] tag" in text

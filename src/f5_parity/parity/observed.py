@@ -175,7 +175,7 @@ class NoiseSeeding:
 
     def warning(self, case: str, *, tool_seed: int, mode: str, seeds: int):
         """Unseeded noise as a sampler warning (not a culprit: both paths here draw the tool's seeded noise)."""
-        from f5_parity.parity.session import Warning_
+        from f5_parity.parity.result import RunWarning
 
         if self.seeded:
             return None
@@ -183,7 +183,7 @@ class NoiseSeeding:
                   "over the seeds)" if mode == "full" and seeds > 1 else
                   "to judge the audio over several draws, run --mode full --seeds N: a score gap then counts only "
                   "beyond the seed spread")
-        return Warning_("sampler", case,
+        return RunWarning("sampler", case,
                         "your path draws its noise unseeded (CFM.sample was passed no seed and the path called no "
                         "torch.manual_seed before it): two runs of it give different audio. parity-check seeded torch "
                         f"with --seed {tool_seed} before running it, so both paths here draw that seed's noise; "

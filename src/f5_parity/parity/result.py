@@ -19,6 +19,26 @@ from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
 
 @dataclass
+class RunWarning:
+    """Something that changes what the user hears without breaking parity (a clipped reference, a gen text
+    that rushes, a path that draws its noise unseeded): the factor it belongs to, the case, the message with
+    its fix, and the figures it quotes."""
+
+    factor: str
+    case: str
+    message: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "case": self.case, "message": self.message, "metrics": self.metrics}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunWarning":
+        return cls(factor=d.get("factor"), case=d.get("case"), message=d.get("message") or "",
+                   metrics=dict(d.get("metrics") or {}))
+
+
+@dataclass
 class Factor:
     """One factor of the two paths (parity/session.py): both sides' values, whether it differs (before and
     after the by-design alignment), whether it is a culprit, its effect measured alone and its fix."""
@@ -163,7 +183,7 @@ class RunReport:
     parity_verdict: str  # the stage comparison and isolation's alone
     culprits: list[str]
     factors: dict[str, Factor]  # factor id -> the factor, in the engine's order
-    warnings: list[dict[str, Any]]
+    warnings: list[RunWarning]
     first_divergence: dict[str, str | None]
     stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
     by_design: list[ByDesignDifference]
@@ -217,6 +237,7 @@ class RunReport:
         known["gate"] = GateResult.from_dict(d.get("gate"))
         known["by_design"] = [ByDesignDifference.from_dict(b) for b in d.get("by_design") or []]
         known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
+        known["warnings"] = [RunWarning.from_dict(w) for w in d.get("warnings") or []]
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         known["scores"] = RunScores.from_dict(d.get("scores"))
         known["observed_infer"] = InferObservation.from_dict(d.get("observed_infer"))

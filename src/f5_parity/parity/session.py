@@ -22,6 +22,7 @@ from f5_parity.f5.versions import word_segmenter
 from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
+from f5_parity.parity.result import RunWarning
 from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown
 from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, INPUT_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
 
@@ -30,22 +31,11 @@ DURATION_RATE_WARN = 0.25  # warn when the estimate is off the reference's own r
 
 
 @dataclass
-class Warning_:
-    factor: str
-    case: str
-    message: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"factor": self.factor, "case": self.case, "message": self.message, "metrics": self.metrics}
-
-
-@dataclass
 class RunResult:
     verdict: str
     culprits: list[str]
     factors: dict[str, dict[str, Any]]
-    warnings: list[Warning_]
+    warnings: list[RunWarning]
     stages: dict[str, list[StageComparison]]
     first_divergence: dict[str, str | None]
     by_design: list[dict[str, Any]]
@@ -97,7 +87,7 @@ class ParitySession:
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         self._baseline: dict[str, list[tuple[str, Any]]] = {}
         self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
-        self.path_warnings: list[Warning_] = []  # what the observed path did that no spec holds (unseeded noise)
+        self.path_warnings: list[RunWarning] = []  # what the observed path did that no spec holds (unseeded noise)
 
     def _failed_path_result(self) -> RunResult:
         """The infer path did not run: no stage can pass beside it; its factor is the culprit."""
@@ -217,7 +207,7 @@ class ParitySession:
 
     # -- warnings ----------------------------------------------------------------------------------------------
 
-    def pathology_warnings(self) -> list[Warning_]:
+    def pathology_warnings(self) -> list[RunWarning]:
         from f5_parity.f5.vocab import read_vocab_chars
         from f5_parity.paths.stages import apply_unicode, frontend
 
@@ -234,7 +224,7 @@ class ParitySession:
                 now = frontend(case.ref_text, "pinyin")
                 changes = _text_changes(list(case.prepared_text), now)
                 if changes:
-                    warnings.append(Warning_("text", case.name,
+                    warnings.append(RunWarning("text", case.name,
                         f"raw.arrow stores this clip's transcript converted otherwise than the installed "
                         f"{installed_f5_tts()} converts it: "
                         + "; ".join(f"stored {a!r}, now {b!r}" for a, b in changes), {"changes": changes}))
@@ -242,7 +232,7 @@ class ParitySession:
             if ref.seconds_in > CLIP_SECONDS and ref.seconds_used < ref.seconds_in - 0.05:
                 # at the limit itself: f5 found no pause to cut at and cut the sound at 12 s (F5-TTS #311, #306)
                 hard_cut = ref.seconds_used >= CLIP_SECONDS
-                warnings.append(Warning_("ref-audio", case.name,
+                warnings.append(RunWarning("ref-audio", case.name,
                     f"reference is {ref.seconds_in:.1f} s; infer clips it to {ref.seconds_used:.1f} s but keeps the whole "
                     "transcript, so text and audio no longer match"
                     + ("; it found no pause to cut at, so the cut at the 12 s limit falls inside the sound (the "
@@ -266,22 +256,22 @@ class ParitySession:
                                  "(its byte-ratio rule slows a short gen text); give the path fix_duration (reference "
                                  "plus generated seconds) or a longer gen text")
                     metrics["speed_used"] = round(slowed, 2)
-                warnings.append(Warning_("duration", case.name, message, metrics))
+                warnings.append(RunWarning("duration", case.name, message, metrics))
             for label, text in (("ref text", case.ref_text), ("gen text", case.gen_text)):
                 chars = frontend(apply_unicode(text, infer.value("text").get("unicode", "as-is")), "pinyin")
                 outside = sorted({c for c in chars if c not in vocab})
                 if outside:
-                    warnings.append(Warning_("text", case.name,
+                    warnings.append(RunWarning("text", case.name,
                         f"{label} has characters outside the infer vocab, read as id 0 (' ') without a word: "
                         + ", ".join(f"{c!r} U+{ord(c[0]):04X}" for c in outside), {"outside": outside}))
                 split = _split_words(text, "".join(chars))
                 if split:
-                    warnings.append(Warning_("text", case.name,
+                    warnings.append(RunWarning("text", case.name,
                         f"{label}: f5's frontend (convert_char_to_pinyin, {word_segmenter()} segmentation) inserts spaces inside "
                         f"words: {', '.join(f'{a!r} -> {b!r}' for a, b in split)}; the dataset was prepared the same "
                         "way only if it used this f5-tts version", {"split": split}))
                 if not unicodedata.is_normalized("NFC", text):
-                    warnings.append(Warning_("text", case.name,
+                    warnings.append(RunWarning("text", case.name,
                         f"{label} is not NFC: decomposed accents (e.g. 'ã' as 'a'+U+0303) tokenize as two symbols",
                         {"nfc": unicodedata.normalize("NFC", text)}))
         return warnings
@@ -427,7 +417,7 @@ def _text_changes(stored: list[str], now: list[str], limit: int = 3, context: in
     return out
 
 
-def _below_model_rate(case: Case, target_rate: int) -> Warning_ | None:
+def _below_model_rate(case: Case, target_rate: int) -> RunWarning | None:
     """A reference recorded below the model's rate (F5-TTS #1105, #666): both paths resample it up, but
     resampling adds no content above the recording's Nyquist frequency, a band present in every 24 kHz clip
     the model was trained on. Nothing crashes and no stage differs between the paths: only a finding can say it."""
@@ -436,7 +426,7 @@ def _below_model_rate(case: Case, target_rate: int) -> Warning_ | None:
     rate = int(sf.info(str(case.ref_audio)).samplerate)
     if rate >= target_rate:
         return None
-    return Warning_("ref-audio", case.name,
+    return RunWarning("ref-audio", case.name,
         f"reference is sampled at {rate} Hz, below the model's target_sample_rate {target_rate} Hz: both paths "
         f"resample it up, but it holds nothing above {rate / 2000:g} kHz, a band the model saw in its training "
         f"audio; record or give the reference at {target_rate} Hz or more (resampling up does not restore the "

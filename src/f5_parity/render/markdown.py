@@ -191,8 +191,8 @@ def _warning_lines(d: RunReport) -> list[str]:
     if d.warnings:
         out += ["## Warnings", ""]
         for w in d.warnings:
-            metrics = f" ({', '.join(f'{k} {_num(v)}' for k, v in (w.get('metrics') or {}).items())})" if w.get("metrics") else ""
-            out.append(f"- [{w.get('factor')}] {w.get('case')}: {w.get('message')}{metrics}")
+            metrics = f" ({', '.join(f'{k} {_num(v)}' for k, v in w.metrics.items())})" if w.metrics else ""
+            out.append(f"- [{w.factor}] {w.case}: {w.message}{metrics}")
         out.append("")
     if d.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in d.notes] + [""]

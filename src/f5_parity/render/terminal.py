@@ -127,8 +127,8 @@ def render_run_summary(data: RunReport, console) -> None:
                             + (f", velocity rel L2 {_num(eff['velocity'])}" if eff.get("velocity") is not None else "")),
                           highlight=False)
     for w in data.warnings:
-        console.print(f"[yellow]warning[/] {e('[' + str(w['factor']) + ']')} {e(str(w['case']))}: "
-                      f"{e(str(w['message']))}", highlight=False)
+        console.print(f"[yellow]warning[/] {e('[' + str(w.factor) + ']')} {e(str(w.case))}: {e(str(w.message))}",
+                      highlight=False)
     for n in data.notes:
         console.print(f"[dim]note: {e(str(n))}[/]", highlight=False)
     console.print(f"[dim]tolerance rule: {e(data.tolerance_rule)}[/]", highlight=False)
