@@ -1,12 +1,13 @@
 """Isolation: the 1-minimal sets of factor differences that break parity, with their fixes."""
 
+from f5_parity.parity.isolate import Isolation
 from f5_parity.probe import Probe, ProbeContext
 from f5_parity.results import ProbeResult, Status
 
 
 def check(ctx: ProbeContext) -> ProbeResult:
     run = ctx["run"]
-    iso = run.isolation
+    iso = run.isolation.to_dict() if run.isolation is not None else Isolation().to_dict()
     culprits = run.culprits
     metrics = {"tests_run": iso["tests_run"], "culprits": len(culprits)}
     evidence = {"culprit_sets": iso["culprit_sets"], "trials": iso["trials"],

@@ -300,15 +300,15 @@ def test_each_run_probe_is_not_pass_on_a_failing_run():
     assert stage.status == Status.FAIL and "c0 at mel" in stage.summary
     assert stage.evidence["c0"] == [{"stage": "mel", "passed": False, "rel_l2": 0.3, "rel_tol": 1e-4,
                                      "mismatched": None, "note": ""}]
-    iso = _run_probe("run.isolation", isolation={"tests_run": 3, "culprit_sets": [["vocab"]], "trials": [],
-                                                 "remaining_unresolved": []},
+    from f5_parity.parity.isolate import Isolation, Outcome, Trial
+
+    iso = _run_probe("run.isolation", isolation=Isolation([["vocab"]], [Trial(["vocab"], Outcome.FAIL, "text_ids")]),
                      culprits=["vocab"], factors={"vocab": Factor("Vocab", "a", "b", True, True, culprit=True,
                                                                   effect={"text_ids": 3}, fix="use the training vocab")},
                      unbuilt={})
     assert iso.status == Status.FAIL and iso.fix == "vocab: use the training vocab"
     assert iso.evidence["effects"] == {"vocab": {"text_ids": 3}}
-    unbuilt = _run_probe("run.isolation", isolation={"tests_run": 0, "culprit_sets": [], "trials": [],
-                                                     "remaining_unresolved": []},
+    unbuilt = _run_probe("run.isolation", isolation=Isolation(),
                          culprits=[], factors={}, unbuilt={"infer": "the config does not build"})
     assert unbuilt.status == Status.FAIL
     from f5_parity.parity.result import RunWarning

@@ -220,3 +220,16 @@ def test_every_renderer_reads_the_typed_golden_reports(name):
     assert build_junit(run).getroot().tag == "testsuites"
     assert github_summary(run).startswith("### parity-check:")
     assert "None" not in terminal(run)
+
+
+def test_warnings_and_isolation_are_typed():
+    """The renderers and probes read attributes, never keys: a report loaded from run.json carries RunWarning
+    and Isolation objects (with their trials), and writes them back unchanged (the round trip above)."""
+    from f5_parity.parity.isolate import Isolation, Outcome
+
+    report = RunReport.from_json({**golden("demo-fast"), "seconds": 1.5})
+    assert report.warnings and all(isinstance(w, RunWarning) for w in report.warnings)
+    assert isinstance(report.isolation, Isolation) and report.isolation.tests_run == 6
+    assert report.isolation.culprit_sets == [["vocab"], ["weights"], ["arch"]]
+    assert all(isinstance(t.outcome, Outcome) for t in report.isolation.trials)
+    assert RunReport.from_json({**golden("demo-fast"), "seconds": 1.5, "isolation": {}}).to_json()["isolation"] == {}

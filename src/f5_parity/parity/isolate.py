@@ -32,13 +32,27 @@ class Isolation:
     trials: list[Trial] = field(default_factory=list)
     remaining_unresolved: list[str] = field(default_factory=list)  # differences no run could judge
 
+    @property
+    def tests_run(self) -> int:
+        return len(self.trials)
+
     def to_dict(self) -> dict:
         return {
             "culprit_sets": self.culprit_sets,
             "trials": [{"factors": t.factors, "outcome": t.outcome.value, "detail": t.detail} for t in self.trials],
-            "tests_run": len(self.trials),
+            "tests_run": self.tests_run,
             "remaining_unresolved": self.remaining_unresolved,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Isolation | None":
+        """run.json's `isolation` back; None for the {} a partial report writes (nothing was isolated)."""
+        if not d:
+            return None
+        return cls(culprit_sets=[list(s) for s in d.get("culprit_sets") or []],
+                   trials=[Trial(list(t.get("factors") or []), Outcome(t.get("outcome")), t.get("detail") or "")
+                           for t in d.get("trials") or []],
+                   remaining_unresolved=list(d.get("remaining_unresolved") or []))
 
 
 Oracle = Callable[[tuple[str, ...]], tuple[Outcome, str]]

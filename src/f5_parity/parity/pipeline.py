@@ -92,7 +92,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         factors={fid: Factor.from_dict(f) for fid, f in run["factors"].items()},
         warnings=list(result.warnings), first_divergence=run["first_divergence"],
         stages={case: list(comps) for case, comps in result.stages.items()},
-        by_design=[ByDesignDifference.from_dict(b) for b in run["by_design"]], isolation=run["isolation"], specs=run["specs"], notes=run["notes"],
+        by_design=[ByDesignDifference.from_dict(b) for b in run["by_design"]], isolation=result.isolation, specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,
         checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.parity.compare import StageComparison
+from f5_parity.parity.isolate import Isolation
 from f5_parity.parity.observed import InferObservation
 from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
@@ -187,7 +188,7 @@ class RunReport:
     first_divergence: dict[str, str | None]
     stages: dict[str, list[StageComparison]]  # case -> its stages, in order; [] when nothing was compared
     by_design: list[ByDesignDifference]
-    isolation: dict[str, Any]
+    isolation: Isolation | None  # None only in partial reports (tests); run.json then says {}
     specs: dict[str, Any]
     notes: list[str]
     mode: str
@@ -222,7 +223,7 @@ class RunReport:
             value = getattr(self, key)
             if key in _OPTIONAL and not value:
                 continue
-            if key in ("gate", "checkpoint") and value is None:
+            if key in ("gate", "checkpoint", "isolation") and value is None:
                 value = {}
             out[key] = [p.to_dict() for p in value] if key == "probes" else value
         out.update(self.extra)
@@ -238,6 +239,7 @@ class RunReport:
         known["by_design"] = [ByDesignDifference.from_dict(b) for b in d.get("by_design") or []]
         known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
         known["warnings"] = [RunWarning.from_dict(w) for w in d.get("warnings") or []]
+        known["isolation"] = Isolation.from_dict(d.get("isolation"))
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         known["scores"] = RunScores.from_dict(d.get("scores"))
         known["observed_infer"] = InferObservation.from_dict(d.get("observed_infer"))

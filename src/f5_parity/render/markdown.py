@@ -157,7 +157,7 @@ def _culprit_lines(d: RunReport) -> list[str]:
                 f"   - trainer: {_code(f.train)} · infer: {_code(f.infer)}",
                 f"   - effect alone: {_effect_text(f.effect)}",
                 f"   - **fix:** {f.fix or 'no fix recorded'}"]
-    unresolved = (d.isolation or {}).get("remaining_unresolved") or []
+    unresolved = d.isolation.remaining_unresolved if d.isolation else []
     if unresolved:
         out += ["", f"Unresolved (could not be tested alone): {', '.join(map(str, unresolved))}"]
     return out + [""]
@@ -259,17 +259,16 @@ def _by_design_lines(d: RunReport) -> list[str]:
 
 def _isolation_lines(d: RunReport) -> list[str]:
     iso = d.isolation
-    if not iso:
+    if iso is None:
         return []
-    sets = "; ".join("{" + ", ".join(s) + "}" for s in iso.get("culprit_sets") or []) or "none"
+    sets = "; ".join("{" + ", ".join(s) + "}" for s in iso.culprit_sets) or "none"
     out = ["## Isolation", "",
-           f"Culprit sets: {sets}; trials run: {_num(iso.get('tests_run'))}; "
-           f"remaining unresolved: {', '.join(iso.get('remaining_unresolved') or []) or 'none'}.", ""]
-    trials = iso.get("trials") or []
-    if trials:
+           f"Culprit sets: {sets}; trials run: {_num(iso.tests_run)}; "
+           f"remaining unresolved: {', '.join(iso.remaining_unresolved) or 'none'}.", ""]
+    if iso.trials:
         out += _table(("#", "factors applied to the trainer path", "outcome", "detail"),
-                      [[i, ", ".join(t.get("factors") or []) or "-", t.get("outcome"), t.get("detail")]
-                       for i, t in enumerate(trials, 1)])
+                      [[i, ", ".join(t.factors) or "-", t.outcome.value, t.detail]
+                       for i, t in enumerate(iso.trials, 1)])
         out.append("")
     return out
 
