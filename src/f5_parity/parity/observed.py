@@ -424,14 +424,14 @@ def mirror_spec_key(spec: PathSpec) -> str:
     (a reference the path wrote to a scratch folder by its bytes, not its per-checkpoint path)."""
     import hashlib
 
-    from f5_parity.paths.stages import _canonical
+    from f5_parity.paths.stages import canonical
 
     locators = {f: dict(loc) for f, loc in spec.locators.items()}
     locators.get("weights", {}).pop("checkpoint", None)
     wav = locators.get("ref-audio", {}).get("wav")
     if wav is not None and Path(wav).is_file():
         locators["ref-audio"]["wav"] = hashlib.sha256(Path(wav).read_bytes()).hexdigest()
-    return _canonical((spec.values, locators))
+    return canonical((spec.values, locators))
 
 
 def weights_mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool, velocity_from: str

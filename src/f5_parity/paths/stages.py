@@ -81,7 +81,7 @@ class ModelPool:
         return self._weights[key]
 
     def model_key(self, spec: PathSpec) -> str:
-        return _canonical((spec.locate("weights", "checkpoint"), spec.value("weights"), spec.value("arch"),
+        return canonical((spec.locate("weights", "checkpoint"), spec.value("weights"), spec.value("arch"),
                            spec.value("vocab"), spec.value("mel"), spec.value("dtype").get("weights"),
                            spec.value("sampler").get("ode")))
 
@@ -295,13 +295,13 @@ class StageContext:
     gen_text: str = ""
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     """repr with dict keys sorted: two specs with the same settings built in another order (an arch read from
     a YAML vs from the observed constructor call) are the same key."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_canonical(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+        return "{" + ", ".join(f"{k!r}: {canonical(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
     if isinstance(value, (list, tuple)):
-        return type(value).__name__ + "(" + ", ".join(_canonical(v) for v in value) + ")"
+        return type(value).__name__ + "(" + ", ".join(canonical(v) for v in value) + ")"
     return repr(value)
 
 
@@ -314,7 +314,7 @@ def _digest(*parts: Any) -> str:
             h.update(f"{t.dtype}{list(t.shape)}".encode())
             h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         else:
-            h.update(_canonical(part).encode())
+            h.update(canonical(part).encode())
     return h.hexdigest()
 
 
