@@ -25,6 +25,7 @@ def test_installed_trainer_sampling_code_is_the_mirrored_one():
 @pytest.mark.slow
 def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
     import torchaudio
+    from datasets import Dataset
 
     from f5_parity.testing import training
     from f5_parity.testing.fixtures import random_vocos_dir
@@ -47,7 +48,8 @@ def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
     ckpt = torch.load(result.checkpoint_dir / "model_2.pt", weights_only=True, map_location="cpu")
     model = training.build_model(prepared / "vocab.txt", arch)
     model.load_state_dict(ckpt["model_state_dict"])
-    batch_mel, lengths, text_inputs = trainer_path.dataset_item(str(csv.parent / "wavs" / "ptbr_000.wav"), sentence,
+    stored = next(iter(Dataset.from_file(str(prepared / "raw.arrow"))))["text"]  # what prepare_csv_wavs wrote
+    batch_mel, lengths, text_inputs = trainer_path.dataset_item(str(csv.parent / "wavs" / "ptbr_000.wav"), stored,
                                                                 dict(MEL_SPEC_KWARGS))
     from f5_tts.infer.utils_infer import load_vocoder
 

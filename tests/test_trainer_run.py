@@ -36,11 +36,11 @@ def world(tmp_path_factory, fixture_set, vocos_dir):
 
 
 def _mirror(spec, case, seed):
-    from f5_parity.paths.stages import ModelPool
+    from f5_parity.paths.stages import ModelPool, dataset_text
     from f5_parity.paths.trainer import dataset_item, trainer_sample
 
     pool = ModelPool("cpu")
-    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, spec.value("mel"))
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(spec, case), spec.value("mel"))
     model, vocoder = pool.model(spec), pool.vocoder(spec)  # built before seeding: building draws random numbers
     torch.manual_seed(seed)
     return trainer_sample(model, batch_mel, lengths, text_inputs, vocoder, "vocos")
@@ -49,13 +49,14 @@ def _mirror(spec, case, seed):
 @pytest.mark.slow
 def test_installed_trainer_sample_equals_the_mirror_on_a_known_release(world):
     """The proof that lets the mirror stand in for the Trainer on known code (and the other way round)."""
+    from f5_parity.paths.stages import dataset_text
     from f5_parity.paths.trainer_run import installed_trainer_sample
 
     assert E.detect().trusted, "this proof is about a known release"
     spec, case = world["spec"], world["case"]
     checkpoint = Path(spec.locate("weights", "checkpoint"))
     before = checkpoint.read_bytes()
-    run = installed_trainer_sample(spec, str(case.ref_audio), case.ref_text, seed=11)
+    run = installed_trainer_sample(spec, str(case.ref_audio), dataset_text(spec, case), seed=11)
     assert checkpoint.read_bytes() == before, "the user's checkpoint is never written"
     assert run.loaded_by == "Trainer.load_checkpoint", "a resumable checkpoint goes through the Trainer's own loader"
     mirror = _mirror(spec, case, seed=11)

@@ -99,9 +99,10 @@ def trainer_case_sample(train: PathSpec, case: Case, pool: ModelPool, seed: int,
     """What the Trainer writes as update_N_gen.wav for this case, its noise drawn after torch.manual_seed(seed)
     (the Trainer draws it unseeded). Full mode generates it once: the stages take its mel as the trainer's
     final mel (StageRunner.plant_final_mel) and the scores take its wav."""
+    from f5_parity.paths.stages import dataset_text
     from f5_parity.paths.trainer import dataset_item, trainer_sample
 
-    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, train.value("mel"))
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(train, case), train.value("mel"))
     model = pool.model(train)
     vocoder = pool.vocoder(train)
     vocoder_name = train.value("vocoder")["name"]

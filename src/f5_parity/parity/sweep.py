@@ -890,10 +890,10 @@ def trainer_heldout(train: PathSpec, case: Case, pool, seed: int, device: str):
     import torch
     from f5_tts.model.utils import convert_char_to_pinyin
 
-    from f5_parity.paths.stages import autocast_context
+    from f5_parity.paths.stages import autocast_context, dataset_text
     from f5_parity.paths.trainer import dataset_item
 
-    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), case.ref_text, train.value("mel"))
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(train, case), train.value("mel"))
     model = pool.model(train)
     vocoder = pool.vocoder(train)
     ref_len = int(lengths[0])

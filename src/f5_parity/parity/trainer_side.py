@@ -77,9 +77,11 @@ def decide(device: str) -> TrainerSide:
 
 def apply_installed_trainer(side: TrainerSide, session, case, seed: int) -> None:
     """Run the installed Trainer on the first case; the session's trainer spec takes what it sampled with."""
+    from f5_parity.paths.stages import dataset_text
     from f5_parity.paths.trainer_run import installed_trainer_sample
 
-    call = installed_trainer_sample(session.train, str(case.ref_audio), case.ref_text, seed=seed, device=side.device)
+    call = installed_trainer_sample(session.train, str(case.ref_audio), dataset_text(session.train, case), seed=seed,
+                                    device=side.device)
     side.runs[case.name] = call
     spec: PathSpec = session.train
     sampler = spec.value("sampler")
@@ -107,13 +109,15 @@ def replace_trainer_wav(side: TrainerSide, session, wavs: list, case, seed: int)
     """Full mode: the case's trainer wav is the update_N_gen.wav the installed Trainer wrote for it."""
     import numpy as np
 
+    from f5_parity.paths.stages import dataset_text
     from f5_parity.paths.trainer_run import installed_trainer_sample
     from f5_parity.scoring.audio import write_wav
 
     if side.source != "installed-trainer":
         return
     if case.name not in side.runs:
-        side.runs[case.name] = installed_trainer_sample(session.train, str(case.ref_audio), case.ref_text, seed=seed,
+        side.runs[case.name] = installed_trainer_sample(session.train, str(case.ref_audio),
+                                                        dataset_text(session.train, case), seed=seed,
                                                         device=side.device)
     run = side.runs[case.name]
     if run.gen_wav is None:

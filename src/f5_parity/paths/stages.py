@@ -219,16 +219,25 @@ def frontend(text: str, kind: str) -> list[str]:
     raise ValueError(f"unknown text frontend {kind!r}")
 
 
+def dataset_text(spec: PathSpec, case: Case) -> list[str]:
+    """The reference's transcript as this path's dataset hands it to the Trainer (its text_inputs[0]): a
+    prepared folder's raw.arrow text as stored, never re-converted; else the transcript through the path's
+    Unicode form and text frontend. Every trainer route takes it from here: the stages, the mirror sample, the
+    installed Trainer's one-clip dataset."""
+    t = spec.value("text")
+    form, kind = t.get("unicode", "as-is"), t.get("frontend", "pinyin")
+    if kind == "prepared" and case.prepared_text is not None:
+        return list(case.prepared_text)
+    return frontend(apply_unicode(case.ref_text, form), kind)
+
+
 def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None = None) -> tuple[list[str], str, str]:
     """(token list fed to CFM.sample, the reference text as framed, the gen text) for this path."""
     t = spec.value("text")
     form, kind = t.get("unicode", "as-is"), t.get("frontend", "pinyin")
     if t["framing"] == "trainer":
-        # trainer.py: text_inputs[0] + [" "] + text_inputs[0] on the dataset's prepared text (the copy task)
-        if kind == "prepared" and case.prepared_text is not None:
-            prepared = list(case.prepared_text)  # raw.arrow's text as stored, not re-converted
-        else:
-            prepared = frontend(apply_unicode(case.ref_text, form), kind)
+        # trainer.py: text_inputs[0] + [" "] + text_inputs[0] on the dataset's text (the copy task)
+        prepared = dataset_text(spec, case)
         return prepared + [" "] + prepared, case.ref_text, case.ref_text
     gen = case.ref_text if gen_text is None else gen_text
     ref_text = ref.ref_text

@@ -132,14 +132,14 @@ def trainer_sample(
     return TrainerSample(gen_mel_spec.cpu(), gen_audio, ref_audio, infer_text, int(ref_audio_len) * 2, int(ref_audio_len))
 
 
-def dataset_item(audio_path: str, text: str, mel: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
+def dataset_item(audio_path: str, text: list[str], mel: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
     """One item as CustomDataset + collate_fn deliver it: (batch['mel'] (1,d,n), mel_lengths, text_inputs).
 
-    The text is stored as prepare_csv_wavs stores it: convert_char_to_pinyin of the transcript.
+    `text` is the transcript as the dataset stores it (paths/stages.py dataset_text: what prepare_csv_wavs
+    wrote, convert_char_to_pinyin of the transcript for a folder prepared by the installed release).
     """
     import torchaudio
     from f5_tts.model.modules import MelSpec
-    from f5_tts.model.utils import convert_char_to_pinyin
 
     audio, sr = torchaudio.load(audio_path)
     if audio.shape[0] > 1:
@@ -148,5 +148,5 @@ def dataset_item(audio_path: str, text: str, mel: dict[str, Any]) -> tuple[torch
         audio = torchaudio.transforms.Resample(sr, mel["target_sample_rate"])(audio)
     mel_spec = MelSpec(**mel)(audio)  # (1, d, n)
     lengths = torch.tensor([mel_spec.shape[-1]])
-    return mel_spec, lengths, [convert_char_to_pinyin([text])[0]]
+    return mel_spec, lengths, [list(text)]
 

@@ -118,23 +118,23 @@ def _vocoder_for(spec: PathSpec):
         utils_infer.load_vocoder = original
 
 
-def _one_clip_dataset(audio_path: str, text: str, mel: dict[str, Any]):
-    """The case's reference as f5's CustomDataset of a prepared folder holds it (text via convert_char_to_pinyin)."""
+def _one_clip_dataset(audio_path: str, text: list[str], mel: dict[str, Any]):
+    """The case's reference as f5's CustomDataset of a prepared folder holds it (`text` as stored: stages.py
+    dataset_text)."""
     import soundfile as sf
     from datasets import Dataset as HFDataset
     from f5_tts.model.dataset import CustomDataset
-    from f5_tts.model.utils import convert_char_to_pinyin
 
     info = sf.info(audio_path)
     duration = info.frames / info.samplerate
-    rows = HFDataset.from_dict({"audio_path": [audio_path], "text": [convert_char_to_pinyin([text])[0]],
+    rows = HFDataset.from_dict({"audio_path": [audio_path], "text": [list(text)],
                                "duration": [duration]})
     accepted = inspect.signature(CustomDataset.__init__).parameters
     kwargs = {k: v for k, v in mel.items() if k in accepted}
     return CustomDataset(rows, durations=[duration], preprocessed_mel=False, **kwargs)
 
 
-def installed_trainer_sample(spec: PathSpec, audio_path: str, text: str, *, seed: int = 0,
+def installed_trainer_sample(spec: PathSpec, audio_path: str, text: list[str], *, seed: int = 0,
                              device: str = "cpu") -> TrainerCall:
     """Run the installed Trainer for one update at learning rate 0 and return the sample it logged."""
     from f5_tts.model import CFM
@@ -195,7 +195,7 @@ def installed_trainer_sample(spec: PathSpec, audio_path: str, text: str, *, seed
 
 
 def _train_once(Trainer, model, spec: PathSpec, checkpoint: Path, ckpt_dir: Path, autocast: str, device: str,
-                audio_path: str, text: str, seed: int, calls: list[dict[str, Any]], *, link: bool) -> None:
+                audio_path: str, text: list[str], seed: int, calls: list[dict[str, Any]], *, link: bool) -> None:
     mel = dict(spec.value("mel"))
     ckpt_dir.mkdir(parents=True)
     if link:
