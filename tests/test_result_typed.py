@@ -15,7 +15,7 @@ import pytest
 from golden_normalize import normalize
 
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import GateCheck, GateResult, RunReport, RunWarning
+from f5_parity.parity.result import GateCheck, GateResult, Reproducibility, RunReport, RunWarning
 from f5_parity.render.markdown import render_report
 from f5_parity.render.terminal import render_run_summary
 
@@ -168,7 +168,7 @@ def test_checkpoint_is_typed_and_takes_its_hash_from_reproducibility_when_missin
     run = load("run-clean")
     assert isinstance(run.checkpoint, CheckpointRef) and run.checkpoint.name == "model_ptbr_tiny"
     run.checkpoint.sha256 = None
-    assert checkpoint_info(run).sha256 == run.reproducibility["checkpoint_sha256"]
+    assert checkpoint_info(run).sha256 == run.reproducibility.checkpoint_sha256
 
 
 def test_factors_are_typed():
@@ -222,7 +222,7 @@ def test_every_renderer_reads_the_typed_golden_reports(name):
     assert "None" not in terminal(run)
 
 
-def test_warnings_and_isolation_are_typed():
+def test_warnings_isolation_and_reproducibility_are_typed():
     """The renderers and probes read attributes, never keys: a report loaded from run.json carries RunWarning
     and Isolation objects (with their trials), and writes them back unchanged (the round trip above)."""
     from f5_parity.parity.isolate import Isolation, Outcome
@@ -233,3 +233,5 @@ def test_warnings_and_isolation_are_typed():
     assert report.isolation.culprit_sets == [["vocab"], ["weights"], ["arch"]]
     assert all(isinstance(t.outcome, Outcome) for t in report.isolation.trials)
     assert RunReport.from_json({**golden("demo-fast"), "seconds": 1.5, "isolation": {}}).to_json()["isolation"] == {}
+    assert isinstance(report.reproducibility, Reproducibility) and report.reproducibility.seed == 0
+    assert report.reproducibility.versions["f5-tts"] == golden("demo-fast")["reproducibility"]["versions"]["f5-tts"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from f5_parity.probe import ProbeContext, discover, run_group
-from f5_parity.parity.result import ByDesignDifference, CheckpointRef, Factor, GateResult, RunReport
+from f5_parity.parity.result import ByDesignDifference, CheckpointRef, Factor, GateResult, Reproducibility, RunReport
 from f5_parity.parity.session import ParitySession
 
 Progress = Callable[[str, float | None], None]  # (what, fraction done or None)
@@ -96,7 +96,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
         fingerprint=opts.fingerprint,
         checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),
-        cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate=None, reproducibility={},
+        cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate=None, reproducibility=None,
         extra=dict(opts.extra),
     )
     if opts.observation is not None:
@@ -110,15 +110,15 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     report.gate = GateResult.from_dict(evaluate_gate(report.parity_verdict, report.probes, report.scores,
                                                      opts.thresholds, source=opts.threshold_source))
     report.verdict = "pass" if report.parity_verdict == "pass" and report.gate.passed else "fail"
-    report.reproducibility = {
-        "versions": _versions(opts.asr_backend),
-        "asr_model": report.scores.asr.get("model") if report.scores else None,
-        "checkpoint_sha256": ck.sha256,
-        "seed": opts.seed,
-        "device": opts.device,
-        "command": opts.command,
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    report.reproducibility = Reproducibility(
+        versions=_versions(opts.asr_backend),
+        asr_model=report.scores.asr.get("model") if report.scores else None,
+        checkpoint_sha256=ck.sha256,
+        seed=opts.seed,
+        device=opts.device,
+        command=opts.command,
+        created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     return report
 
 

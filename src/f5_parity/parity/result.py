@@ -20,6 +20,32 @@ from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
 
 @dataclass
+class Reproducibility:
+    """What it takes to run it again: the component versions, the ASR model that scored, the checkpoint's
+    sha256, the seed, the device, the command as typed and when it ran (the last two wall-clock facts)."""
+
+    versions: dict[str, str | None] = field(default_factory=dict)
+    asr_model: str | None = None
+    checkpoint_sha256: str | None = None
+    seed: int | None = None
+    device: str | None = None
+    command: str | None = None
+    created: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("versions", "asr_model", "checkpoint_sha256", "seed", "device",
+                                               "command", "created")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "Reproducibility | None":
+        if not d:
+            return None
+        return cls(versions=dict(d.get("versions") or {}), asr_model=d.get("asr_model"),
+                   checkpoint_sha256=d.get("checkpoint_sha256"), seed=d.get("seed"), device=d.get("device"),
+                   command=d.get("command"), created=d.get("created"))
+
+
+@dataclass
 class RunWarning:
     """Something that changes what the user hears without breaking parity (a clipped reference, a gen text
     that rushes, a path that draws its noise unseeded): the factor it belongs to, the case, the message with
@@ -198,7 +224,7 @@ class RunReport:
     cases: list[dict[str, Any]]
     probes: list[ProbeResult]
     gate: GateResult | None  # None only before the gate ran (run.json then says {})
-    reproducibility: dict[str, Any]
+    reproducibility: Reproducibility | None  # None until the pipeline's last step; run.json then says {}
     fingerprint: dict[str, Any] | None = None
     scores: RunScores | None = None  # full mode only: every wav transcribed, pooled per path, acoustic, seeds
     observed_infer: InferObservation | None = None  # what the user's infer path really did
@@ -223,7 +249,7 @@ class RunReport:
             value = getattr(self, key)
             if key in _OPTIONAL and not value:
                 continue
-            if key in ("gate", "checkpoint", "isolation") and value is None:
+            if key in ("gate", "checkpoint", "isolation", "reproducibility") and value is None:
                 value = {}
             out[key] = [p.to_dict() for p in value] if key == "probes" else value
         out.update(self.extra)
@@ -240,6 +266,7 @@ class RunReport:
         known["factors"] = {fid: Factor.from_dict(f) for fid, f in (d.get("factors") or {}).items()}
         known["warnings"] = [RunWarning.from_dict(w) for w in d.get("warnings") or []]
         known["isolation"] = Isolation.from_dict(d.get("isolation"))
+        known["reproducibility"] = Reproducibility.from_dict(d.get("reproducibility"))
         known["checkpoint"] = CheckpointRef.from_dict(d.get("checkpoint"))
         known["scores"] = RunScores.from_dict(d.get("scores"))
         known["observed_infer"] = InferObservation.from_dict(d.get("observed_infer"))

@@ -150,13 +150,13 @@ def build_junit(report: RunReport) -> ET.ElementTree:
     d = report
     s = _Suite()
     props = ET.SubElement(s.suite, "properties")
-    repro = d.reproducibility or {}
+    repro = d.reproducibility
     ck = d.checkpoint
     for name, value in (("verdict", d.verdict), ("parity_verdict", d.parity_verdict),
                         ("culprits", ",".join(d.culprits or [])), ("mode", d.mode),
                         ("checkpoint", ck.path if ck else None),
-                        ("checkpoint_sha256", (ck.sha256 if ck else None) or repro.get("checkpoint_sha256")),
-                        ("gate_source", d.gate.source if d.gate else None), ("command", repro.get("command"))):
+                        ("checkpoint_sha256", (ck.sha256 if ck else None) or (repro.checkpoint_sha256 if repro else None)),
+                        ("gate_source", d.gate.source if d.gate else None), ("command", repro.command if repro else None)):
         if value not in (None, ""):
             ET.SubElement(props, "property", name=name, value=_text(value))
     _probe_cases(s, d)
@@ -168,8 +168,8 @@ def build_junit(report: RunReport) -> ET.ElementTree:
     attrs["time"] = f"{d.seconds:.3f}" if isinstance(d.seconds, (int, float)) else "0"
     for k, v in attrs.items():
         s.suite.set(k, v)
-    if repro.get("created"):
-        s.suite.set("timestamp", _text(repro["created"]))
+    if repro and repro.created:
+        s.suite.set("timestamp", _text(repro.created))
     root = ET.Element("testsuites", name=SUITE_NAME, tests=attrs["tests"], failures=attrs["failures"],
                       errors="0", skipped=attrs["skipped"], time=attrs["time"])
     root.append(s.suite)

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
 from f5_parity.parity.compare import StageComparison
-from f5_parity.parity.result import CheckpointRef, Factor, GateResult, RunReport
+from f5_parity.parity.result import CheckpointRef, Factor, GateResult, Reproducibility, RunReport
 from f5_parity.parity.scores import Interval, RunScores, ScoreRow
 
 # Every line of report.md that carries a wall-clock value starts with one of these; nothing else does.
@@ -92,7 +92,8 @@ def _verdict_word(verdict: Any) -> str:
 def checkpoint_info(report: RunReport) -> CheckpointRef:
     """The run's checkpoint, its hash from the reproducibility block when the reference has none."""
     ck = report.checkpoint or CheckpointRef(path="", name="checkpoint")
-    return ck if ck.sha256 else replace(ck, sha256=(report.reproducibility or {}).get("checkpoint_sha256"))
+    return ck if ck.sha256 else replace(ck, sha256=report.reproducibility.checkpoint_sha256
+                                        if report.reproducibility else None)
 
 
 def report_dir_name(checkpoint_name: str, timestamp: datetime | str) -> str:
@@ -409,23 +410,22 @@ def _artifact_lines(d: RunReport) -> list[str]:
 
 
 def _repro_lines(d: RunReport) -> list[str]:
-    r = d.reproducibility or {}
+    r = d.reproducibility or Reproducibility()
     ck = checkpoint_info(d)
     out = ["## Reproducibility", ""]
-    versions = r.get("versions") or {}
-    if versions:
-        out += _table(("component", "version"), [[k, v] for k, v in versions.items()]) + [""]
+    if r.versions:
+        out += _table(("component", "version"), [[k, v] for k, v in r.versions.items()]) + [""]
     out += [f"- Checkpoint: `{ck.path or '-'}`",
             f"- Checkpoint sha256: `{ck.sha256 or '-'}`",
-            f"- ASR model: {_cell(r.get('asr_model'))}",
-            f"- Seed: {_num(r.get('seed'))}; device: {r.get('device', '-')}; mode: {d.mode}",
-            f"- Created: {r.get('created', '-')}",
+            f"- ASR model: {_cell(r.asr_model)}",
+            f"- Seed: {_num(r.seed)}; device: {r.device or '-'}; mode: {d.mode}",
+            f"- Created: {r.created or '-'}",
             f"- Run time: {_num(d.seconds)} s"]
     times = [f"{p.probe} {_num(round(p.duration_s, 4))} s" for p in d.probes]
     if times:
         out.append(f"- Probe times: {', '.join(times)}")
-    if r.get("command"):
-        out += ["", "Command:", "", "```", str(r["command"]), "```"]
+    if r.command:
+        out += ["", "Command:", "", "```", str(r.command), "```"]
     specs = d.specs or {}
     located = [[name, fid, _Raw(_code(loc))] for name, spec in specs.items()
                for fid, loc in ((spec or {}).get("locators") or {}).items()]
