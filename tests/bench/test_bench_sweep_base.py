@@ -99,3 +99,52 @@ def test_bench_sweep_per_checkpoint_against_one_generation(tmp_path):
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
+
+
+FLOPS_OUT = OUT.with_name("sweep_base_flops.json")
+
+
+def test_bench_arithmetic_of_the_passes_a_checkpoint_needs():
+    """The floor under the ratio above: the floating-point operations of the forward passes one checkpoint
+    needs in fast mode (8 quality draws x raw and EMA on the 6.6 s clip; the trainer's and the infer path's
+    guided velocity on the copy task, twice the clip) against the 32 guided steps of the generation, counted by
+    torch's FlopCounterMode on an F5TTS_v1_Base-sized model at the bench's shapes. Counts, not time: the same
+    on every machine. Written to reports/bench/sweep_base_flops.json."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from f5_parity.f5.configs import MEL_SPEC_KWARGS
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_tts.model import CFM, DiT
+
+    clip, generated, draws = 620, 271, 8  # frames: the spoken 6.6 s reference, the 2.89 s generated
+    dit = DiT(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, conv_layers=4,
+              text_num_embeds=len(read_vocab_chars(official_vocab_path())), mel_dim=100)
+    model = CFM(transformer=dit, mel_spec_kwargs=dict(MEL_SPEC_KWARGS)).eval()
+
+    def flops(run) -> int:
+        with FlopCounterMode(display=False) as counter, torch.inference_mode():
+            run()
+        return counter.get_total_flops()
+
+    def guided(frames: int, text: int) -> int:
+        return flops(lambda: dit(x=torch.randn(1, frames, 100), cond=torch.randn(1, frames, 100),
+                                 text=torch.randint(0, 100, (1, text)), time=torch.tensor(0.5), mask=None,
+                                 cfg_infer=True, cache=False))
+
+    quality = flops(lambda: model(torch.randn(1, clip, 100), torch.randint(0, 100, (1, 80))))
+    velocity = guided(2 * clip, 160)
+    step = guided(clip + generated, 120)
+    per_checkpoint = 2 * draws * quality + 2 * velocity
+    result = {
+        "what": "floating-point operations (torch FlopCounterMode) of the forward passes one checkpoint needs in "
+                "fast mode with the quality signal, against one nfe-32 generation, F5TTS_v1_Base size",
+        "quality_pass_gflop": round(quality / 1e9, 1), "quality_passes": 2 * draws,
+        "guided_velocity_gflop": round(velocity / 1e9, 1), "guided_velocities": 2,
+        "generation_step_gflop": round(step / 1e9, 1), "generation_steps": 32,
+        "per_checkpoint_tflop": round(per_checkpoint / 1e12, 2), "generation_tflop": round(32 * step / 1e12, 2),
+        "ratio": round(per_checkpoint / (32 * step), 3),
+        "ratio_at_6_draws": round((12 * quality + 2 * velocity) / (32 * step), 3),
+        "command": ".venv/bin/python -m pytest -q -m bench -o addopts= "
+                   "tests/bench/test_bench_sweep_base.py::test_bench_arithmetic_of_the_passes_a_checkpoint_needs",
+    }
+    FLOPS_OUT.write_text(json.dumps(result, indent=1) + "\n")
