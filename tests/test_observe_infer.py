@@ -315,3 +315,29 @@ def test_the_observed_checkpoint_load_is_memory_mapped_and_loads_the_same_weight
     assert observed.keys() == plain.keys()
     assert all(torch.equal(observed[k], plain[k]) for k in plain)
     assert sha256_file(ckpt) == before and torch.load is spy
+
+
+def test_a_process_that_maps_shared_keeps_the_observed_load_unmapped(fixture_set, monkeypatch):
+    """Under torch's MAP_SHARED default a write to a loaded tensor would reach the user's file: there the
+    observed load reads the file as f5 does, unmapped."""
+    import mmap
+    import os
+
+    from f5_parity.paths.infer import load_infer_model
+    from f5_parity.paths.observe import run_observed
+    from f5_parity.paths.spec import infer_spec
+
+    ckpt = fixture_set.checkpoints["trainer"]
+    spec = infer_spec(ckpt, infer_config=str(fixture_set.config), infer_vocab=fixture_set.vocab, use_ema=True,
+                      vocoder_path=None)
+    real_load, seen = torch.load, []
+
+    def spy(f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)) and os.path.realpath(f) == os.path.realpath(ckpt):
+            seen.append(kwargs.get("mmap"))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    with torch.serialization.set_default_mmap_options(mmap.MAP_SHARED):
+        obs, _ = run_observed(lambda: load_infer_model(spec), stop_at_first_sample=True)
+    assert obs.error is None and seen == [None]

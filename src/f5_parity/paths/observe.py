@@ -192,17 +192,23 @@ def _memory_mapped_torch_load(ckpt_path: Any) -> Iterator[None]:
     to keep one set (2.7 GB and about 5 s a checkpoint at F5TTS_v1_Base size; a sweep observes every
     checkpoint). Mapped, the tensors are the file's bytes, bit-equal to what a plain read gives, and only the
     pages of the set the path keeps are read; the mapping is private (copy-on-write), so the file is never
-    written. A call that chooses mmap itself, another file, or a file not in torch's zip format is left as is.
+    written. A call that chooses mmap itself, another file, a file not in torch's zip format, or a process whose
+    torch maps shared (set_default_mmap_options(MAP_SHARED): writes to a tensor would reach the file) is left
+    as is.
     """
     import inspect
+    import mmap
     import os
     import zipfile
 
     original = torch.load
+    serialization = torch.serialization
     try:
         target = os.path.realpath(os.fspath(ckpt_path))
         # torch's own signature: torch.load itself may be wrapped (by another library, by a test's spy)
-        mappable = "mmap" in inspect.signature(torch.serialization.load).parameters and zipfile.is_zipfile(target)
+        mappable = "mmap" in inspect.signature(serialization.load).parameters and zipfile.is_zipfile(target)
+        options = getattr(serialization, "get_default_mmap_options", lambda: None)()
+        mappable = mappable and options in (None, getattr(mmap, "MAP_PRIVATE", None))
     except (TypeError, OSError, ValueError):
         mappable = False
     if not mappable:
