@@ -27,6 +27,7 @@ from f5_parity.engine.guard import (DAMAGE_WRITES, DEMO_WRITES, RUN_WRITES, SWEE
                                     check_device, check_file, check_float, check_folder, check_int,
                                     check_no_collision, check_vocab_text, check_vocoder_folder)
 from f5_parity.errors import InputError
+from f5_parity.parity.quality import DEFAULT_DRAWS
 
 PathLike = str | os.PathLike
 
@@ -292,7 +293,7 @@ class SweepRequest(RunRequest):
     seeds: int = 3
     weights: str = "raw,ema"
     held_out: str | None = None  # F5 metadata.csv of clips the model did not train on (the flow loss on them)
-    quality_draws: int = 8
+    quality_draws: int = DEFAULT_DRAWS
     train_log: PathLike | None = None  # F5's tensorboard run folder (runs/<name>/); found beside the run when None
     gate: str = "best"
     watch: bool = False
@@ -337,7 +338,7 @@ class SweepRequest(RunRequest):
             raise InputError(f"--launch {self.launch}", "give the number of processes, 1 or more")
         if self.quality_draws < 2:
             raise InputError(f"--quality-draws {self.quality_draws}: an interval needs two draws or more",
-                             "give --quality-draws 2 or more (default 8)")
+                             f"give --quality-draws 2 or more (default {DEFAULT_DRAWS})")
         if self.seeds < 1:
             raise InputError(f"--seeds {self.seeds}: at least one seed is needed", "give --seeds 1 or more")
         if self.held_out and not Path(self.held_out).is_file():

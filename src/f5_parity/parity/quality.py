@@ -26,7 +26,7 @@ from typing import Any
 from f5_parity.cases.case import Case
 from f5_parity.errors import InputError
 
-DEFAULT_DRAWS = 8
+DEFAULT_DRAWS = 6
 SIGNAL = "flow_loss"
 SPLITS = ("fit", "held-out")
 DESCRIPTION = {

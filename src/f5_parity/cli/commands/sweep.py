@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from f5_parity.engine.requests import DEFAULT_DRAWS  # the request keeps the default (parity/quality.py)
+
 NAME = "sweep"
 HELP = ("sweep a training run's checkpoints: parity verdict, scores and EMA distance per checkpoint, the first "
         "update where parity breaks, the checkpoint to ship; cached, resumable, shardable over processes")
@@ -41,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--held-out", metavar="METADATA",
                    help="clips the model did not train on (F5's metadata.csv format, `audio_file|text`): the flow "
                         "loss on them measures generalisation, reported apart from the fit on the reference clips")
-    g.add_argument("--quality-draws", type=int, default=8,
-                   help="fixed noise/time/mask draws per clip for the flow-loss quality signal (default 8)")
+    g.add_argument("--quality-draws", type=int, default=DEFAULT_DRAWS,
+                   help=f"fixed noise/time/mask draws per clip for the flow-loss quality signal (default {DEFAULT_DRAWS})")
     g.add_argument("--train-log", metavar="DIR",
                    help="F5's tensorboard log of the run (runs/<name>/, logger='tensorboard'): its training loss is "
                         "drawn beside the flow loss (default: a runs/ folder next to the checkpoints)")
