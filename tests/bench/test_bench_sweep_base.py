@@ -3,8 +3,8 @@
 Three checkpoints of F5TTS_v1_Base size in F5's Trainer format (random weights, raw and a perturbed EMA set,
 the later two with their raw set perturbed again, the official vocab) in one folder; in one process: one infer_process generation at nfe 32 (infer_cli's
 wiring, model and vocoder loaded beforehand, as tests/bench/test_bench_run.py), then `parity-check sweep`
-in fast mode with its quality signal (the flow-matching loss of both weight sets, 8 fixed draws on the
-case's clip) from a cold cache. Two ratios over that generation's seconds (goal <= 0.3x): the whole
+in fast mode with its quality signal (the flow-matching loss of both weight sets, the default number of fixed
+draws on the case's clip, parity/quality.py DEFAULT_DRAWS) from a cold cache. Two ratios over that generation's seconds (goal <= 0.3x): the whole
 sweep's seconds over its 3 checkpoints (the one-time setup shared by 3 only), and what one more checkpoint
 adds: the two newer files' units (each observes the user's path on its own file), their mean. Written to reports/bench/sweep_base.json; nothing here asserts on time.
 """
@@ -37,6 +37,7 @@ def test_bench_sweep_per_checkpoint_against_one_generation(tmp_path):
     from f5_parity.cases.case import Case
     from f5_parity.cases.speech import speak
     from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.parity.quality import DEFAULT_DRAWS
     from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
     from f5_parity.paths.spec import infer_spec
     from f5_parity.testing.fixtures import random_vocos_dir
@@ -81,8 +82,9 @@ def test_bench_sweep_per_checkpoint_against_one_generation(tmp_path):
     marginal = sum(added) / len(added)
 
     result = {
-        "what": "parity-check sweep, fast mode with the flow-loss quality signal (raw and EMA, 8 draws), "
-                "per checkpoint, against one infer_process generation (nfe 32) of the same size",
+        "what": f"parity-check sweep, fast mode with the flow-loss quality signal (raw and EMA, {DEFAULT_DRAWS} "
+                "draws, the default), per checkpoint, against one infer_process generation (nfe 32) of the same size",
+        "quality_draws": ((report.get("settings") or {}).get("quality") or {}).get("draws"),
         "model": "F5TTS_v1_Base (random weights), official vocab", "checkpoints": 3,
         "generation_s": round(generation_s, 2), "generated_audio_s": round(len(gen.wav) / gen.sample_rate, 2),
         "sweep_s": round(sweep_s, 2), "sweep_per_checkpoint_s": round(per_checkpoint, 2),
@@ -106,7 +108,7 @@ FLOPS_OUT = OUT.with_name("sweep_base_flops.json")
 
 def test_bench_arithmetic_of_the_passes_a_checkpoint_needs():
     """The floor under the ratio above: the floating-point operations of the forward passes one checkpoint
-    needs in fast mode (8 quality draws x raw and EMA on the 6.6 s clip; the trainer's and the infer path's
+    needs in fast mode (the default quality draws x raw and EMA on the 6.6 s clip; the trainer's and the infer path's
     guided velocity on the copy task, twice the clip) against the 32 guided steps of the generation, counted by
     torch's FlopCounterMode on an F5TTS_v1_Base-sized model at the bench's shapes. Counts, not time: the same
     on every machine. Written to reports/bench/sweep_base_flops.json."""
@@ -114,9 +116,10 @@ def test_bench_arithmetic_of_the_passes_a_checkpoint_needs():
 
     from f5_parity.f5.configs import MEL_SPEC_KWARGS
     from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
+    from f5_parity.parity.quality import DEFAULT_DRAWS
     from f5_tts.model import CFM, DiT
 
-    clip, generated, draws = 620, 271, 8  # frames: the spoken 6.6 s reference, the 2.89 s generated
+    clip, generated, draws = 620, 271, DEFAULT_DRAWS  # frames: the spoken 6.6 s reference, the 2.89 s generated
     dit = DiT(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, conv_layers=4,
               text_num_embeds=len(read_vocab_chars(official_vocab_path())), mel_dim=100)
     model = CFM(transformer=dit, mel_spec_kwargs=dict(MEL_SPEC_KWARGS)).eval()
@@ -143,7 +146,8 @@ def test_bench_arithmetic_of_the_passes_a_checkpoint_needs():
         "generation_step_gflop": round(step / 1e9, 1), "generation_steps": 32,
         "per_checkpoint_tflop": round(per_checkpoint / 1e12, 2), "generation_tflop": round(32 * step / 1e12, 2),
         "ratio": round(per_checkpoint / (32 * step), 3),
-        "ratio_at_6_draws": round((12 * quality + 2 * velocity) / (32 * step), 3),
+        "quality_draws": draws,
+        "ratio_at_8_draws": round((16 * quality + 2 * velocity) / (32 * step), 3),  # the default before 6
         "command": ".venv/bin/python -m pytest -q -m bench -o addopts= "
                    "tests/bench/test_bench_sweep_base.py::test_bench_arithmetic_of_the_passes_a_checkpoint_needs",
     }
