@@ -76,6 +76,7 @@ def test_exit_1_when_parity_breaks_and_the_same_inputs_give_the_same_report(fixt
     (["inspect", "/nonexistent/model.pt"], "/nonexistent/model.pt"),
     (["run", "CKPT", "--infer-config", "F5TTS_v9_Huge"], "unknown config"),
     (["run", "CKPT", "--mode", "slow"], "invalid choice"),
+    (["sweep", "CKPT", "--quality-draws", "1"], "--quality-draws 1: an interval needs two draws or more"),
 ])
 def test_exit_2_bad_input_is_one_line_without_traceback(fixture_set, argv, needle):
     argv = [str(fixture_set.checkpoints["trainer"]) if a == "CKPT" else a for a in argv]

@@ -136,6 +136,12 @@ def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_befor
     assert rec["weights"] == "raw" and rec["use_ema"] is False  # the user infers with --no-infer-ema
     assert rec["signal"] == "flow_loss" and rec["computed_on"] == "fit"  # no --held-out: the reference clips
     assert f"{rec['loss']['mean']:.4g}" in rec["reason"]  # the reason quotes its figures
+    # the flow loss is computed over the default number of draws (no --quality-draws), on the one reference clip
+    from f5_parity.parity.quality import DEFAULT_DRAWS
+
+    assert final["settings"]["quality"]["draws"] == DEFAULT_DRAWS
+    assert all(len(c["quality"]["sets"][w]["draws"]["fit"]) == DEFAULT_DRAWS == c["quality"]["draws_per_clip"]
+               for c in final["checkpoints"] for w in c["quality"]["sets"])
 
     # EMA-vs-raw distance is read per checkpoint: 0 where the EMA was just copied (update 1), then growing
     ema = [by_update[u]["ema"]["rel_l2"] for u in sorted(by_update)]
