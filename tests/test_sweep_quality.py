@@ -153,3 +153,17 @@ def test_the_ema_is_shipped_where_it_is_genuinely_better(ema_better):
     assert report["quality_break"] is None and set(report["quality_breaks"]) == {"raw", "ema"}
     assert "No quality break" in md
     assert "None" not in md
+
+
+def test_other_quality_draws_recompute_the_quality_only(degraded, tmp_path):
+    """--quality-draws changes the quality signal, not a verdict: the verdicts come from the cache."""
+    run, _, (_, raw, _) = degraded
+    out = tmp_path / "out"
+    shutil.copytree(run.root / "out-raw" / "cache", out / "cache")
+    rc, report, _ = _sweep(run, out, "--no-infer-ema", "--quality-draws", "3")
+    n = len(report["checkpoints"])
+    assert rc == 0 and report["execution"]["units_from_cache"] == n and report["execution"]["units_computed"] == n
+    assert [c["verdict"] for c in report["checkpoints"]] == [c["verdict"] for c in raw["checkpoints"]]
+    assert all(len(c["quality"]["sets"][w]["draws"]["fit"]) == 3 for c in report["checkpoints"]
+               for w in c["quality"]["sets"])
+

@@ -371,7 +371,10 @@ class Sweep:
         self.digest = settings.digest(self.described)
         from f5_parity import __version__
 
-        self.cache_root = self.out / "cache" / __version__ / self.digest[:16]
+        # verdicts and scores do not depend on the quality signal's draws or held-out clips: a sweep that
+        # changes only those (--quality-draws, --held-out) reuses them; the quality unit has its own key below
+        units = {k: v for k, v in self.described.items() if k != "quality"}
+        self.cache_root = self.out / "cache" / __version__ / settings.digest(units)[:16]
         # the quality unit depends on the trainer's side, the clips and the draws only (not on the infer path
         # or the gate): keyed by those, a sweep of the same run with other infer settings reuses it
         q = {k: self.described[k] for k in ("tool_version", "trainer", "trainer_unknown", "cases", "quality",
