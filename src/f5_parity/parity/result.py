@@ -9,7 +9,7 @@ summary are rendered from a RunReport and never recompute or re-parse it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +33,13 @@ class Reproducibility:
     created: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("versions", "asr_model", "checkpoint_sha256", "seed", "device",
-                                               "command", "created")}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Reproducibility | None":
         if not d:
             return None
-        return cls(versions=dict(d.get("versions") or {}), asr_model=d.get("asr_model"),
-                   checkpoint_sha256=d.get("checkpoint_sha256"), seed=d.get("seed"), device=d.get("device"),
-                   command=d.get("command"), created=d.get("created"))
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)} | {"versions": dict(d.get("versions") or {})})
 
 
 @dataclass
