@@ -394,6 +394,9 @@ def _fix(factor: str, train: dict[str, Any], infer: dict[str, Any]) -> str:
     preparation (F5-TTS #684, #648, #767), not the user's text."""
     if factor == "text" and train.get("frontend") == "prepared" and infer.get("frontend") != "prepared":
         return PREPARED_TEXT_FIX
+    if factor == "weights" and infer.get("set") == "neither" and infer.get("fix"):
+        # the path's own load, read off its load_state_dict calls (paths/observed_spec.py load_mistake)
+        return f"your path's model holds weights of neither set ({infer.get('load')}): {infer['fix']}"
     return BY_ID[factor].fix
 
 

@@ -6,7 +6,9 @@ file memory-mapped, the same tensor values; see _memory_mapped_torch_load.) Seam
 
 - model construction: the backbone class (DiT/UNetT/MMDiT) with the kwargs it was built with, and
   CFM's mel settings, vocab map and ODE method;
-- checkpoint loading: utils_infer.load_checkpoint (file, use_ema, dtype, device, or the exception);
+- checkpoint loading: utils_infer.load_checkpoint (file, use_ema, dtype, device, or the exception), and every
+  load_state_dict into an F5 model, f5's own or the path's (strict, the keys it was given, the keys it left
+  missing and unexpected: a strict=False load that matched nothing is F5-TTS #1292);
 - every CFM.sample call: cond, the text as passed, duration, lens, steps, cfg_strength,
   sway_sampling_coef, use_epss, seed, the autocast state and the RNG state;
 - torch.manual_seed as the path's own code calls it (f5's seed_everything, a wrapper's own seeding): without
@@ -122,6 +124,8 @@ class Observation:
 
     constructions: list[dict[str, Any]] = field(default_factory=list)  # backbone + CFM settings, per model built
     loads: list[dict[str, Any]] = field(default_factory=list)  # load_checkpoint calls
+    # load_state_dict calls into a CFM or its backbone: {"module", "strict", "keys", "missing", "unexpected"}
+    state_loads: list[dict[str, Any]] = field(default_factory=list)
     samples: list[SampleCall] = field(default_factory=list)
     batches: list[dict[str, Any]] = field(default_factory=list)  # infer_batch_process calls
     preprocess: list[dict[str, Any]] = field(default_factory=list)  # preprocess_ref_audio_text calls
@@ -148,6 +152,7 @@ class Observation:
         return {
             "sample_calls": [s.summary() for s in self.samples],
             "loads": self.loads,
+            "state_loads": self.state_loads,
             "constructions": [{k: v for k, v in c.items() if k not in ("model_id", "vocab_char_map")}
                               for c in self.constructions],
             "batches": [{k: v for k, v in b.items() if k != "ref_audio"} for b in self.batches],
@@ -446,6 +451,29 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
             raise
 
     patches.everywhere(load_checkpoint, observed_load_checkpoint)
+
+    # -- every load_state_dict into an F5 model (f5's load_checkpoint makes one; a wrapper may make its own) -------
+    module_load = torch.nn.Module.__dict__["load_state_dict"]
+    f5_classes = tuple(c for c in (CFM, *(getattr(f5_model, n, None) for n in ("DiT", "UNetT", "MMDiT"))) if c)
+
+    @functools.wraps(module_load)
+    def observed_module_load(self, state_dict, *args, **kwargs):
+        if not isinstance(self, f5_classes):
+            return module_load(self, state_dict, *args, **kwargs)
+        strict = kwargs.get("strict", args[0] if args else True)
+        record = {"module": type(self).__name__, "strict": bool(strict), "keys": len(state_dict)}
+        obs.state_loads.append(record)
+        try:
+            result = module_load(self, state_dict, *args, **kwargs)
+        except BaseException as exc:
+            record["error"] = error_record(exc)
+            raise
+        # what a strict=False load leaves unsaid: the keys it matched nothing to
+        record["missing"] = list(getattr(result, "missing_keys", []))
+        record["unexpected"] = list(getattr(result, "unexpected_keys", []))
+        return result
+
+    patches.set(torch.nn.Module, "load_state_dict", observed_module_load)
 
     # -- infer_batch_process (a generator) and preprocess_ref_audio_text ------------------------------
     batch = utils_infer.infer_batch_process

@@ -55,14 +55,48 @@ class Finding:
         return d if self.rule is None else {**d, "rule": self.rule}
 
 
-def weight_set_of(model, checkpoint: str, prefer: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Which of the checkpoint's weight sets the model's tensors equal ('raw', 'ema' or 'neither'),
-    by exact comparison after casting the file's tensors to the model's dtype. When several sets hold
-    the same tensors, `prefer` (what the path asked for) names them."""
+@dataclass
+class WeightMatch:
+    """Which of the checkpoint's weight sets the model's tensors equal, tensor by tensor."""
+
+    set: str  # "raw", "ema" or "neither"
+    evidence: dict[str, Any]  # per set in the file: compared, differing, rel_distance, equal
+    total: int  # tensors in the model's state_dict
+    neither: list[str]  # the model's tensors equal to no set of the file (sorted)
+    keys: tuple[str, ...] = ()  # every tensor of the model's state_dict
+
+    def modules(self) -> list[str]:
+        """The modules that hold tensors of neither set, as "transformer.text_embed (5 of 5 tensors)"."""
+        def group(key: str) -> str:
+            return ".".join(key.split(".")[:2])
+
+        every: dict[str, int] = {}
+        for key in self.keys:
+            every[group(key)] = every.get(group(key), 0) + 1
+        hit: dict[str, int] = {}
+        for key in self.neither:
+            hit[group(key)] = hit.get(group(key), 0) + 1
+        return [f"{g} ({n} of {every.get(g, n)} tensors)" for g, n in sorted(hit.items())]
+
+    def summary(self) -> str:
+        if len(self.neither) == self.total:
+            return f"all {self.total} tensors"
+        modules = self.modules()
+        if len(modules) == len({".".join(k.split(".")[:2]) for k in self.keys}):
+            return f"{len(self.neither)} of {self.total} tensors, in every module"
+        return f"{len(self.neither)} of {self.total} tensors: " + ", ".join(modules)
+
+
+def match_weights(model, checkpoint: str, prefer: str | None = None) -> WeightMatch:
+    """Which of the checkpoint's weight sets the model's tensors equal ('raw', 'ema' or 'neither'), by exact
+    comparison after casting the file's tensors to the model's dtype, tensor by tensor: a model that loaded
+    only part of a set (a strict=False load with renamed keys) is 'neither', with the tensors that hold
+    neither named. When several sets hold the same tensors, `prefer` (what the path asked for) names them."""
     from f5_parity.checkpoint.file import open_checkpoint
 
     used = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     evidence: dict[str, Any] = {}
+    matched: set[str] = set()
     ck = open_checkpoint(checkpoint)
     for name in ck.weight_sets():
         ref = ck.state_dict(name)
@@ -71,15 +105,81 @@ def weight_set_of(model, checkpoint: str, prefer: str | None = None) -> tuple[st
             evidence[name] = {"compared": 0}
             continue
         differing = [k for k in common if not torch.equal(used[k], ref[k].to(used[k].dtype))]
+        matched |= set(common) - set(differing)
         num = sum(float((used[k].float() - ref[k].float()).norm() ** 2) for k in differing)
         den = sum(float(ref[k].float().norm() ** 2) for k in common)
         evidence[name] = {"compared": len(common), "differing": len(differing),
                           "rel_distance": (num ** 0.5) / max(den ** 0.5, 1e-12)}
         evidence[name]["equal"] = not differing and len(common) >= 0.9 * len(ref)
     equal = [name for name, e in evidence.items() if e.get("equal")]
-    if not equal:
-        return "neither", evidence
-    return (prefer if prefer in equal else equal[0]), evidence
+    neither = sorted(k for k in used if k not in matched)
+    chosen = "neither" if not equal else (prefer if prefer in equal else equal[0])
+    return WeightMatch(chosen, evidence, len(used), neither if chosen == "neither" else [], tuple(used))
+
+
+def weight_set_of(model, checkpoint: str, prefer: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(the set the model's tensors equal, the evidence per set): match_weights without the tensor detail."""
+    found = match_weights(model, checkpoint, prefer)
+    return found.set, found.evidence
+
+
+def load_mistake(obs: Observation) -> tuple[str, str]:
+    """(what the path's own load_state_dict calls say went wrong, the fix) for a model that holds neither set.
+
+    Read off the observed calls, never guessed from the symptom: a strict=False load whose unexpected keys are
+    the missing ones behind a prefix (the EMA set's 'ema_model.' left on, F5-TTS #1292), keys renamed, keys
+    absent; or no such call at all (the tensors were changed after loading, or came from another file)."""
+    loads = [r for r in obs.state_loads if not r.get("error")]
+    lax = [r for r in loads if not r["strict"] and (r.get("missing") or r.get("unexpected"))]
+    base_fix = ("load it with f5-tts's load_model / load_checkpoint (use_ema=False for the raw set the Trainer "
+                "sampled from), or call load_state_dict(..., strict=True) to see the keys that do not match")
+    if not lax:
+        if loads:
+            return ("every load_state_dict your path made into the model matched its keys, so the tensors were "
+                    "changed after loading or came from another file", base_fix)
+        return ("your path loaded the model without load_state_dict (no such call was seen)", base_fix)
+    r = lax[-1]
+    missing, unexpected = r.get("missing") or [], r.get("unexpected") or []
+    prefixes: dict[str, list[str]] = {}
+    for u in unexpected:
+        for m in missing:
+            if u.endswith(m) and u != m:
+                prefixes.setdefault(u[: -len(m)], []).append(u)
+                break
+    head = (f"{r['module']}.load_state_dict(strict=False) of {r['keys']} keys left {len(missing)} of the model's "
+            f"keys missing and {len(unexpected)} unexpected")
+    if prefixes:
+        prefix = max(prefixes, key=lambda p: len(prefixes[p]))
+        return (f"{head}: the file's keys carry the prefix {prefix!r} (e.g. {prefixes[prefix][0]!r}), so nothing "
+                "under it "
+                "loaded and those tensors kept their random initialisation (F5-TTS #1292)",
+                f"strip {prefix!r} from the keys (and drop 'initted' and 'step') before loading, as f5's "
+                f"load_checkpoint does; or {base_fix}")
+    if missing and unexpected:
+        return (f"{head}: keys renamed (the file's {unexpected[0]!r} matches no parameter; the model's "
+                f"{missing[0]!r} got nothing), so those tensors kept their random initialisation",
+                f"load the keys under the names the model has; or {base_fix}")
+    return (f"{head} (e.g. {(missing or unexpected)[0]!r}): those tensors kept their random initialisation",
+            base_fix)
+
+
+def save_observed_weights(model, workdir: Path) -> tuple[str, Path]:
+    """(a digest of the tensors, the file they are written to): the path's own weights, which are neither of the
+    checkpoint's sets, kept so the engine can build the model the path really ran (safetensors: no pickle)."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    digest = hashlib.blake2b(digest_size=8)
+    for k in sorted(tensors):
+        digest.update(k.encode())
+        digest.update(tensors[k].view(torch.uint8).numpy().tobytes() if tensors[k].numel() else b"")
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"observed_weights_{digest.hexdigest()}.safetensors"
+    if not path.exists():
+        save_file(tensors, str(path))
+    return digest.hexdigest(), path
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -239,12 +339,29 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
     asked = ("ema" if load["use_ema"] else "raw") if load else predicted.value("weights")["set"]
     asked_by = f"load_checkpoint(use_ema={load['use_ema']})" if load else "the flags"
-    weight_set, weight_evidence = weight_set_of(model, checkpoint, prefer=asked)
-    if weight_set != asked:
-        rule_findings.append(Finding("weights", {"set": asked}, {"set": weight_set, "source": "observed"},
-                                     f"weights: the loader was asked for {asked} ({asked_by}); the model's tensors "
-                                     f"equal {weight_set}", rule=asked_by))
-    values["weights"] = {"set": weight_set}
+    found = match_weights(model, checkpoint, prefer=asked)
+    weight_set, weight_evidence = found.set, found.evidence
+    if weight_set == "neither":
+        # Not a set the engine can name: the path's own tensors are the observed value, kept in a file so the
+        # stages run on the very model the path sampled from (and the mirror check compares against it).
+        digest, saved = save_observed_weights(model, workdir)
+        mistake, fix = load_mistake(obs)
+        values["weights"] = {"set": "neither", "tensors": digest, "neither": found.summary(), "load": mistake,
+                             "fix": fix}
+        locators["weights"] = {**locators.get("weights", {}), "tensors": str(saved)}
+        rule_findings.append(Finding(
+            "weights", {"set": asked},
+            {"set": "neither", "tensors_neither": len(found.neither), "of": found.total, "modules": found.modules(),
+             "load": mistake, "source": "observed"},
+            f"weights: the model your path sampled from holds {found.summary()} equal to neither the checkpoint's "
+            f"raw nor its EMA set (the loader was asked for {asked}, {asked_by}): {mistake}; fix: {fix}",
+            rule=asked_by))
+    else:
+        if weight_set != asked:
+            rule_findings.append(Finding("weights", {"set": asked}, {"set": weight_set, "source": "observed"},
+                                         f"weights: the loader was asked for {asked} ({asked_by}); the model's "
+                                         f"tensors equal {weight_set}", rule=asked_by))
+        values["weights"] = {"set": weight_set}
     values["arch"] = _arch_of(obs, model, predicted)
     values["vocab"], locators["vocab"] = _vocab_of(model, [predicted, *candidates], workdir)
     built = obs.construction_of(model) or {}

@@ -66,9 +66,18 @@ class ModelPool:
         self._weights: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
         self._files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile
 
-    def _weight_set(self, checkpoint: str, which: str) -> dict[str, torch.Tensor]:
+    def _weight_set(self, checkpoint: str, which: str, tensors: str | None = None) -> dict[str, torch.Tensor]:
         from f5_parity.checkpoint.file import open_checkpoint
 
+        if which == "neither":  # an observed path's own tensors (paths/observed_spec.py save_observed_weights)
+            if not tensors:
+                raise UnbuildableSpec("weights that are neither set of the checkpoint and were not kept")
+            key = (tensors, which)
+            if key not in self._weights:
+                from safetensors.torch import load_file
+
+                self._weights[key] = load_file(tensors)
+            return self._weights[key]
         key = (checkpoint, which)
         if key not in self._weights:
             if checkpoint not in self._files:  # parse the file once, whichever weight sets are asked for
@@ -115,7 +124,8 @@ class ModelPool:
                 )
         except (TypeError, UnbuildableArch) as exc:
             raise UnbuildableSpec(f"arch does not construct: {exc}") from None
-        sd = self._weight_set(spec.locate("weights", "checkpoint"), spec.value("weights")["set"])
+        sd = self._weight_set(spec.locate("weights", "checkpoint"), spec.value("weights")["set"],
+                              spec.locate("weights", "tensors"))
         try:
             # strict, like load_checkpoint; assign: the parameters are the checkpoint's (memory-mapped, read
             # only here) tensors, not a copy into fresh memory, and .to() below converts the dtype as F5 does
