@@ -395,7 +395,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
         if chunked.compared is not None:
             gen_text = chunked.chunks[chunked.compared]
     observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
-                                            workdir=workdir)
+                                            workdir=workdir, case_is_truth=runner.kind != "script")
     report.findings, report.notes = findings, report.notes + notes
     report.factors = {fid: ObservedFactor(predicted.value(fid), observed.value(fid),
                                           predicted.value(fid) == observed.value(fid)) for fid in predicted.values}

@@ -205,6 +205,26 @@ class ParitySession:
         except RuntimeError as exc:  # later stages on mismatched shapes: keep what was measured
             raise UnbuildableSpec(str(exc).splitlines()[0]) from None
 
+    def _held_out_text_effect(self, case: Case) -> dict[str, Any] | None:
+        """The tokens of the held-out prompt the infer path frames (its reference transcript and text to generate,
+        as it fed them) against the same framing of the case's own texts, when the path rewrote the text to
+        generate: {"tokens", "differing"}; None when they are equal or nothing was rewritten."""
+        import difflib
+
+        rewritten = (self.infer.value("text").get("rewritten") or {})
+        if "gen_text" not in rewritten:
+            return None
+        truth_values = {k: v for k, v in self.infer.value("text").items() if k != "rewritten"}
+        truth = PathSpec(self.infer.label, {**self.infer.values, "text": truth_values}, self.infer.locators,
+                         self.infer.unknown)
+        said, _, _ = framed_text(self.infer, load_reference(self.infer, case), case, gen_text=rewritten["gen_text"])
+        meant, _, _ = framed_text(truth, load_reference(truth, case), case, gen_text=case.gen_text)
+        if said == meant:
+            return None
+        matcher = difflib.SequenceMatcher(a=meant, b=said, autojunk=False)
+        same = sum(block.size for block in matcher.get_matching_blocks())
+        return {"tokens": len(meant), "differing": max(len(meant), len(said)) - same}
+
     # -- warnings ----------------------------------------------------------------------------------------------
 
     def pathology_warnings(self) -> list[RunWarning]:
@@ -305,6 +325,20 @@ class ParitySession:
         # Effects on the fast stages in both modes: one velocity per factor, not one generation each.
         effects = {f: self.effect_of(self.train.mix(self.aligned, [f]), FAST_STAGES) for f in differing}
         culprits = [f for s in isolation.culprit_sets for f in s]
+        # What the copy task cannot show: a held-out text the path rewrote (the stages frame the reference twice)
+        for case in self.cases:
+            held_out = self._held_out_text_effect(case)
+            if held_out is None:
+                continue
+            effects["text"] = {**(effects.get("text") or {}), "held_out_tokens": held_out}
+            if "text" not in culprits:
+                culprits.append("text")
+            if diverged[case.name] is None:
+                diverged[case.name] = "tokens"
+            self.notes.append(f"{case.name}: the held-out text your path generated differs from the case's in "
+                              f"{held_out['differing']} of {held_out['tokens']} tokens (the copy task the stages "
+                              "compare frames the reference twice and cannot show it)")
+        parity = parity and "text" not in culprits
         culprits.sort(key=lambda f: -_harm(effects.get(f, {})))
         skipped = [c for c, comps in stages.items()
                    if "final_mel" in self.stages and comps and "final_mel" not in {x.stage for x in comps}]
@@ -394,6 +428,13 @@ def _fix(factor: str, train: dict[str, Any], infer: dict[str, Any]) -> str:
     preparation (F5-TTS #684, #648, #767), not the user's text."""
     if factor == "text" and train.get("frontend") == "prepared" and infer.get("frontend") != "prepared":
         return PREPARED_TEXT_FIX
+    if factor == "text" and infer.get("rewritten"):
+        which = " and ".join({"ref_text": "the reference transcript", "gen_text": "the text to generate"}[k]
+                             for k in infer["rewritten"])
+        return (f"your path rewrites {which} before f5's infer_process (the report shows both texts): remove that "
+                "edit, so the model reads text in the form of its training transcripts; if those were normalised the "
+                "same way, give parity-check the cases in that form (--ref-text/--gen-text or --cases) so the "
+                "trainer side reads them too")
     if factor == "weights" and infer.get("set") == "neither" and infer.get("fix"):
         # the path's own load, read off its load_state_dict calls (paths/observed_spec.py load_mistake)
         return f"your path's model holds weights of neither set ({infer.get('load')}): {infer['fix']}"

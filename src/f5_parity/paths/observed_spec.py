@@ -266,6 +266,70 @@ def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str
     return matched, finding
 
 
+def _said(text: str) -> str:
+    """A text as f5's own infer rules leave its words: infer_process's chunk_text splits at punctuation and joins
+    with single spaces, preprocess_ref_audio_text appends '. ' to the reference transcript."""
+    return " ".join(text.split())
+
+
+def text_rewrite(obs: Observation, case: Case) -> dict[str, str]:
+    """The texts the path fed f5 where they are not the case's beyond f5's own infer rules (its chunking and
+    framing): {"ref_text": ..., "gen_text": ...}, only the rewritten ones; {} when the path spoke the case's texts.
+
+    Read at the seams before f5 touches them: preprocess_ref_audio_text's text argument (else what
+    infer_batch_process got, less the suffix f5 adds) and infer_process's chunks. A Unicode normal form of the
+    case's texts is not a rewrite here: the engine knows it (the text value's "unicode", found by _text_of)."""
+    from f5_parity.paths.stages import apply_unicode
+
+    observed: dict[str, str] = {}
+    if obs.preprocess:
+        observed["ref_text"] = obs.preprocess[0]["ref_text"]
+    elif obs.batches:
+        observed["ref_text"] = obs.batches[0]["ref_text"]
+    if obs.batches and obs.batches[0]["gen_text_batches"]:
+        observed["gen_text"] = " ".join(obs.batches[0]["gen_text_batches"])
+    truth = {"ref_text": case.ref_text, "gen_text": case.gen_text}
+
+    def same(key: str, form: str) -> bool:
+        a, b = _said(apply_unicode(truth[key], form)), _said(observed[key])
+        if key == "ref_text" and not obs.preprocess:  # infer_batch_process got it after f5's suffix rule
+            a, b = a.rstrip(" ."), b.rstrip(" .")
+        return a == b
+
+    for form in UNICODE_FORMS:
+        if all(same(k, form) for k in observed):
+            return {}
+    return {k: (v if k == "gen_text" or obs.preprocess else v.rstrip()) for k, v in observed.items()
+            if not same(k, "as-is")}
+
+
+def _rewrite_finding(rewritten: dict[str, str], case: Case, spec: PathSpec) -> Finding:
+    """Both texts, the first difference and the tokens that differ, per rewritten text."""
+    import difflib
+
+    from f5_parity.paths.stages import frontend
+
+    truth = {"ref_text": case.ref_text, "gen_text": case.gen_text}
+    parts, changed = [], []
+    for key, said in rewritten.items():
+        mine = truth[key]
+        at = next((i for i, (a, b) in enumerate(zip(mine, said)) if a != b), min(len(mine), len(said)))
+        label = "reference transcript" if key == "ref_text" else "text to generate"
+        parts.append(f"{label} {mine!r} became {said!r} (first difference at character {at}: "
+                     f"{mine[at:at + 1]!r} -> {said[at:at + 1]!r})")
+        kind = spec.value("text").get("frontend", "pinyin")
+        a, b = frontend(mine, "pinyin" if kind == "prepared" else kind), frontend(said, "pinyin" if kind == "prepared" else kind)
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+            pair = ("".join(a[i1:i2]), "".join(b[j1:j2]))
+            if op != "equal" and pair not in changed:
+                changed.append(pair)
+    tokens = ", ".join(f"{x!r} -> {y!r}" for x, y in changed[:10]) + (" ..." if len(changed) > 10 else "")
+    return Finding("text", {k: truth[k] for k in rewritten}, {**rewritten, "tokens_changed": changed[:10],
+                                                               "source": "observed"},
+                   "text: your path rewrote the text before f5's infer_process: " + "; ".join(parts)
+                   + f"; tokens that differ: {tokens}. The trainer side keeps the case's text", rule="the case's text")
+
+
 def _ref_audio_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
                   workdir: Path) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """The reference preprocessing: the prediction when the engine rebuilds the very audio the path
@@ -322,8 +386,12 @@ def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
 
 
 def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: str, candidates: list[PathSpec],
-                workdir: Path, label: str = "infer (observed)") -> tuple[PathSpec, list[Finding], list[str]]:
-    """(the observed spec, flags-vs-observation findings, notes on what could not be derived)."""
+                workdir: Path, label: str = "infer (observed)", case_is_truth: bool = True
+                ) -> tuple[PathSpec, list[Finding], list[str]]:
+    """(the observed spec, flags-vs-observation findings, notes on what could not be derived).
+
+    `case_is_truth`: the tool handed the path the case's texts (a wrapper, infer_cli's wiring, the F5TTS class), so
+    a text the path fed f5 otherwise is its own rewrite; a script's case is read off the script itself."""
     call = obs.samples[0]
     model = call.model
     notes: list[str] = []
@@ -400,6 +468,10 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     derived = PathSpec(label, values, locators)
 
     # Inputs computed by the engine's rules first, then compared with what the path passed.
+    rewritten = text_rewrite(obs, case) if case_is_truth else {}
+    if rewritten:  # the case's text is the truth: the path's own edit is a value of the text factor, observed
+        rule_findings.append(_rewrite_finding(rewritten, case, derived))
+        derived = derived.with_value("text", rewritten=rewritten)
     text, text_finding = _text_of(call, derived, case, gen_text)
     if text_finding:
         rule_findings.append(text_finding)

@@ -184,7 +184,7 @@ def load_reference(spec: PathSpec, case: Case) -> RefAudio:
     mel = spec.value("mel")
     pre = spec.value("ref-audio")
     path = str(case.ref_audio)
-    ref_text = case.ref_text
+    ref_text = spoken_texts(spec, case)[0]
     try:
         original, sr0 = torchaudio.load(path)
     except Exception as exc:
@@ -229,6 +229,14 @@ def frontend(text: str, kind: str) -> list[str]:
     raise ValueError(f"unknown text frontend {kind!r}")
 
 
+def spoken_texts(spec: PathSpec, case: Case) -> tuple[str, str]:
+    """(reference transcript, held-out text) as this path feeds them to f5: the case's, which are the truth,
+    unless an observed path rewrote them before infer_process (the text value's "rewritten": a wrapper that
+    lowercases or strips accents, F5-TTS #49, #951). The trainer side never has one."""
+    rewritten = spec.value("text").get("rewritten") or {}
+    return rewritten.get("ref_text", case.ref_text), rewritten.get("gen_text", case.gen_text)
+
+
 def dataset_text(spec: PathSpec, case: Case) -> list[str]:
     """The reference's transcript as this path's dataset hands it to the Trainer (its text_inputs[0]): a
     prepared folder's raw.arrow text as stored, never re-converted; else the transcript through the path's
@@ -238,7 +246,7 @@ def dataset_text(spec: PathSpec, case: Case) -> list[str]:
     form, kind = t.get("unicode", "as-is"), t.get("frontend", "pinyin")
     if kind == "prepared" and case.prepared_text is not None:
         return list(case.prepared_text)
-    return frontend(apply_unicode(case.ref_text, form), kind)
+    return frontend(apply_unicode(spoken_texts(spec, case)[0], form), kind)
 
 
 def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None = None) -> tuple[list[str], str, str]:
@@ -248,8 +256,9 @@ def framed_text(spec: PathSpec, ref: RefAudio, case: Case, gen_text: str | None 
     if t["framing"] == "trainer":
         # trainer.py: text_inputs[0] + [" "] + text_inputs[0] on the dataset's text (the copy task)
         prepared = dataset_text(spec, case)
-        return prepared + [" "] + prepared, case.ref_text, case.ref_text
-    gen = case.ref_text if gen_text is None else gen_text
+        ref_text = spoken_texts(spec, case)[0]
+        return prepared + [" "] + prepared, ref_text, ref_text
+    gen = spoken_texts(spec, case)[0] if gen_text is None else gen_text
     ref_text = ref.ref_text
     if spec.value("ref-audio").get("preprocess") not in ("infer", "as-given"):
         # preprocess_ref_audio_text's suffix rule, when the audio side of it is not in play
