@@ -65,7 +65,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
                      "pe_attn_head and text_mask_padding are unknown until the fingerprint settles them")
     train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
-                         detected_arch=detected)
+                         detected_arch=detected, decode_vocoder=args.vocoder != "griffin-lim")
     infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
                        **infer_kwargs(args, ckpt_path, vocoder_path, notes))
     cases = _cases(args, notes)
@@ -88,6 +88,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
         workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool)
     if runner.kind == "script" and observed is not None:
         cases = [case]  # the script's own reference and text
+        notes = [n for n in notes if not n.startswith("no cases given")]  # the script's case stands there
     session = ParitySession(train, observed or infer, cases, mode=args.mode, device=args.device,
                             tolerances=thresholds.tolerances if thresholds else None,
                             infer_failure=observation.failure, pool=pool)
@@ -101,13 +102,12 @@ def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[st
     """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
     infer_kwargs = dict(infer_config=args.infer_config or default_infer_config(), infer_vocab=args.infer_vocab,
                         use_ema=args.infer_ema, vocoder_path=vocoder_path,
+                        decode_vocoder=args.vocoder != "griffin-lim",
                         **{k: INFER_DEFAULTS[k] for k in ("nfe", "cfg", "sway", "speed")},
                         fix_duration=args.fix_duration)
     if args.infer_cli or args.infer_cli_config:
         cli = args.infer_cli_settings  # parsed once, by the request
         infer_kwargs.update(cli.infer_spec_kwargs())
-        if not cli.load_vocoder_from_local:
-            infer_kwargs["vocoder_path"] = vocoder_path  # infer_cli would download; use ours, said in the notes
         notes += [f"infer_cli: {f}" for f in cli.findings]
         if cli.checkpoint_given and Path(cli.checkpoint).resolve() != ckpt_path.resolve():
             notes.append(f"infer_cli's -p names {cli.checkpoint}; both paths here load {ckpt_path}")

@@ -149,7 +149,7 @@ class InferCliSettings:
             "vocoder_name": self.vocoder_name,
         }
         if self.load_vocoder_from_local:
-            kwargs["vocoder_path"] = self.vocoder_local_path
+            kwargs["vocoder_local_path"] = self.vocoder_local_path
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:

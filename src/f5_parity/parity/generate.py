@@ -105,7 +105,9 @@ def trainer_case_sample(train: PathSpec, case: Case, pool: ModelPool, seed: int,
     batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(train, case), train.value("mel"))
     model = pool.model(train)
     vocoder = pool.vocoder(train)
-    vocoder_name = train.value("vocoder")["name"]
+    from f5_parity.paths.spec import decoder_name
+
+    vocoder_name = decoder_name(train)
     accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
     torch.manual_seed(seed)
     sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder, vocoder_name, accelerator)

@@ -369,7 +369,9 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     if runner.kind == "infer-cli" and mode == "fast" and obs.tool_limit is None:
         from f5_parity.paths.griffinlim import supports
 
-        if predicted.value("vocoder")["name"] == "griffin-lim" and not supports(predicted.value("mel")):
+        from f5_parity.paths.spec import decoder_name
+
+        if decoder_name(predicted) == "griffin-lim" and not supports(predicted.value("mel")):
             report.notes.append(f"not observed: the path's wav ({predicted.value('mel').get('mel_spec_type')} mel "
                                 "features need that vocoder's weights; the tool's griffin-lim stand-in inverts vocos "
                                 "features only): fast mode judges the mel, which needs no vocoder")

@@ -77,17 +77,21 @@ class Factor:
     culprit: bool = False
     effect: dict[str, Any] | None = None  # stage -> rel L2 (or ids that differ), first_divergence, buildable, ...
     fix: str | None = None
+    # Why the tool cannot decide this factor (the Trainer's vocoder weights are not readable here): never a
+    # culprit, never a silent "equal"; None: decided
+    undecided: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("title", "train", "infer", "differs", "differs_after_alignment",
-                                               "by_design_keys", "unknown", "culprit", "effect", "fix")}
+                                               "by_design_keys", "unknown", "culprit", "effect", "fix", "undecided")}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Factor":
         return cls(title=d.get("title", ""), train=d.get("train"), infer=d.get("infer"),
                    differs=bool(d.get("differs")), differs_after_alignment=d.get("differs_after_alignment"),
                    by_design_keys=list(d.get("by_design_keys") or []), unknown=list(d.get("unknown") or []),
-                   culprit=bool(d.get("culprit")), effect=d.get("effect"), fix=d.get("fix"))
+                   culprit=bool(d.get("culprit")), effect=d.get("effect"), fix=d.get("fix"),
+                   undecided=d.get("undecided"))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_t
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
 from f5_parity.parity.result import RunWarning
-from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown
+from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown, vocoder_undecided
 from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, INPUT_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
 
 CLIP_SECONDS = 12.0  # preprocess_ref_audio_text's hard limit
@@ -85,6 +85,13 @@ class ParitySession:
         self.infer_failure = infer_failure
         self.train, self.notes = resolve_unknown(train, infer)
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
+        # Factors the tool cannot decide (its limit, never the user's fault): no culprit. Both sides decode with
+        # the trainer side's decoder, so the wav stage measures the mels, not a vocoder nobody could compare.
+        self.undecided: dict[str, str] = {}
+        reason = vocoder_undecided(self.train, infer)
+        if reason:
+            self.undecided["vocoder"] = reason
+            self.aligned = self.aligned.mix(self.train, ["vocoder"], label=self.aligned.label)
         self._baseline: dict[str, list[tuple[str, Any]]] = {}
         self.aligned_values: dict[str, dict[str, Any]] = {}  # stage outputs of the aligned infer spec, per case
         self.path_warnings: list[RunWarning] = []  # what the observed path did that no spec holds (unseeded noise)
@@ -134,7 +141,7 @@ class ParitySession:
                           "differs_after_alignment": None, "by_design_keys": [], "unknown": [],
                           "culprit": f in culprits,
                           "effect": {"buildable": False, "reason": why} if f in culprits else None,
-                          "fix": fix if f in culprits else None}
+                          "fix": fix if f in culprits else None, "undecided": self.undecided.get(f)}
         return RunResult(
             verdict="fail", culprits=culprits, factors=factors, warnings=[],
             stages={c.name: [] for c in self.cases}, first_divergence={c.name: first for c in self.cases},
@@ -371,6 +378,7 @@ class ParitySession:
                 "culprit": f in culprits,
                 "effect": effects.get(f),
                 "fix": _fix(f, tv, iv) if f in culprits else None,
+                "undecided": self.undecided.get(f),
             }
         verdict = "pass" if parity else "fail"
         return RunResult(

@@ -67,8 +67,10 @@ def load_infer_vocoder(spec: PathSpec, device: str = "cpu"):
     which a full-mode decode turns into a ToolLimit naming the reason."""
     from f5_parity.paths.observe import UnavailableVocoder
 
+    from f5_parity.paths.spec import decoder_name
+
     value, mel = spec.value("vocoder"), spec.value("mel")
-    if value["name"] == "griffin-lim":
+    if decoder_name(spec) == "griffin-lim":
         from f5_parity.paths.griffinlim import GriffinLimVocoder, supports
 
         if not supports(mel):

@@ -532,7 +532,9 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
             # fast mode stops before any decode: loading the path's vocoder (offline: ~25 s of hub retries,
             # then a failure) could not change the verdict
             record["loaded"] = False
-            record["note"] = "fast mode never decodes: the path's vocoder was not loaded"
+            where = f"the local folder {local_path}" if is_local else "the model hub"
+            record["note"] = (f"fast mode never decodes: your path's {vocoder_name} vocoder (from {where}) is judged "
+                              "by the weights load_vocoder would read there, without running it")
             return UnavailableVocoder("fast mode does not load the path's vocoder")
         try:
             return load_vocoder(vocoder_name, is_local, local_path, device, hf_cache_dir)

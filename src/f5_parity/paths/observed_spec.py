@@ -32,7 +32,7 @@ import torch
 from f5_parity.cases.case import Case
 from f5_parity.f5.configs import MEL_SPEC_KWARGS, numeric_arch
 from f5_parity.paths.observe import Observation, SampleCall
-from f5_parity.paths.spec import PathSpec, _vocab_value, _vocoder_value
+from f5_parity.paths.spec import PathSpec, _vocab_value, vocoder_value
 
 DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 UNICODE_FORMS = ("as-is", "NFC", "NFD", "NFKC", "NFKD")
@@ -461,10 +461,12 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
 
     if not call.use_epss and sampler_facts()["epss"]:  # before 1.1.5 there is no EPSS to turn off
         values["sampler"]["use_epss"] = False
-    for record in obs.vocoders:
+    for record in obs.vocoders:  # the vocoder the path asked load_vocoder for (fast mode never runs it)
         vload = record.get("load_vocoder")
-        if vload and vload.get("is_local") and vload.get("local_path"):
-            values["vocoder"], locators["vocoder"] = _vocoder_value(vload["vocoder_name"], vload["local_path"])
+        if vload:
+            values["vocoder"], locators["vocoder"] = vocoder_value(
+                vload["vocoder_name"], local_path=vload["local_path"] if vload.get("is_local") else None,
+                given_path=predicted.locate("vocoder", "given"), decode=predicted.locate("vocoder", "decode", True))
     derived = PathSpec(label, values, locators)
 
     # Inputs computed by the engine's rules first, then compared with what the path passed.

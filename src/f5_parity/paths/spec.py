@@ -111,12 +111,55 @@ def _vocab_value(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"sha256": sha256_file(p), "size": len(chars)}, {"path": str(p)}
 
 
-def _vocoder_value(name: str, path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    if name == "griffin-lim" or path is None:
-        return {"name": name, "weights": None}, {"path": None}
-    weights = Path(path) / "pytorch_model.bin"
-    digest = sha256_file(weights) if weights.exists() else None
-    return {"name": name, "weights": digest}, {"path": str(path)}
+def vocoder_value(name: str, *, local_path: str | Path | None = None, given_path: str | Path | None = None,
+                  decode: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The vocoder a path decodes with, as f5's load_vocoder finds it (f5/vocoders.py): a local folder (the
+    training config's vocoder.local_path, infer_cli's --load_vocoder_from_local), else the hub's repository by
+    name. Its weights are identified by the sha256 of their file where the tool can read it: the local folder,
+    else --vocoder-path (`given_path`, a local copy standing for the hub's), else the user's hub cache. Where none
+    is readable, `weights` is None and the value names where they would come from: two paths that load the same
+    hub repository load the same weights; any other pair cannot be decided here (parity/session.py).
+
+    The locator's `path` is the folder the tool decodes with; None (no readable weights, or `decode` False for
+    --vocoder griffin-lim) means the tool's own griffin-lim decoding aid, which is never a path's value."""
+    from f5_parity.f5.vocoders import hub_cached_folder, hub_repo, weights_file
+
+    folder, source = None, None
+    if local_path and weights_file(name, local_path):
+        folder, source = Path(local_path), f"the local folder {local_path}"
+    elif given_path and weights_file(name, given_path):
+        folder = Path(given_path)
+        source = f"--vocoder-path {given_path}, standing for " + (
+            f"the local folder {local_path} (not readable here)" if local_path else f"the hub's {hub_repo(name)}")
+    elif not local_path and hub_cached_folder(name):
+        folder = hub_cached_folder(name)
+        source = f"the hub's {hub_repo(name)}, from the hub cache {folder}"
+    weights = weights_file(name, folder)
+    value: dict[str, Any] = {"name": name, "weights": sha256_file(weights) if weights else None}
+    if weights is None:
+        value.update({"local": str(local_path)} if local_path else {"hub": hub_repo(name)})
+        source = (f"the local folder {local_path}, not readable here" if local_path else
+                  f"the hub's {hub_repo(name)}, not available here (no --vocoder-path, not in the hub cache)")
+    return value, {"path": str(folder) if weights and decode else None, "source": source,
+                   "given": str(given_path) if given_path else None, "decode": decode}
+
+
+def decoder_name(spec: PathSpec) -> str:
+    """What the tool decodes this spec's mels with: its vocoder, or the griffin-lim aid where it has no weights."""
+    return spec.value("vocoder")["name"] if spec.locate("vocoder", "path") else "griffin-lim"
+
+
+def vocoder_undecided(train: PathSpec, infer: PathSpec) -> str | None:
+    """Why the vocoder factor cannot be decided here (a side whose weights the tool cannot read, and values that
+    differ), or None. Never a culprit: the tool's limit, said as such."""
+    t, i = train.value("vocoder"), infer.value("vocoder")
+    if t == i or (t.get("weights") and i.get("weights")) or t.get("name") != i.get("name"):
+        return None
+    if not t.get("weights"):
+        return (f"not decided: the Trainer's {t.get('name')} weights are not available here "
+                f"({train.locate('vocoder', 'source')}); pass --vocoder-path with that vocoder's folder")
+    return (f"not decided: your path's {i.get('name')} weights are not available here "
+            f"({infer.locate('vocoder', 'source')}); pass --vocoder-path with that vocoder's folder")
 
 
 def _arch_value(model_cfg: dict[str, Any] | None, detected: dict[str, Any] | None) -> tuple[dict, set]:
@@ -152,14 +195,19 @@ def trainer_spec(
     seed: int = 0,
     mixed_precision: str = "no",
     detected_arch: dict[str, Any] | None = None,
+    decode_vocoder: bool = True,
 ) -> PathSpec:
-    """What Trainer.train does when it writes update_N_gen.wav (f5-tts 1.1.22, trainer.py ~L400-435)."""
+    """What Trainer.train does when it writes update_N_gen.wav (f5-tts 1.1.22, trainer.py ~L400-435).
+    `decode_vocoder` False (--vocoder griffin-lim): the tool decodes with its griffin-lim aid whatever the weights."""
     model_cfg = load_config(train_config) if isinstance(train_config, (str, Path)) else train_config
     arch, unknown = _arch_value(model_cfg, detected_arch)
     mel_cfg = dict((model_cfg or {}).get("mel_spec") or {})
     mel_type = mel_cfg.pop("mel_spec_type", "vocos")
     vocab, vocab_loc = _vocab_value(train_vocab)
-    vocoder, vocoder_loc = _vocoder_value(mel_type if vocoder_path else "griffin-lim", vocoder_path)
+    # train.py: load_vocoder(mel_spec_type, model.vocoder.is_local, model.vocoder.local_path)
+    vocoder_cfg = dict((model_cfg or {}).get("vocoder") or {})
+    vocoder, vocoder_loc = vocoder_value(mel_type, local_path=vocoder_cfg.get("local_path") if vocoder_cfg.get(
+        "is_local") else None, given_path=vocoder_path, decode=decode_vocoder)
     values = {
         "weights": {"set": "raw"},  # accelerator.unwrap_model(self.model): the online model, not the EMA
         "arch": arch,
@@ -198,6 +246,8 @@ def infer_spec(
     use_ema: bool = True,
     vocoder_path: str | Path | None = None,
     vocoder_name: str | None = None,
+    vocoder_local_path: str | Path | None = None,
+    decode_vocoder: bool = True,
     nfe: int = 32,
     cfg: float = 2.0,
     sway: float = -1.0,
@@ -218,7 +268,8 @@ def infer_spec(
     arch, _ = _arch_value(model_cfg, None)
     mel_type = vocoder_name or (model_cfg.get("mel_spec") or {}).get("mel_spec_type", "vocos")
     vocab, vocab_loc = _vocab_value(infer_vocab or official_vocab_path())
-    vocoder, vocoder_loc = _vocoder_value(mel_type if vocoder_path else "griffin-lim", vocoder_path)
+    vocoder, vocoder_loc = vocoder_value(mel_type, local_path=vocoder_local_path, given_path=vocoder_path,
+                                         decode=decode_vocoder)
     values = {
         "weights": {"set": "ema" if use_ema else "raw"},
         "arch": arch,

@@ -138,10 +138,12 @@ class ModelPool:
 
     def vocoder(self, spec: PathSpec):
         value = spec.value("vocoder")
-        key = repr(value)
+        key = repr((value, spec.locate("vocoder", "path")))
         if key not in self._vocoders:
-            name = value["name"]
-            if name == "griffin-lim":
+            from f5_parity.paths.spec import decoder_name
+
+            name = decoder_name(spec)
+            if name == "griffin-lim":  # no weights to decode with: the tool's aid, never a path's value
                 from f5_parity.paths.griffinlim import GriffinLimVocoder, supports
 
                 if not supports(spec.value("mel")):  # the tool's limit: said, never the spec's fault

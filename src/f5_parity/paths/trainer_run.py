@@ -103,7 +103,9 @@ def _record_sample(seed: int, calls: list[dict[str, Any]]):
 def _vocoder_for(spec: PathSpec):
     """Griffin-Lim stands in when the trainer spec has no vocoder weights (offline): the sample block
     decodes with `vocoder.decode` either way; load_vocoder is not among the functions judged."""
-    if spec.value("vocoder")["name"] != "griffin-lim":
+    from f5_parity.paths.spec import decoder_name
+
+    if decoder_name(spec) != "griffin-lim":
         yield
         return
     from f5_tts.infer import utils_infer

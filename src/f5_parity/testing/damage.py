@@ -23,7 +23,7 @@ from f5_parity.scoring.metrics import pool, score_wav
 from f5_parity.scoring.stats import holm, interval, paired_test
 from f5_parity.cases.case import Case
 from f5_parity.testing.faults import FAULTS, inject
-from f5_parity.paths.spec import PathSpec
+from f5_parity.paths.spec import PathSpec, decoder_name
 from f5_parity.paths.stages import DTYPES, ModelPool
 
 
@@ -231,11 +231,11 @@ def damage_table(train: PathSpec, clean_infer: PathSpec, cases: list[Case], out_
     clean = scored(CLEAN, "infer_cli wiring, configured as the trainer", infer_items(clean_infer, "clean"))
     for fid in factors or list(FAULTS):
         description, _ = FAULTS[fid]
-        if fid == "vocoder" and clean_infer.value("vocoder")["name"] == "griffin-lim":
+        if fid == "vocoder" and decoder_name(clean_infer) == "griffin-lim":
             table.rows.append(DamageRow(fid, description, None, None, None, 0,
                                         "not measurable here: no vocoder weights exist offline, Griffin-Lim scores both"))
             continue
-        if fid == "mel" and clean_infer.value("vocoder")["name"] == "griffin-lim":
+        if fid == "mel" and decoder_name(clean_infer) == "griffin-lim":
             table.rows.append(DamageRow(fid, description, None, None, None, 0,
                                         "not measurable with Griffin-Lim, which inverts vocos features only; the stage "
                                         "comparison still catches it at cond_mel"))
