@@ -91,7 +91,8 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
         notes = [n for n in notes if not n.startswith("no cases given")]  # the script's case stands there
     session = ParitySession(train, observed or infer, cases, mode=args.mode, device=args.device,
                             tolerances=thresholds.tolerances if thresholds else None,
-                            infer_failure=observation.failure, pool=pool)
+                            infer_failure=observation.failure, pool=pool,
+                            unreconciled=observation.unreconciled())
     session.notes.extend(notes + observation.notes)
     session.path_warnings.extend(observation.path_warnings(case.name, seed=args.seed, mode=args.mode,
                                                            seeds=args.seeds))

@@ -108,7 +108,8 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
                                                               seed=request.seed, device="cpu",
                                                               workdir=out / "observed")
     session = ParitySession(train, observed or infer, cases, mode=request.mode,
-                            tolerances=thresholds.tolerances or None, infer_failure=observation.failure)
+                            tolerances=thresholds.tolerances or None, infer_failure=observation.failure,
+                            unreconciled=observation.unreconciled())
     session.notes.extend(observation.notes)
     session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=request.seed, mode=request.mode,
                                                            seeds=request.seeds))

@@ -222,6 +222,22 @@ class InferObservation:
             out["runs"] = self.runs
         return out
 
+    def unreconciled(self) -> list[str]:
+        """Why the stages cannot stand for the user's path, from what was observed: a mirror check that failed
+        (the engine's rebuild of the observed spec does not compute what the path computed) and each rule finding
+        the engine cannot reproduce. The session's verdict is then never "pass" (parity/session.py)."""
+        out = [f.message for f in self.findings if not f.reproduced]
+        m = self.mirror_check
+        if m is not None and m.checked and not m.passed:
+            grid = m.time_grid
+            out.append("the engine's rebuild of your path does not compute what it computed (mirror check: "
+                       + ("weights differ" if m.weights_equal is False else
+                          f"guided velocity rel L2 {m.rel_l2 if m.rel_l2 is not None else '-'} against tolerance "
+                          f"{m.rel_tol}")
+                       + (f"; time grid {'equal' if grid.passed else 'differs'}" if grid else "")
+                       + "): the stages compare the rebuild, not your path")
+        return out
+
     def path_warnings(self, case: str, *, seed: int, mode: str, seeds: int) -> list:
         """The session's warnings about what the path did that no spec holds (its noise unseeded)."""
         unseeded = self.noise.warning(case, tool_seed=seed, mode=mode, seeds=seeds) if self.noise else None
@@ -235,7 +251,8 @@ class InferObservation:
                    mode=d.get("mode") or "fast",
                    factors={fid: ObservedFactor.from_dict(f or {}) for fid, f in (d.get("factors") or {}).items()},
                    findings=[Finding(factor=f.get("factor"), predicted=f.get("predicted"), observed=f.get("observed"),
-                                     message=f.get("message") or "", rule=f.get("rule"))
+                                     message=f.get("message") or "", rule=f.get("rule"),
+                                     reproduced=f.get("reproduced", True))
                              for f in d.get("findings") or []],
                    notes=list(d.get("notes") or []), failure=PathFailure.from_dict(d.get("failure")),
                    observation=dict(d.get("observation") or {}), mirror_check=MirrorCheck.from_dict(d.get("mirror_check")),

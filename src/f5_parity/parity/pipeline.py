@@ -94,6 +94,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         stages={case: list(comps) for case, comps in result.stages.items()},
         by_design=[ByDesignDifference.from_dict(b) for b in run["by_design"]], isolation=result.isolation, specs=run["specs"], notes=run["notes"],
         mode=run["mode"], tolerance_rule=run["tolerance_rule"], seconds=run["seconds"], unbuilt=run["unbuilt"],
+        undecided=list(result.undecided),
         fingerprint=opts.fingerprint,
         checkpoint=CheckpointRef(str(checkpoint), checkpoint.stem, ck.sha256),
         cases=[c.to_dict() for c in session.cases], probes=list(inspected.results), gate=None, reproducibility=None,

@@ -199,10 +199,10 @@ class GateResult:
 
 # The JSON keys in the order run.json has always written them.
 _ORDER = ("verdict", "culprits", "factors", "warnings", "first_divergence", "stages", "by_design", "isolation",
-          "specs", "notes", "mode", "tolerance_rule", "seconds", "unbuilt", "parity_verdict", "fingerprint",
+          "specs", "notes", "mode", "tolerance_rule", "seconds", "unbuilt", "parity_verdict", "undecided", "fingerprint",
           "checkpoint", "cases", "scores", "observed_infer", "artifacts", "probes", "gate", "reproducibility",
           "environment")
-_OPTIONAL = ("unbuilt", "observed_infer", "environment")  # written only when present
+_OPTIONAL = ("unbuilt", "undecided", "observed_infer", "environment")  # written only when present
 
 
 @dataclass
@@ -235,6 +235,9 @@ class RunReport:
     # the proven mirror or the installed Trainer's own code (parity/trainer_side.py)
     environment: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts kept in the JSON (e.g. "demo")
+    # parity_verdict "undecided": why the stages cannot vouch for the user's path (the engine's rebuild of it
+    # does not compute what it computed; a text it passed that the engine cannot reproduce)
+    undecided: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -274,6 +277,7 @@ class RunReport:
         for key in _OPTIONAL:
             known.setdefault(key, None)
         known["unbuilt"] = known.get("unbuilt") or {}
+        known["undecided"] = list(known.get("undecided") or [])
         known.setdefault("artifacts", {"wavs": {}, "pngs": {}})
         extra = {k: v for k, v in d.items() if k not in _ORDER}
         return cls(**known, extra=extra)

@@ -46,6 +46,7 @@ class RunResult:
     tolerance_rule: str
     seconds: float
     unbuilt: dict[str, str] = field(default_factory=dict)  # case -> why the infer spec could not be built
+    undecided: list[str] = field(default_factory=list)  # verdict "undecided": why the stages cannot vouch for it
 
     def to_dict(self) -> dict[str, Any]:
         from f5_parity.results import jsonable
@@ -65,13 +66,14 @@ class RunResult:
             "tolerance_rule": self.tolerance_rule,
             "seconds": round(self.seconds, 3),
             "unbuilt": self.unbuilt,
+            "undecided": self.undecided,
         })
 
 
 class ParitySession:
     def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
                  device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None,
-                 infer_failure: Any = None):
+                 infer_failure: Any = None, unreconciled: list[str] | None = None):
         # infer_failure: the user's infer path could not load or run (parity.observed.PathFailure); then
         # nothing is compared and its factor is the culprit.
         if mode not in ("fast", "full"):
@@ -83,6 +85,9 @@ class ParitySession:
         self.runner = StageRunner(pool or ModelPool(device))
         self.infer = infer
         self.infer_failure = infer_failure
+        # What the observation found the engine does not reproduce (a failed mirror check, a text it cannot
+        # frame): a run whose stages all pass is then "undecided", never a pass (parity/observed.py unreconciled)
+        self.unreconciled = list(unreconciled or [])
         self.train, self.notes = resolve_unknown(train, infer)
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         # Factors the tool cannot decide (its limit, never the user's fault): no culprit. Both sides decode with
@@ -381,6 +386,10 @@ class ParitySession:
                 "undecided": self.undecided.get(f),
             }
         verdict = "pass" if parity else "fail"
+        if self.unreconciled:
+            if verdict == "pass":
+                verdict = "undecided"
+            self.notes.extend(f"not decided: {why}" for why in self.unreconciled)
         return RunResult(
             verdict=verdict,
             culprits=culprits,
@@ -396,6 +405,7 @@ class ParitySession:
             tolerance_rule=rule_text(self.tolerances),
             seconds=time.perf_counter() - start,
             unbuilt=unbuilt,
+            undecided=list(self.unreconciled) if verdict != "fail" else [],
         )
 
 

@@ -143,7 +143,7 @@ def failure_kind(c: dict[str, Any]) -> str | None:
         return None
     if c.get("status") == "error":
         return "error"
-    if c.get("parity_verdict") == "fail":
+    if c.get("parity_verdict") in ("fail", "undecided"):  # undecided: the stages cannot vouch for the path
         return "parity"
     if _blocking_checks(c):
         return "probe"

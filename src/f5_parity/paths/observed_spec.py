@@ -49,10 +49,14 @@ class Finding:
     # Set when the engine's own rule (named here) disagrees with the CFM.sample call: `predicted` is then what the
     # rule computes and `observed` what the call had. None: a flags-vs-observation finding.
     rule: str | None = None
+    # False: the engine cannot compute what the path did here (a token list no known text form gives, frames its
+    # rule does not give), so the stages cannot stand for the path on this factor (parity_verdict "undecided")
+    reproduced: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d = {"factor": self.factor, "predicted": self.predicted, "observed": self.observed, "message": self.message}
-        return d if self.rule is None else {**d, "rule": self.rule}
+        d = d if self.rule is None else {**d, "rule": self.rule}
+        return d if self.reproduced else {**d, "reproduced": False}
 
 
 @dataclass
@@ -262,7 +266,7 @@ def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str
     finding = Finding("text", {"tokens": "".join(rule_tokens), **base},
                       {"tokens": "".join(observed_tokens), **(matched or {}), "source": "observed"},
                       f"text: the engine's rule ({rule}) frames {len(rule_tokens)} tokens; your path passed "
-                      f"{len(observed_tokens)} other ones{explained}", rule=rule)
+                      f"{len(observed_tokens)} other ones{explained}", rule=rule, reproduced=matched is not None)
     return matched, finding
 
 
@@ -381,7 +385,7 @@ def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
         return value, Finding("duration", {"frames": expected, **value}, {"frames": observed, "source": "observed"},
                               f"duration: the engine's rule {rule} gives {expected} frames; your path passed "
                               f"{observed} to CFM.sample (the engine keeps its rule: the mirror check says whether "
-                              "it still computes what your path does)", rule=rule)
+                              "it still computes what your path does)", rule=rule, reproduced=False)
     return value, None
 
 

@@ -138,8 +138,8 @@ def vocoder_value(name: str, *, local_path: str | Path | None = None, given_path
     value: dict[str, Any] = {"name": name, "weights": sha256_file(weights) if weights else None}
     if weights is None:
         value.update({"local": str(local_path)} if local_path else {"hub": hub_repo(name)})
-        source = (f"the local folder {local_path}, not readable here" if local_path else
-                  f"the hub's {hub_repo(name)}, not available here (no --vocoder-path, not in the hub cache)")
+        source = (f"from the local folder {local_path}, not readable here" if local_path else
+                  f"from the hub's {hub_repo(name)}: no --vocoder-path given, not in the hub cache")
     return value, {"path": str(folder) if weights and decode else None, "source": source,
                    "given": str(given_path) if given_path else None, "decode": decode}
 

@@ -85,7 +85,9 @@ def _link(label: str, rel: str) -> str:
     return f"[{label}]({quote(str(rel), safe='/._-')})"
 
 
-def _verdict_word(verdict: Any) -> str:
+def _verdict_word(verdict: Any, parity: Any = None) -> str:
+    if parity == "undecided":  # the stages cannot vouch for the user's path: never a pass, never a culprit
+        return "NOT DECIDED"
     return "PASSED" if verdict == "pass" else "FAILED"
 
 
@@ -137,9 +139,11 @@ def _verdict_lines(d: RunReport) -> list[str]:
         f"# Parity report: {ck.name}",
         "",
         *env_lines,
-        f"**{_verdict_word(d.verdict)}** — trainer path vs infer path of `{ck.name}` "
+        f"**{_verdict_word(d.verdict, parity)}** — trainer path vs infer path of `{ck.name}` "
         f"({d.mode} mode): parity {parity}{gate_text}; culprits: {culprits}",
         "",
+        *[f"- not decided: {why}" for why in d.undecided],
+        *([""] if d.undecided else []),
     ]
 
 
@@ -237,10 +241,12 @@ def _factor_lines(d: RunReport) -> list[str]:
         return []
     rows = [[_Raw(f"**{fid}**" if f.culprit else fid), f.differs, f.differs_after_alignment,
              ", ".join(f.by_design_keys) or "-", ", ".join(f.unknown) or "-",
-             "**yes**" if f.culprit else "no", f.train, f.infer if f.differs else "(same)"]
+             "**yes**" if f.culprit else ("not decided" if f.undecided else "no"), f.train,
+             f.infer if f.differs else "(same)"]
             for fid, f in factors.items()]
-    return ["## Factors", ""] + _table(("factor", "differs", "after alignment", "by design", "unknown", "culprit",
-                                        "trainer", "infer"), rows) + [""]
+    undecided = [f"- **{fid}**: {f.undecided}" for fid, f in factors.items() if f.undecided]
+    return (["## Factors", ""] + _table(("factor", "differs", "after alignment", "by design", "unknown", "culprit",
+                                         "trainer", "infer"), rows) + [""] + undecided + ([""] if undecided else []))
 
 
 def _by_design_lines(d: RunReport) -> list[str]:
@@ -521,7 +527,7 @@ def github_summary(report: RunReport) -> str:
     """A short markdown summary: verdict, culprits with their fixes, the gate table."""
     d = report
     ck = checkpoint_info(d)
-    out = [f"### parity-check: {_verdict_word(d.verdict)} — {ck.name}", "",
+    out = [f"### parity-check: {_verdict_word(d.verdict, d.parity_verdict)} — {ck.name}", "",
            f"Parity {d.parity_verdict} ({d.mode} mode); "
            f"culprits: {', '.join(d.culprits or []) or 'none'}", ""]
     for fid in d.culprits or []:

@@ -77,7 +77,12 @@ def render_run_summary(data: RunReport, console) -> None:
         console.print(f"[{'bold' if trusted else 'bold yellow'}]f5-tts:[/] {e(str(env['summary']))} | trainer side: "
                       f"{e(str(env.get('trainer_side')))}", highlight=False)
     failed_checks = e("; ".join(failed_check_text(c) for c in data.gate_failures[:5]))
-    if verdict != "pass" and data.parity_verdict == "pass":  # parity held: only the gate failed; name it
+    if data.parity_verdict == "undecided":  # the stages cannot vouch for the path: say why, first
+        console.print(f"[bold yellow]NOT DECIDED[/] parity of trainer and infer paths ({data.mode} mode) | culprits: "
+                      f"{e(culprits)}" + (f" | gate failed: {failed_checks}" if failed_checks else ""))
+        for why in data.undecided:
+            console.print(f"  not decided: {e(why)}", highlight=False)
+    elif verdict != "pass" and data.parity_verdict == "pass":  # parity held: only the gate failed; name it
         console.print(f"[bold red]FAILED[/] the gate ({data.mode} mode; parity of trainer and infer paths passed) | "
                       f"failed checks: {failed_checks or 'see the report'}")
     else:
