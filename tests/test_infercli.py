@@ -95,7 +95,7 @@ def test_toml_file_alone(tmp_path):
     assert (s.ref_text, s.gen_text, s.nfe_step, s.speed) == ("Eu não sei.", "Amanhã nós vamos.", 16, 1.1)
     assert s.sources["nfe_step"] == "toml" and s.sources["cfg_strength"] == "default"
     assert s.vocoder_local_path == str((tmp_path / ".." / "checkpoints" / "vocos-mel-24khz").resolve())
-    assert s.infer_spec_kwargs()["vocoder_path"] == s.vocoder_local_path
+    assert s.infer_spec_kwargs()["vocoder_local_path"] == s.vocoder_local_path
     # The command line beats the TOML.
     s2 = parse_infer_cli(f"f5-tts_infer-cli -c {toml} --nfe_step 8", cwd=tmp_path)
     assert s2.nfe_step == 8 and s2.speed == 1.1
