@@ -262,3 +262,60 @@ def test_infer_cli_py_with_a_local_vocos_gives_the_same_culprits_with_or_without
     assert decided["undecided"] is None and decided["differs"] is False
     assert decided["infer"]["weights"] == decided["train"]["weights"] is not None  # both hashed from a file
     assert not any("was not loaded" in n for n in without["notes"])
+
+
+def _hub_cache(root: Path, vocos: Path) -> Path:
+    """A hub cache as huggingface_hub lays it out, holding `vocos` as charactr/vocos-mel-24khz (a user who once
+    ran f5 online has one; no hub is reachable here)."""
+    import shutil
+
+    repo = root / "models--charactr--vocos-mel-24khz"
+    revision = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for name in ("config.yaml", "pytorch_model.bin"):
+        shutil.copy(vocos / name, snapshot / name)
+    return root
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_the_trainers_local_vocoder_and_the_hubs_are_told_apart_by_their_weights(same, fixture_set, pt_cases,
+                                                                                   tmp_path, monkeypatch):
+    """The training YAML says vocoder.is_local with its local_path (what the Trainer decoded with); infer_cli
+    downloads the hub's Vocos, which the user's hub cache holds. Each side is hashed from its own file."""
+    import hashlib
+
+    import huggingface_hub.constants
+    import yaml
+
+    from f5_parity.testing.fixtures import random_vocos_dir
+
+    fs, case = fixture_set, pt_cases[0]
+    trainer_vocos = random_vocos_dir(tmp_path / "trainer-vocos", seed=0)
+    hub_vocos = trainer_vocos if same else random_vocos_dir(tmp_path / "another-vocos", seed=1)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(_hub_cache(tmp_path / "hub", hub_vocos)))
+    config = yaml.safe_load(fs.config.read_text())
+    config["model"]["vocoder"] = {"is_local": True, "local_path": str(trainer_vocos)}
+    train_yaml = tmp_path / "train.yaml"
+    train_yaml.write_text(yaml.safe_dump(config))
+    cmd = (f"f5-tts_infer-cli -mc {train_yaml} -p {fs.checkpoints['trainer']} -v {fs.vocab} -r {case.wav} "
+           f"-s '{case.text}' -t '{case.gen_text}'")
+    out = tmp_path / "out"
+    rc = cli.main(["run", str(fs.checkpoints["trainer"]), "--train-config", str(train_yaml), "--train-vocab",
+                   str(fs.vocab), "--infer-cli", cmd, "--mode", "fast", "--out", str(out)])
+    data = json.loads((out / "run.json").read_text())
+    vocoder = data["factors"]["vocoder"]
+
+    def sha(folder: Path) -> str:
+        return hashlib.sha256((folder / "pytorch_model.bin").read_bytes()).hexdigest()
+
+    assert rc == 1  # infer_cli loads the EMA set, the Trainer sampled the raw one
+    assert vocoder["train"]["weights"] == sha(trainer_vocos)
+    assert vocoder["infer"]["weights"] == sha(hub_vocos)
+    assert vocoder["undecided"] is None
+    if same:
+        assert "vocoder" not in data["culprits"] and vocoder["differs"] is False
+    else:  # another Vocos decodes the same mel: the wav stage shows it
+        assert "vocoder" in data["culprits"] and vocoder["effect"]["first_divergence"] == "wav"
