@@ -23,7 +23,7 @@ RUNS = Path(__file__).with_name("mirror_runs.json")
 VERSION_SENSITIVE = (
     "src/f5_parity/f5/configs.py", "src/f5_parity/f5/defaults.py", "src/f5_parity/f5/environment.py",
     "src/f5_parity/f5/infercli.py", "src/f5_parity/f5/known_sources.json", "src/f5_parity/f5/versions.py",
-    "src/f5_parity/f5/vocab.py", "src/f5_parity/checkpoint/file.py", "src/f5_parity/checkpoint/loads.py",
+    "src/f5_parity/f5/vocab.py", "src/f5_parity/f5/vocoders.py", "src/f5_parity/checkpoint/file.py", "src/f5_parity/checkpoint/loads.py",
     "src/f5_parity/paths/infer.py", "src/f5_parity/paths/observe.py", "src/f5_parity/paths/observed_spec.py",
     "src/f5_parity/paths/spec.py", "src/f5_parity/paths/stages.py", "src/f5_parity/paths/trainer.py",
     "src/f5_parity/paths/trainer_run.py", "src/f5_parity/parity/generate.py", "src/f5_parity/parity/observed.py",

@@ -498,9 +498,15 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     if duration_finding:
         rule_findings.append(duration_finding)
 
+    # a rewritten text is the rule finding's (both texts, first difference, tokens); the flags never say one
     findings = [_finding(fid, predicted.value(fid), derived.value(fid), weight_evidence)
-                for fid in predicted.values if predicted.value(fid) != derived.value(fid)]
+                for fid in predicted.values if _flagged(predicted.value(fid)) != _flagged(derived.value(fid))]
     return derived, findings + rule_findings, notes
+
+
+def _flagged(value: dict[str, Any]) -> dict[str, Any]:
+    """The part of a value flags can predict: not the texts a path rewrote."""
+    return {k: v for k, v in value.items() if k != "rewritten"}
 
 
 _SAYS = {
