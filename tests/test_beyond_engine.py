@@ -225,6 +225,26 @@ def test_a_path_the_engine_cannot_rebuild_is_not_decided_never_passed(env, pt_ca
     assert "**NOT DECIDED**" in (tmp_path / "out" / "report.md").read_text()
 
 
+
+_HOOK = ("    # something no setting names: the backbone's output scaled by a forward hook (weights, arch, inputs unchanged)\n"
+         "    model.transformer.register_forward_hook(lambda module, args, output: output * 1.05)\n")
+_STRETCHED = _UNKNOWN_EDIT.replace(_HOOK, (
+    "    sample = model.sample  # frames of its own: every duration infer_process computes, stretched by 20 %\n"
+    "    model.sample = lambda *args, **kwargs: sample(*args, **{**kwargs, 'duration': int(kwargs['duration'] * 1.2)})\n"))
+
+
+def test_a_duration_no_rule_gives_is_a_finding_and_not_decided(env, pt_cases, tmp_path):
+    """The path hands CFM.sample frames that the byte-ratio rule does not give for its speed and fix_duration:
+    the rule finding says both numbers, and since the engine keeps its rule, the run is not decided."""
+    assert _HOOK in _UNKNOWN_EDIT and _HOOK not in _STRETCHED
+    case = pt_cases[0]
+    rc, data = _cli(env, case, tmp_path / "out", "--infer-path", _write(tmp_path, "stretched", _STRETCHED))
+    assert rc == 1 and data["parity_verdict"] == "undecided"
+    finding = next(f for f in data["observed_infer"]["findings"] if f["factor"] == "duration")
+    assert finding["reproduced"] is False
+    assert finding["observed"]["frames"] == int(finding["predicted"]["frames"] * 1.2)
+    assert any(why.startswith("duration: the engine's rule") for why in data["undecided"])
+
 # --- a vocoder the tool does not have -------------------------------------------------------------------------
 
 
