@@ -10,7 +10,7 @@ def check(ctx: ProbeContext) -> ProbeResult:
     if not observed:
         return ProbeResult("run.observed_infer", Status.SKIP, "skipped: the infer path was not observed")
     findings = [f.to_dict() for f in observed.findings]
-    disagree = [fid for fid, f in observed.factors.items() if not f.agrees]
+    disagree = [fid for fid, f in observed.factors.items() if f.agrees is False]
     metrics = {"status": observed.status, "findings": len(findings), "factors_not_as_predicted": len(disagree)}
     mirror = observed.mirror_check
     failure = observed.failure

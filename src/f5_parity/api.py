@@ -35,7 +35,7 @@ def _command(function: str, first: Any) -> str:
 def check(checkpoint: PathLike, *, train_config: str | PathLike | None = None, train_vocab: PathLike | None = None,
           infer_cli: str | None = None, infer_script: PathLike | None = None, script_args: Iterable[str] = (),
           infer_path: str = "infer-cli", infer_config: str | PathLike | None = None,
-          infer_vocab: PathLike | None = None, infer_ema: bool = True,
+          infer_vocab: PathLike | None = None, infer_ema: bool | None = None,
           ref_audio: PathLike | Iterable[PathLike] = (), ref_text: str | Iterable[str] = (),
           gen_text: str | Iterable[str] = (), cases: PathLike | None = None, vocoder: str = "auto",
           vocoder_path: PathLike | None = None, mode: str = "fast", seed: int = 0, seeds: int = 3,

@@ -40,14 +40,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     if args.vocoder_path and not (Path(args.vocoder_path) / "config.yaml").exists():
         raise InputError(f"no config.yaml in the vocoder folder {args.vocoder_path}",
                          "point --vocoder-path at a folder holding config.yaml and pytorch_model.bin")
-    train_vocab = args.train_vocab or args.infer_vocab
-    if not args.train_vocab:
-        notes.append("--train-vocab not given: the trainer side uses the infer vocab, so vocab order cannot be judged")
-    if not train_vocab:
-        from f5_parity.f5.vocab import official_vocab_path
-
-        train_vocab = str(official_vocab_path())
-    for label, path in (("--train-vocab", train_vocab), ("--infer-vocab", args.infer_vocab)):
+    for label, path in (("--train-vocab", args.train_vocab), ("--infer-vocab", args.infer_vocab)):
         if path and not Path(path).is_file():
             raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
     from f5_parity.f5.configs import load_config
@@ -55,7 +48,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     for config in (args.train_config, args.infer_config):  # an unknown name is the first thing to say
         if config:
             load_config(config)
-    check_vocab_fits(ckpt, train_vocab, "--train-vocab")  # an --infer-vocab that does not fit is the path failing
+    train_vocab = trainer_vocab(args, ckpt, notes)  # an --infer-vocab that does not fit is the path failing
     runner = infer_runner(args)
     detected = None
     if not args.train_config:
@@ -66,8 +59,14 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
                          detected_arch=detected, decode_vocoder=args.vocoder != "griffin-lim")
-    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
-                       **infer_kwargs(args, ckpt_path, vocoder_path, notes))
+    kwargs = infer_kwargs(args, ckpt_path, vocoder_path, notes)
+    if runner.kind == "custom" and not args.infer_vocab:
+        # the wrapper is handed `vocab=`: the training vocab unless --infer-vocab hands it another (f5's default
+        # would fail any custom-vocab fine-tune's load, a mistake the user never made)
+        kwargs["infer_vocab"] = train_vocab
+        notes.append(f"your wrapper is called with vocab={train_vocab} (the training vocab; --infer-vocab hands it "
+                     "another)")
+    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device, **kwargs)
     cases = _cases(args, notes)
     if cases and all(c.prepared_text is not None for c in cases):
         # The Trainer feeds the model raw.arrow's stored conversion, made by the f5-tts that prepared the data.
@@ -102,7 +101,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
 def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
     """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
     infer_kwargs = dict(infer_config=args.infer_config or default_infer_config(), infer_vocab=args.infer_vocab,
-                        use_ema=args.infer_ema, vocoder_path=vocoder_path,
+                        use_ema=args.infer_ema is not False, vocoder_path=vocoder_path,
                         decode_vocoder=args.vocoder != "griffin-lim",
                         **{k: INFER_DEFAULTS[k] for k in ("nfe", "cfg", "sway", "speed")},
                         fix_duration=args.fix_duration)
@@ -152,6 +151,41 @@ def _cases(args, notes: list[str]) -> list:
     return cases
 
 
+def trainer_vocab(args, ckpt, notes: list[str]) -> str:
+    """The vocab the Trainer read: --train-vocab; else the one the training config or the checkpoint's folder
+    names (f5/vocab.py trainer_vocab_candidates), the first that fits the checkpoint's text embedding; else the
+    infer vocab; else f5's default. A vocab the user never gave is never named as their flag."""
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars, trainer_vocab_candidates
+
+    if args.train_vocab:
+        check_vocab_fits(ckpt, args.train_vocab, "--train-vocab")
+        return str(args.train_vocab)
+    entries = architecture(ckpt).text_num_embeds
+    found = trainer_vocab_candidates(args.train_config, args.checkpoint)
+    for path, why in found:
+        if entries is None or len(read_vocab_chars(path)) == entries:
+            notes.append(f"--train-vocab not given: the trainer side reads {path} ({why})")
+            return str(path)
+    if args.infer_vocab:
+        notes.append("--train-vocab not given and no training vocab found: the trainer side uses the infer vocab, so "
+                     "vocab order cannot be judged")
+        check_vocab_fits(ckpt, args.infer_vocab, "--infer-vocab (standing for --train-vocab, which was not given)")
+        return str(args.infer_vocab)
+    default = official_vocab_path()
+    size = len(read_vocab_chars(default))
+    if entries is not None and size != entries:
+        looked = "; ".join(f"{p} ({why}: {len(read_vocab_chars(p))} entries)" for p, why in found)
+        raise InputError(
+            f"--train-vocab not given, and no vocab that fits the checkpoint's text embedding ({entries} entries) was "
+            f"found ({'looked at: ' + looked if looked else 'the training config and the checkpoint folder name none'}"
+            f"; f5's default {default.name} has {size})",
+            "add --train-vocab with the vocab.txt the model was trained with (data/<dataset>_<tokenizer>/vocab.txt)")
+    notes.append(f"--train-vocab not given and no training vocab found: the trainer side uses f5's default vocab "
+                 f"({default}), so vocab order cannot be judged")
+    return str(default)
+
+
 def check_vocab_fits(ckpt, vocab_path: str, label: str) -> None:
     """A vocab of another size than the text embedding: F5's strict load fails; say so in one line."""
     from f5_parity.checkpoint.loads import architecture
@@ -194,7 +228,8 @@ def infer_runner(args):
 
     if args.infer_script:
         check_script(args.infer_script)
-        return InferRunner("script", args.infer_script, script_args=list(args.script_args))
+        return InferRunner("script", args.infer_script, script_args=list(args.script_args),
+                           predicted=flag_predictions(args))
     if args.infer_path == "infer-cli":
         return InferRunner()
     if args.infer_path == "api":
@@ -210,7 +245,21 @@ def infer_runner(args):
                              f"the F5TTS class only loads {', '.join(official_config_names())}")
         return InferRunner("api", name)
     check_custom_target(args.infer_path)  # a missing file or function is bad input; nothing of it runs yet
-    return InferRunner("custom", args.infer_path)
+    return InferRunner("custom", args.infer_path, predicted=flag_predictions(args))
+
+
+def flag_predictions(args) -> tuple[str, ...]:
+    """The factors the user's own flags predict for a wrapper or a script (whose settings are its own): the tool's
+    defaults predict nothing there, so a factor no flag sets is observed, never "predicted"."""
+    given = {
+        "weights": args.infer_ema is not None,
+        "arch": bool(args.infer_config),
+        "mel": bool(args.infer_config),
+        "vocab": bool(args.infer_vocab),
+        "sampler": any(getattr(args, k) is not None for k in ("nfe_step", "cfg_strength", "sway_sampling_coef")),
+        "duration": args.speed is not None or args.fix_duration is not None,
+    }
+    return tuple(f for f, said in given.items() if said)
 
 
 def gate_flags(args) -> dict:

@@ -126,7 +126,7 @@ class RunRequest(Request):
     script_args: list[str] = field(default_factory=list)
     infer_config: str | None = None
     infer_vocab: PathLike | None = None
-    infer_ema: bool = True
+    infer_ema: bool | None = None  # None: not said (load_model's default, EMA; no prediction of a wrapper's set)
     nfe_step: int | None = None
     cfg_strength: float | None = None
     sway_sampling_coef: float | None = None

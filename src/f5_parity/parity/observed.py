@@ -36,6 +36,10 @@ class InferRunner:
     target: str | None = None  # api: the official config name; custom: module:function; script: its path
     script_args: list[str] = field(default_factory=list)
     observed: list[dict[str, Any]] = field(default_factory=list)  # what each generation really did
+    # The factors the user's own input predicts (a wrapper or script: only those its flags set); None: every
+    # factor (infer_cli's command line and wiring, the F5TTS class: their own defaulting is the prediction).
+    # A factor nothing predicts has observations only: no "the flags predict" finding, no agreement to judge.
+    predicted: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -71,16 +75,18 @@ class PathFailure:
 class ObservedFactor:
     """One factor as the flags predicted it and as the path really did it."""
 
-    predicted: Any
+    predicted: Any  # None: nothing the user gave predicts it (a wrapper run without that flag)
     observed: Any
-    agrees: bool
+    agrees: bool | None  # None: nothing to agree with
 
     def to_dict(self) -> dict[str, Any]:
         return {"predicted": self.predicted, "observed": self.observed, "agrees": self.agrees}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ObservedFactor":
-        return cls(predicted=d.get("predicted"), observed=d.get("observed"), agrees=bool(d.get("agrees")))
+        agrees = d.get("agrees")
+        return cls(predicted=d.get("predicted"), observed=d.get("observed"),
+                   agrees=None if agrees is None else bool(agrees))
 
 
 @dataclass
@@ -415,9 +421,13 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
             gen_text = chunked.chunks[chunked.compared]
     observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
                                             workdir=workdir, case_is_truth=runner.kind != "script")
-    report.findings, report.notes = findings, report.notes + notes
+    given = set(predicted.values) if runner.predicted is None else set(runner.predicted)
+    # the tool's own defaults are no prediction of a wrapper's or a script's: their findings are the rules' only
+    report.findings = [f for f in findings if f.rule is not None or f.factor in given]
+    report.notes = report.notes + notes
     report.factors = {fid: ObservedFactor(predicted.value(fid), observed.value(fid),
-                                          predicted.value(fid) == observed.value(fid)) for fid in predicted.values}
+                                          predicted.value(fid) == observed.value(fid)) if fid in given else
+                      ObservedFactor(None, observed.value(fid), None) for fid in predicted.values}
     first = obs.samples[0]
     key = mirror_spec_key(observed)
     if defer and mirror_reference[0] == key:

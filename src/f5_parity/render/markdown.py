@@ -465,7 +465,8 @@ def _observed_lines(d: RunReport) -> list[str]:
         lines += [f"Observed while {who} ran, at f5-tts's seams (model construction, checkpoint loading, "
                   "`CFM.sample`, `infer_batch_process`, the vocoder). The verdict is judged on what it did; the "
                   "flags are only a prediction.", ""]
-        rows = [[fid, "yes" if f.agrees else "**no**", _Raw(_cell(f.predicted, MAX_TEXT)),
+        rows = [[fid, "-" if f.agrees is None else ("yes" if f.agrees else "**no**"),
+                 _Raw("(no flag given)" if f.agrees is None else _cell(f.predicted, MAX_TEXT)),
                  _Raw(_cell(f.observed, MAX_TEXT))] for fid, f in observed.factors.items()]
         lines += _table(("factor", "as predicted", "flags predicted", "your path did"), rows) + [""]
         for finding in observed.findings:

@@ -30,10 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="your whole inference script, run in this process with the arguments after `--` "
                         "(e.g. --infer-script my_infer.py -- --text 'Olá'); what it does is observed")
     g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
-    g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model)")
-    g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=True,
-                   help="infer with the EMA weights (load_model's default)")
-    g.add_argument("--no-infer-ema", dest="infer_ema", action="store_false", help="infer with the raw weights")
+    g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model; a "
+                        "wrapper is handed the training vocab)")
+    g.add_argument("--infer-ema", dest="infer_ema", action="store_true", default=None,
+                   help="infer with the EMA weights (load_model's default, used when neither flag is given)")
+    g.add_argument("--no-infer-ema", dest="infer_ema", action="store_false", default=None,
+                   help="infer with the raw weights")
     g.add_argument("--nfe-step", type=int, default=None, help="default 32 (utils_infer)")
     g.add_argument("--cfg-strength", type=float, default=None, help="default 2.0")
     g.add_argument("--sway-sampling-coef", type=float, default=None, help="default -1.0")
