@@ -8,7 +8,7 @@ Use it from Python (each function has a short example in its help)::
                              infer_cli="f5-tts_infer-cli -p ckpts/my_run/model_300.pt -v data/vocab.txt")
     print(report.passed, report.culprits)
 
-check, sweep, inspect, fingerprint and score raise InputError(problem, fix) on bad input and never exit;
+check, sweep, inspect, fingerprint, score and export raise InputError(problem, fix) on bad input and never exit;
 `parity-check` is the same engine from the shell (exit codes: ExitCode).
 
 Layers, top to bottom (pyproject.toml [tool.importlinter] enforces them; a module imports only below it):
@@ -25,8 +25,8 @@ from f5_parity.errors import ExitCode, InputError
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "sweep", "inspect", "fingerprint", "score", "InputError", "ExitCode", "__version__"]
-_API = ("check", "sweep", "inspect", "fingerprint", "score")
+__all__ = ["check", "sweep", "inspect", "fingerprint", "score", "export", "InputError", "ExitCode", "__version__"]
+_API = ("check", "sweep", "inspect", "fingerprint", "score", "export")
 
 
 def __getattr__(name: str):

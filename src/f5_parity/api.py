@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from f5_parity.engine.environment import private_tempdir
-from f5_parity.engine.requests import (FingerprintRequest, InspectRequest, RunRequest, ScoreRequest,
-                                       SweepRequest)
+from f5_parity.engine.requests import (ExportRequest, FingerprintRequest, InspectRequest, RunRequest,
+                                       ScoreRequest, SweepRequest)
 
 if TYPE_CHECKING:  # the types the functions return (imported lazily: torch and f5-tts load with them)
     from f5_parity.checkpoint.inspect import InspectReport
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the types the functions return (imported lazily: torch and 
 
 PathLike = str | os.PathLike
 
-__all__ = ["check", "sweep", "inspect", "fingerprint", "score"]
+__all__ = ["check", "sweep", "inspect", "fingerprint", "score", "export"]
 
 
 def _command(function: str, first: Any) -> str:
@@ -159,3 +159,22 @@ def score(wavs: PathLike | Iterable[PathLike], text: str | Iterable[str], **opti
 
 def _opt(value: str | PathLike | None) -> str | None:
     return None if value is None else os.fspath(value)
+
+
+def export(checkpoint: PathLike, out: PathLike, *, weights: str = "raw", for_: str = "infer-cli"):
+    """Write `out`, a new checkpoint whose EMA slot holds `weights` ("raw": what the Trainer's samples came from)
+    for f5-tts_infer-cli, which always loads that slot (`parity-check export`). The input is never written; an
+    existing `out` is refused.
+
+    Returns what was written (`.out`, `.weights`, `.slots`, `.source_sha256`). Raises InputError on bad input.
+
+    Example::
+
+        import f5_parity
+
+        f5_parity.export("ckpts/my_run/model_300.pt", "ckpts/my_run/model_300_raw.pt")
+        # then: f5-tts_infer-cli -p ckpts/my_run/model_300_raw.pt ...
+    """
+    from f5_parity.engine.run import export as run_export
+
+    return run_export(ExportRequest(checkpoint=checkpoint, out=out, weights=weights, for_=for_))

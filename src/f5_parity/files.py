@@ -53,12 +53,18 @@ def _file_mode() -> int:
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """A temporary file in the target folder, then a rename: a reader never sees half a file, and no
     temporary file survives an error or an interrupt."""
+    return write_atomic(path, lambda f: f.write(data))
+
+
+def write_atomic(path: str | Path, write) -> Path:
+    """`write(binary file)` into a temporary file of the target folder, then a rename (as write_bytes_atomic),
+    for data too large to hold twice in memory (a checkpoint)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
         os.chmod(tmp, _file_mode())
         os.replace(tmp, p)
     except BaseException:

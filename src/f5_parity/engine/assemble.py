@@ -91,7 +91,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     session = ParitySession(train, observed or infer, cases, mode=args.mode, device=args.device,
                             tolerances=thresholds.tolerances if thresholds else None,
                             infer_failure=observation.failure, pool=pool,
-                            unreconciled=observation.unreconciled())
+                            unreconciled=observation.unreconciled(), path_kind=runner.kind)
     session.notes.extend(notes + observation.notes)
     session.path_warnings.extend(observation.path_warnings(case.name, seed=args.seed, mode=args.mode,
                                                            seeds=args.seeds))

@@ -592,6 +592,48 @@ class DemoRequest(Request):
         return p.outputs
 
 
+@dataclass
+class ExportRequest(Request):
+    """`parity-check export CHECKPOINT OUT --weights raw --for infer-cli`: a copy whose EMA slot holds the chosen
+    set, for a loader that only reads that slot (f5-tts_infer-cli has no --use_ema flag)."""
+
+    command: ClassVar[str] = "export"
+    TARGETS: ClassVar[tuple[str, ...]] = ("infer-cli",)
+
+    checkpoint: PathLike | None = None
+    out: PathLike | None = None
+    weights: str = "raw"
+    for_: str = "infer-cli"
+
+    def __post_init__(self) -> None:
+        self.checkpoint, self.out = _text(self.checkpoint), _text(self.out)
+
+    def check_values(self) -> None:
+        if not self.checkpoint:
+            raise InputError("no checkpoint given", "give the checkpoint (.pt or .safetensors) to export from")
+        check_file("CHECKPOINT", self.checkpoint, "checkpoint file")
+        if not self.out:
+            raise InputError("no output file given", "give the new file's name, e.g. model_raw_for_infer_cli.pt")
+        if self.weights not in ("raw", "ema"):
+            raise InputError(f"--weights {self.weights!r} is not a weight set", "give --weights raw or --weights ema")
+        if self.for_ not in self.TARGETS:
+            raise InputError(f"--for {self.for_!r} is not a loader this command writes for",
+                             f"give --for {' or '.join(self.TARGETS)}")
+        if not str(self.out).endswith(".pt"):
+            raise InputError(f"OUT {self.out} is not a .pt file", "give a file name ending in .pt (f5's loaders read "
+                             "any other suffix than .safetensors with torch.load)")
+        if Path(self.out).exists():
+            same = Path(self.out).resolve() == Path(self.checkpoint).resolve()
+            raise InputError(f"OUT {self.out} " + ("is the CHECKPOINT itself" if same else "exists")
+                             + "; export never replaces a file", "give a new file name")
+
+    def plan(self) -> Plan:
+        p = Plan()
+        p.read("CHECKPOINT", self.checkpoint)
+        p.write("OUT", self.out)
+        return p
+
+
 REQUESTS: dict[str, type[Request]] = {r.command: r for r in (RunRequest, SweepRequest, InspectRequest,
                                                              FingerprintRequest, ScoreRequest, DamageRequest,
-                                                             DemoRequest)}
+                                                             DemoRequest, ExportRequest)}

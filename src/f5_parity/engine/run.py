@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from f5_parity.engine.requests import (DamageRequest, DemoRequest, FingerprintRequest, InspectRequest, RunRequest,
+from f5_parity.engine.requests import (DamageRequest, DemoRequest, ExportRequest, FingerprintRequest, InspectRequest,
+                                       RunRequest,
                                        ScoreRequest)
 from f5_parity.errors import InputError
 
@@ -109,7 +110,7 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
                                                               workdir=out / "observed")
     session = ParitySession(train, observed or infer, cases, mode=request.mode,
                             tolerances=thresholds.tolerances or None, infer_failure=observation.failure,
-                            unreconciled=observation.unreconciled())
+                            unreconciled=observation.unreconciled(), path_kind=runner.kind)
     session.notes.extend(observation.notes)
     session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=request.seed, mode=request.mode,
                                                            seeds=request.seeds))
@@ -294,3 +295,47 @@ def score(request: ScoreRequest, *, validated: bool = False) -> Scored:
         except OSError as exc:
             raise InputError(f"cannot write {request.json} ({exc.strerror})", "pass a writable path to --json") from None
     return Scored(scores, pool(scores), findings, asr.describe(), norm.name, json_path)
+
+
+# --- export -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Exported:
+    """What `export` wrote: the new file, the set it holds in which slots, and the input's hash (unchanged)."""
+
+    out: Path
+    weights: str
+    slots: tuple[str, ...]
+    tensors: int
+    source_sha256: str
+
+
+def export(request: ExportRequest, *, validated: bool = False) -> Exported:
+    """A new checkpoint whose EMA slot (what f5's load_checkpoint reads with use_ema=True, infer_cli's only way)
+    holds the chosen set, keyed as ema_pytorch keys it; its model_state_dict slot holds the same set, so either
+    loader setting loads it. The input is opened read-only (no pickle executed) and never written."""
+    import torch
+
+    from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.files import sha256_file, write_atomic
+
+    if not validated:
+        request.validate()
+    ck = open_checkpoint(request.checkpoint)
+    try:
+        weights = ck.state_dict(request.weights)
+    except KeyError as exc:
+        raise InputError(f"{request.checkpoint} has no {request.weights} weights ({exc})",
+                         "`parity-check inspect` lists the sets the file holds") from None
+    # load_checkpoint(use_ema=True) strips "ema_model." and drops ema_pytorch's own two buffers
+    ema = {f"ema_model.{k}": v for k, v in weights.items()}
+    ema.update(initted=torch.tensor(True), step=torch.tensor(0))
+    data = {"model_state_dict": dict(weights), "ema_model_state_dict": ema,
+            "exported_by": {"tool": "f5-parity export", "weights": request.weights, "for": request.for_,
+                            "source_sha256": ck.sha256}}
+    if ck.update is not None:
+        data["update"] = ck.update
+    write_atomic(request.out, lambda f: torch.save(data, f))
+    return Exported(Path(request.out), request.weights, ("model_state_dict", "ema_model_state_dict"), len(weights),
+                    sha256_file(request.checkpoint))

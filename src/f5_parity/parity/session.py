@@ -19,6 +19,7 @@ from typing import Any
 
 from f5_parity.cases.case import Case
 from f5_parity.f5.versions import word_segmenter
+from f5_parity.parity.fixes import fix_for
 from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
@@ -73,7 +74,7 @@ class RunResult:
 class ParitySession:
     def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
                  device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None,
-                 infer_failure: Any = None, unreconciled: list[str] | None = None):
+                 infer_failure: Any = None, unreconciled: list[str] | None = None, path_kind: str | None = None):
         # infer_failure: the user's infer path could not load or run (parity.observed.PathFailure); then
         # nothing is compared and its factor is the culprit.
         if mode not in ("fast", "full"):
@@ -88,6 +89,7 @@ class ParitySession:
         # What the observation found the engine does not reproduce (a failed mirror check, a text it cannot
         # frame): a run whose stages all pass is then "undecided", never a pass (parity/observed.py unreconciled)
         self.unreconciled = list(unreconciled or [])
+        self.path_kind = path_kind  # the user's infer path's kind: each fix is written for it (parity/fixes.py)
         self.train, self.notes = resolve_unknown(train, infer)
         self.aligned, self.by_design_diffs = align_by_design(self.train, infer)
         # Factors the tool cannot decide (its limit, never the user's fault): no culprit. Both sides decode with
@@ -382,7 +384,7 @@ class ParitySession:
                 "unknown": unknown_keys[f],
                 "culprit": f in culprits,
                 "effect": effects.get(f),
-                "fix": _fix(f, tv, iv) if f in culprits else None,
+                "fix": fix_for(f, self.train, self.infer, self.path_kind) if f in culprits else None,
                 "undecided": self.undecided.get(f),
             }
         verdict = "pass" if parity else "fail"
@@ -433,30 +435,6 @@ def _harm(effect: dict[str, Any]) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return float("inf") if effect.get("buildable") is False else 0.0
-
-
-PREPARED_TEXT_FIX = ("the dataset's raw.arrow stores text converted by another f5-tts than the installed one "
-                     "(convert_char_to_pinyin changed): infer with the f5-tts release that prepared the dataset "
-                     "(pip install f5-tts==<that version>), or re-run prepare_csv_wavs with the installed f5-tts "
-                     "and fine-tune on it")
-
-
-def _fix(factor: str, train: dict[str, Any], infer: dict[str, Any]) -> str:
-    """The factor's fix; a text culprit whose trainer side is a prepared dataset's stored text names the
-    preparation (F5-TTS #684, #648, #767), not the user's text."""
-    if factor == "text" and train.get("frontend") == "prepared" and infer.get("frontend") != "prepared":
-        return PREPARED_TEXT_FIX
-    if factor == "text" and infer.get("rewritten"):
-        which = " and ".join({"ref_text": "the reference transcript", "gen_text": "the text to generate"}[k]
-                             for k in infer["rewritten"])
-        return (f"your path rewrites {which} before f5's infer_process (the report shows both texts): remove that "
-                "edit, so the model reads text in the form of its training transcripts; if those were normalised the "
-                "same way, give parity-check the cases in that form (--ref-text/--gen-text or --cases) so the "
-                "trainer side reads them too")
-    if factor == "weights" and infer.get("set") == "neither" and infer.get("fix"):
-        # the path's own load, read off its load_state_dict calls (paths/observed_spec.py load_mistake)
-        return f"your path's model holds weights of neither set ({infer.get('load')}): {infer['fix']}"
-    return BY_ID[factor].fix
 
 
 def installed_f5_tts() -> str:

@@ -511,7 +511,8 @@ class Sweep:
                     cases = [case]
             session = ParitySession(train, infer, cases, mode="fast", device=self.device, tolerances=s.tolerances,
                                     pool=pool, infer_failure=failure,
-                                    unreconciled=observation.unreconciled() if observation is not None else None)
+                                    unreconciled=observation.unreconciled() if observation is not None else None,
+                                    path_kind=runner.kind)
             if observation is not None:  # as `run` assembles its session (engine/assemble.py)
                 session.notes.extend(observation.notes)
                 session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=s.seeds[0], mode=s.mode,

@@ -176,11 +176,24 @@ def _gate_rows(gate: GateResult) -> list[list[Any]]:
 GATE_HEADER = ("check", "path", "case", "value", "op", "threshold", "result")
 
 
+def _gate_summary_lines(d: RunReport) -> list[str]:
+    """The first screen's gate: the failed checks only (every check: the appendix)."""
+    gate = d.gate
+    if not gate:
+        return []
+    failed = gate.failures
+    out = ["## Gate", "", f"{'Passed' if gate.passed else 'Failed'}: {len(failed)} of {len(gate.checks)} checks "
+           f"failed (thresholds from {gate.source}; every check: [appendix](#gate-every-check)).", ""]
+    if failed:
+        out += _table(GATE_HEADER, [r for r, c in zip(_gate_rows(gate), gate.checks) if not c.passed])
+    return out + [""]
+
+
 def _gate_lines(d: RunReport) -> list[str]:
     gate = d.gate
     if not gate:
         return []
-    out = ["## Gate", "", f"{'Passed' if gate.passed else 'Failed'}; thresholds from {gate.source}.", ""]
+    out = ["## Gate, every check", "", f"{'Passed' if gate.passed else 'Failed'}; thresholds from {gate.source}.", ""]
     out += _table(GATE_HEADER, _gate_rows(gate))
     th = dict(gate.thresholds)
     sources = th.pop("sources", None) or {}
@@ -448,8 +461,27 @@ OBSERVED_COLUMNS = ("case", "path", "runner", "weights", "dtype", "autocast", "s
                     "sway_sampling_coef", "pe_attn_head", "text_mask_padding", "chunks")
 
 
-def _observed_lines(d: RunReport) -> list[str]:
-    """What the user's infer path really did, factor by factor: the flags' prediction beside the observation."""
+def _observed_table_lines(d: RunReport) -> list[str]:
+    """The appendix's: every factor, the flags' prediction beside the observation, and every generation."""
+    observed = d.observed_infer
+    if not observed or not (observed.factors or observed.runs):
+        return []
+    lines = ["## What your infer path did, factor by factor", ""]
+    if observed.factors:
+        rows = [[fid, "-" if f.agrees is None else ("yes" if f.agrees else "**no**"),
+                 _Raw("(no flag given)" if f.agrees is None else _cell(f.predicted, MAX_TEXT)),
+                 _Raw(_cell(f.observed, MAX_TEXT))] for fid, f in observed.factors.items()]
+        lines += _table(("factor", "as predicted", "flags predicted", "your path did"), rows) + [""]
+    if observed.runs:
+        lines += ["Every generation of the full run, observed:", ""]
+        rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed.runs]
+        lines += _table(OBSERVED_COLUMNS, rows)
+    return lines + [""]
+
+
+def _observed_summary_lines(d: RunReport) -> list[str]:
+    """The first screen's account of the user's path: its failure, or its findings and the mirror check (its
+    notes are the run's, under Notes; the factor table is the appendix's)."""
     observed = d.observed_infer
     if not observed:
         return []
@@ -464,11 +496,11 @@ def _observed_lines(d: RunReport) -> list[str]:
     elif observed.factors:
         lines += [f"Observed while {who} ran, at f5-tts's seams (model construction, checkpoint loading, "
                   "`CFM.sample`, `infer_batch_process`, the vocoder). The verdict is judged on what it did; the "
-                  "flags are only a prediction.", ""]
-        rows = [[fid, "-" if f.agrees is None else ("yes" if f.agrees else "**no**"),
-                 _Raw("(no flag given)" if f.agrees is None else _cell(f.predicted, MAX_TEXT)),
-                 _Raw(_cell(f.observed, MAX_TEXT))] for fid, f in observed.factors.items()]
-        lines += _table(("factor", "as predicted", "flags predicted", "your path did"), rows) + [""]
+                  "flags are only a prediction (factor by factor: [appendix](#what-your-infer-path-did-factor-by-factor)).",
+                  ""]
+        if not observed.findings:
+            lines += ["No finding: every factor your path used is what the flags predict, or what the trainer side "
+                      "is compared with.", ""]
         for finding in observed.findings:
             lines.append(f"- **{finding.factor}**: {finding.message}")
         if observed.findings:
@@ -490,21 +522,19 @@ def _observed_lines(d: RunReport) -> list[str]:
                        f"(rel L2 {_num(check.rel_l2)}{grid_text}; "
                        f"{check.reason or check.note or ''}): "
                        "something your path does is not captured by the factors."), ""]
-    for note in observed.notes:
-        lines.append(f"- note: {note}")
-    if observed.runs:
-        lines += ["", "Every generation of the full run, observed:", ""]
-        rows = [[r.get(c) for c in OBSERVED_COLUMNS] for r in observed.runs]
-        lines += _table(OBSERVED_COLUMNS, rows)
     return lines + [""]
 
 
 def render_report(report: RunReport) -> str:
     """report.md's text. Only formats what the JSON holds."""
     lines: list[str] = []
-    for section in (_verdict_lines, _culprit_lines, _observed_lines, _gate_lines, _warning_lines, _stage_lines, _factor_lines,
-                    _by_design_lines, _isolation_lines, _probe_lines, _score_lines, _artifact_lines,
-                    _repro_lines):
+    # The first screen: the verdict, the culprits with their evidence and fix, what the path did, what failed.
+    for section in (_verdict_lines, _culprit_lines, _observed_summary_lines, _gate_summary_lines, _warning_lines):
+        lines += section(report)
+    lines += ["Details below, in the [appendix](#appendix): stages, factors, isolation, probes, scores and how to "
+              "reproduce this run.", "", "---", "", "# Appendix", ""]
+    for section in (_observed_table_lines, _gate_lines, _stage_lines, _factor_lines, _by_design_lines,
+                    _isolation_lines, _probe_lines, _score_lines, _artifact_lines, _repro_lines):
         lines += section(report)
     text = "\n".join(lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
