@@ -122,3 +122,28 @@ def test_exit_codes_are_an_int_enum_and_the_old_names_stay(tmp_path, capsys):
     assert (EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED) == tuple(ExitCode)
     rc = main(["inspect", str(tmp_path / "nope.pt")])
     assert rc is ExitCode.INPUT_ERROR and "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("function, command", [("check", "run"), ("sweep", "sweep"), ("inspect", "inspect"),
+                                               ("fingerprint", "fingerprint"), ("score", "score"),
+                                               ("export", "export")])
+def test_every_keyword_default_of_the_api_is_its_commands(function, command):
+    """f5_parity.sweep once defaulted to seeds=1 while `parity-check sweep` defaults to 3: the same sweep answered
+    differently from Python. Every keyword the function and its command share has one default."""
+    import inspect as pyinspect
+
+    import f5_parity
+    from f5_parity.cli.main import build_parser
+
+    parser = build_parser().subcommands[command]
+    flags: dict[str, list] = {}
+    for a in parser._actions:
+        flags.setdefault(a.dest, []).append(a.default)
+    shared = 0
+    for name, p in pyinspect.signature(getattr(f5_parity, function)).parameters.items():
+        if p.default is pyinspect.Parameter.empty or name not in flags:
+            continue
+        defaults = {d for d in flags[name] if d is not argparse.SUPPRESS}
+        assert defaults == {p.default}, f"f5_parity.{function}({name}={p.default!r}) vs parity-check {command}: {defaults}"
+        shared += 1
+    assert shared >= 1

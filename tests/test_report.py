@@ -115,7 +115,8 @@ def test_verdict_and_culprits_come_first(run):
     assert heads.index("## Stages") < heads.index("## Probes") < heads.index("## Scores") < heads.index("## Reproducibility")
     eff = run["factors"]["weights"]["effect"]
     assert f"1. **weights** — {BY_ID['weights'].title}" in lines
-    assert f"   - **fix:** {BY_ID['weights'].fix}" in lines
+    assert f"   - **fix:** {run['factors']['weights']['fix']}" in lines
+    assert "parity-check export" in run["factors"]["weights"]["fix"]  # a command with the user's own file
     assert f"velocity {format(eff['velocity'], '.4g')}" in text and f"first divergence at {eff['first_divergence']}" in text
 
 
@@ -209,7 +210,7 @@ def test_report_dir_name():
 def test_github_summary_is_appended_only_when_set(run, tmp_path):
     summary = github_summary(report_of(run))
     assert summary.startswith("### parity-check: FAILED — model_25400.pt")
-    assert f"fix: {BY_ID['weights'].fix}" in summary
+    assert f"fix: {run['factors']['weights']['fix']}" in summary
     assert "| cer | infer | pooled | 0.91 | <= | 0.6 | **FAIL** |" in summary
     target = tmp_path / "step_summary.md"
     target.write_text("earlier step\n")

@@ -45,11 +45,12 @@ def check(checkpoint: PathLike, *, train_config: str | PathLike | None = None, t
 
     The infer side is your f5-tts_infer-cli command line (`infer_cli`), your whole script (`infer_script`
     with `script_args`), `infer_path="api"` (the F5TTS class) or your wrapper ("my_pkg.tts:synthesize"),
-    observed as it really runs. The report folder (`out`, default reports/<checkpoint>-<time>) gets
-    run.json and report.md. Every other `parity-check run` option is a keyword of the same name
+    observed as it really runs. The report folder (`out`; default reports/<checkpoint>-<time>, relative to the
+    working directory at the call, as the command line does) gets run.json and report.md. Every other `parity-check run` option is a keyword of the same name
     (`nfe_step`, `dataset`, `max_wer`, `cross_paths`, ...).
 
-    Returns the RunReport: `.passed`, `.verdict`, `.culprits`, and per factor its evidence and fix.
+    Returns the RunReport: `.passed`, `.verdict`, `.culprits`, and per factor its evidence and fix;
+    `print(report)` (and a notebook's display) gives the verdict, each culprit's fix and where report.md is.
     Raises InputError on bad input (nothing is written then).
 
     Example::
@@ -75,7 +76,7 @@ def check(checkpoint: PathLike, *, train_config: str | PathLike | None = None, t
 
 
 def sweep(run: PathLike | Iterable[PathLike], *, out: PathLike | None = None, junit: PathLike | None = None,
-          mode: str = "fast", gate: str = "best", weights: str = "raw,ema", seed: int = 0, seeds: int = 1,
+          mode: str = "fast", gate: str = "best", weights: str = "raw,ema", seed: int = 0, seeds: int = 3,
           device: str = "cpu", **options: Any) -> "SweepReport":
     """Judge every checkpoint of a training run as `check` judges one (`parity-check sweep`).
 

@@ -67,6 +67,7 @@ def check(request: RunRequest, progress: Progress | None = None, *, command: str
                            seeds=request.seeds, cross_paths=bool(request.cross_paths))
     report = run_pipeline(built.session, request.checkpoint, opts, progress)
     files = write_run_files(report, out, json_path=opts.json_path, junit=opts.junit)
+    report.report_dir = out
     return Checked(report, out, files)
 
 
@@ -125,6 +126,7 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
                            extra={"demo": {"injected": list(INJECTED)}})
     report = run_pipeline(session, inputs.checkpoint, opts, progress)
     files = write_run_files(report, out, junit=opts.junit)
+    report.report_dir = out
     found = set(report.culprits)
     return Demoed(report, out, files, tuple(INJECTED), [f for f in INJECTED if f not in found])
 

@@ -364,7 +364,8 @@ def script_case(obs: Observation, fallback: Case) -> Case:
     if obs.preprocess:
         p = obs.preprocess[0]
         gen = " ".join(obs.batches[0]["gen_text_batches"]) if obs.batches else fallback.gen_text
-        return Case(f"{fallback.name}", Path(p["ref_audio"]), p["ref_text"], gen)
+        # the script's own reference is the case, named after its file (the built-in sentence never ran)
+        return Case(Path(p["ref_audio"]).stem, Path(p["ref_audio"]), p["ref_text"], gen)
     return fallback
 
 

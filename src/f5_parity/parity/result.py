@@ -238,10 +238,37 @@ class RunReport:
     # parity_verdict "undecided": why the stages cannot vouch for the user's path (the engine's rebuild of it
     # does not compute what it computed; a text it passed that the engine cannot reproduce)
     undecided: list[str] = field(default_factory=list)
+    # where run.json and report.md were written (set by the engine once they are; not part of run.json)
+    report_dir: Path | None = None
 
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
+
+    def summary_lines(self, *, bold: str = "") -> list[str]:
+        """The verdict, each culprit with its fix, why it is not decided, and where the files went: what a
+        notebook or `print(report)` shows (report.md holds the rest)."""
+        name = self.checkpoint.name if self.checkpoint else "checkpoint"
+        word = ("NOT DECIDED" if self.parity_verdict == "undecided" else "PASSED" if self.passed else "FAILED")
+        gate = f", gate {'pass' if self.gate.passed else 'fail'}" if self.gate else ""
+        lines = [f"{bold}{word}{bold} parity-check run of {name} ({self.mode} mode): parity {self.parity_verdict}{gate}; "
+                 f"culprits: {', '.join(self.culprits) or 'none'}"]
+        for fid in self.culprits:
+            f = self.factors.get(fid)
+            lines.append(f"- {bold}{fid}{bold}: {f.fix if f and f.fix else 'no fix recorded'}")
+        lines += [f"- not decided: {why}" for why in self.undecided]
+        failed = [c.name for c in self.gate_failures if c.name != "parity"]
+        if failed:
+            lines.append(f"- gate checks failed: {', '.join(failed)}")
+        if self.report_dir is not None:
+            lines.append(f"- report: {Path(self.report_dir) / 'report.md'} (run.json beside it)")
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows this instead of the dataclass repr
+        return "\n".join(self.summary_lines(bold="**"))
 
     @property
     def gate_failures(self) -> list[GateCheck]:

@@ -24,7 +24,7 @@ from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_t
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
 from f5_parity.parity.result import RunWarning
-from f5_parity.paths.spec import PathSpec, align_by_design, resolve_unknown, vocoder_undecided
+from f5_parity.paths.spec import PathSpec, align_by_design, decoder_name, resolve_unknown, vocoder_undecided
 from f5_parity.paths.stages import FAST_STAGES, FULL_STAGES, INPUT_STAGES, ModelPool, StageRunner, UnbuildableSpec, framed_text, load_reference, total_duration
 
 CLIP_SECONDS = 12.0  # preprocess_ref_audio_text's hard limit
@@ -95,6 +95,10 @@ class ParitySession:
         # Factors the tool cannot decide (its limit, never the user's fault): no culprit. Both sides decode with
         # the trainer side's decoder, so the wav stage measures the mels, not a vocoder nobody could compare.
         self.undecided: dict[str, str] = {}
+        if decoder_name(self.train) == "griffin-lim":
+            self.notes.append("the wav stage resynthesises the reference mel through the tool's griffin-lim decoding "
+                              "aid on both sides (no vocoder weights to decode with here): it judges the mel, not a "
+                              "vocoder")
         reason = vocoder_undecided(self.train, infer)
         if reason:
             self.undecided["vocoder"] = reason
@@ -108,7 +112,7 @@ class ParitySession:
         failure = self.infer_failure
         why = f"the infer path failed ({failure.error.get('type')}: {failure.error.get('message')})"
         culprits = [failure.factor] if failure.factor else []  # none: the path's own code broke, no setting
-        self.notes.append(why + "; nothing was compared")
+        # said once: each case's "nothing compared" (unbuilt) carries it, not a note besides
         return self._nothing_compared(culprits, why, failure.fix, first="infer-path")
 
     def _trainer_weights_missing(self) -> tuple[str, list[str]] | None:

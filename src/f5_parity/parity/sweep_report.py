@@ -352,8 +352,28 @@ def evaluate_sweep_gate(checkpoints: list[dict[str, Any]], recommendation: dict[
     checks = [{"checkpoint": c["name"], "update": c.get("update"), "verdict": c.get("verdict"),
                "passed": c.get("verdict") == "pass" or (mode == "best" and recommendation is not None)}
               for c in judged]
+    shipped = None
+    if mode == "best" and recommendation is not None:
+        load = recommendation.get("load")
+        shipped = (f"ship {recommendation['checkpoint']} with the {recommendation['weights']} weights"
+                   + (f" ({load})" if load else ""))
+        for ch in checks:
+            if ch["verdict"] != "pass":
+                ch["reason"] = f"your infer path as it is fails here ({ch['verdict']}); it passes if you {shipped}"
     passed = bool(checks) and all(ch["passed"] for ch in checks)
     if mode == "best" and recommendation is None:
         checks.append({"checkpoint": None, "update": None, "verdict": "fail", "passed": False,
                        "reason": "no checkpoint to recommend"})
-    return {"mode": mode, "passed": passed, "checks": checks}
+    gate = {"mode": mode, "passed": passed, "checks": checks, "judges": GATE_JUDGES[mode]}
+    if passed and shipped and not any(c.get("verdict") == "pass" for c in checkpoints):
+        # the user's own path fails at every save: the pass is conditional, and says so on the first screen
+        gate["condition"] = f"your infer path as it is fails at every checkpoint: the gate passes only if you {shipped}"
+    return gate
+
+
+GATE_JUDGES = {
+    "best": "a checkpoint to ship exists: the recommended checkpoint with the recommended weight set, loaded as "
+            "stated (not your infer path as it is)",
+    "all": "your infer path as it is, on every checkpoint",
+    "last": "your infer path as it is, on the newest checkpoint",
+}

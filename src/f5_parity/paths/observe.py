@@ -185,8 +185,12 @@ def _digest_tensor(t: torch.Tensor) -> str:
 def error_record(exc: BaseException) -> dict[str, Any]:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else None
-    return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0][:500] if str(exc).strip() else "",
-            "full_message": str(exc)[:4000], "where": where}
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # torch's "Error(s) in loading state_dict for CFM:" says nothing until its next line (the first mismatch)
+    message = lines[0][:500] if lines else ""
+    if len(lines) > 1 and lines[0].endswith(":"):
+        message += " " + (lines[1] if len(lines[1]) <= 200 else lines[1][:200] + " ...")
+    return {"type": type(exc).__name__, "message": message, "full_message": str(exc)[:4000], "where": where}
 
 
 @contextlib.contextmanager

@@ -268,6 +268,9 @@ def _judgement_lines(report: SweepReport) -> list[str]:
 def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -> str:
     lines = [f"# Sweep: {len(report.checkpoints)} checkpoint(s) — gate `{report.gate.get('mode')}` "
              f"**{report.verdict.upper()}**", ""]
+    if report.gate.get("judges"):
+        lines += [f"The gate `{report.gate.get('mode')}` judges {report.gate['judges']}."
+                  + (f" **{report.gate['condition']}.**" if report.gate.get("condition") else ""), ""]
     lines += _judgement_lines(report)
     rec = report.recommendation
     full = report.settings.get("mode") == "full"
@@ -309,11 +312,14 @@ def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -
     lines += [f"## Gate `{report.gate.get('mode')}`", "",
               "best: there is a checkpoint to recommend; all: every checkpoint passes; last: the newest passes.", ""]
     for ch in checks:
-        what = f"`{ch['checkpoint']}` ({ch.get('verdict') or '-'})" if ch.get("checkpoint") else "no checkpoint"
+        what = (f"`{ch['checkpoint']}` (your path's verdict there: {ch.get('verdict') or '-'})" if ch.get("checkpoint")
+                else "no checkpoint")
         lines.append(f"- {'PASS' if ch['passed'] else 'FAIL'} {what}" + (f": {ch['reason']}" if ch.get("reason") else ""))
     s = report.settings
     q = s.get("quality") or {}
-    lines += ["", "## Settings", "", f"- mode {s.get('mode')}, seeds {s.get('seeds')}, weight sets "
+    seeds = s.get("seeds") or []
+    seed_text = f"seeds {seeds}" if s.get("mode") == "full" else f"seed {seeds[0] if seeds else '-'} (fast mode: one draw)"
+    lines += ["", "## Settings", "", f"- mode {s.get('mode')}, {seed_text}, weight sets "
               f"{s.get('weight_sets')}, infer path `{(s.get('infer_runner') or {}).get('kind')}` with the "
               f"**{((s.get('infer') or {}).get('weights') or {}).get('set')}** weights",
               f"- quality signal: flow-matching loss, {q.get('draws')} draws per clip from seed {q.get('seed')}, "

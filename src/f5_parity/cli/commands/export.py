@@ -12,7 +12,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help=".pt or .safetensors file (opened read-only)")
     parser.add_argument("out", metavar="OUT", help="the new .pt file (never an existing file)")
     parser.add_argument("--weights", choices=["raw", "ema"], default="raw",
-                        help="the set to export (default raw: the online model the Trainer samples from)")
+                        help="the set to export (default raw; raw is the online model the Trainer samples from)")
     parser.add_argument("--for", dest="for_", choices=["infer-cli"], default="infer-cli",
                         help="the loader it is for: infer-cli reads the EMA slot (load_checkpoint(use_ema=True))")
 

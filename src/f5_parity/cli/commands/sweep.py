@@ -102,7 +102,11 @@ def _summary(report, console, out: Path) -> None:
     else:
         console.print(escape(f"no checkpoint to recommend: {report.no_recommendation}"))
     e = report.execution
-    console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'}  "
-                  f"({e.get('units_computed')} units computed, {e.get('units_from_cache')} cached, "
-                  f"{e.get('processes')} process(es))")
+    console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'} "
+                  + escape(f"(it judges {report.gate.get('judges')})") + f"  ({e.get('units_computed')} units "
+                  f"computed, {e.get('units_from_cache')} cached, {e.get('processes')} process(es))")
+    if report.gate.get("condition"):
+        console.print(f"[bold yellow]{escape(report.gate['condition'])}[/]")
+    for note in report.notes:
+        console.print(escape(f"note: {note}"), highlight=False)
     console.print(f"report: {out / 'sweep.md'}")
