@@ -109,13 +109,17 @@ def test_the_readme_commands_run_as_written_on_a_custom_vocab_fine_tune(my_run, 
         command = command.replace('"$(cat infer_cmd.txt)"', shlex.quote((my_run / "infer_cmd.txt").read_text()))
         argv = shlex.split(command)
         assert argv[0] == "parity-check"
-        rc = cli.main(argv[1:] + (["--out", f"reports/readme-{i}"] if argv[1] in ("run", "sweep") else []))
+        if argv[1] in ("run", "sweep"):  # the report folder named, before the script's own arguments (`--`)
+            at = argv.index("--") if "--" in argv else len(argv)
+            argv[at:at] = ["--out", f"reports/readme-{i}"]
+        rc = cli.main(argv[1:])
         err = capsys.readouterr().err
         assert rc in (0, 1), (i, command, err)  # a verdict, never bad input or an internal error
         assert "Traceback" not in err and "error:" not in err, (i, err)
         if argv[1] == "run":
             data = json.loads((my_run / f"reports/readme-{i}" / "run.json").read_text())
-            assert data["specs"]["trainer"]["locators"]["vocab"]["path"] == "data/my_data/vocab.txt"
+            trainer_vocab = Path(data["specs"]["trainer"]["locators"]["vocab"]["path"])
+            assert trainer_vocab.resolve() == (my_run / "data" / "my_data" / "vocab.txt").resolve()
             assert "vocab" not in data["culprits"]
             if "--infer-cli" not in argv:  # a script or a wrapper run without flags: observed, never "predicted"
                 findings = data["observed_infer"]["findings"]
