@@ -79,16 +79,16 @@ def render_run_summary(data: RunReport, console) -> None:
     failed_checks = e("; ".join(failed_check_text(c) for c in data.gate_failures[:5]))
     if data.parity_verdict == "undecided":  # the stages cannot vouch for the path: say why, first
         console.print(f"[bold yellow]NOT DECIDED[/] parity of trainer and infer paths ({data.mode} mode) | culprits: "
-                      f"{e(culprits)}" + (f" | gate failed: {failed_checks}" if failed_checks else ""))
+                      f"{e(culprits)}" + (f" | gate failed: {failed_checks}" if failed_checks else ""), soft_wrap=True)
         for why in data.undecided:
             console.print(f"  not decided: {e(why)}", highlight=False)
     elif verdict != "pass" and data.parity_verdict == "pass":  # parity held: only the gate failed; name it
         console.print(f"[bold red]FAILED[/] the gate ({data.mode} mode; parity of trainer and infer paths passed) | "
-                      f"failed checks: {failed_checks or 'see the report'}")
+                      f"failed checks: {failed_checks or 'see the report'}", soft_wrap=True)
     else:
         console.print(f"[bold {colour}]{'PASSED' if verdict == 'pass' else 'FAILED'}[/] parity of trainer and infer paths "
                       f"({data.mode} mode) | culprits: {e(culprits)}"
-                      + (f" | gate failed: {failed_checks}" if failed_checks else ""))
+                      + (f" | gate failed: {failed_checks}" if failed_checks else ""), soft_wrap=True)
     for fid in data.culprits:
         f = data.factors[fid]
         train, infer = _sides(f.train, f.infer)

@@ -19,7 +19,7 @@ _OWN = {"checkpoint", "mode", "seed", "seeds", "cross_paths", "device", "json", 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from f5_parity.cli.commands import run
 
-    p.add_argument("run", nargs="+", help="the checkpoints: F5's ckpts/<exp>/ folder (model_<update>.pt, "
+    p.add_argument("run", nargs="+", metavar="CHECKPOINTS", help="the checkpoints: F5's ckpts/<exp>/ folder (model_<update>.pt, "
                                           "model_last.pt, pruned .pt/.safetensors), a quoted glob, or files")
     # The infer side, the trainer side, cases, scoring and gate flags are run's own: one definition, so a
     # sweep judges every checkpoint exactly as `run` judges one.
