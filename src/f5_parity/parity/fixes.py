@@ -27,7 +27,35 @@ def fix_for(factor: str, train: PathSpec, infer: PathSpec, runner: str | None = 
         return _vocab_fix(train, infer, runner)
     if factor == "arch":
         return _arch_fix(train, infer, runner)
+    if factor in _SETTINGS:
+        return _settings_fix(factor, tv, iv, runner)
     return BY_ID[factor].fix
+
+
+# The infer-side settings as each kind of path takes them: infer_cli's flags, infer_process's (and F5TTS.infer's)
+# keywords. (factor, key) -> (infer_cli flag, keyword); the trainer side's value is the one to give.
+_SETTINGS = {
+    "sampler": {"nfe": ("--nfe_step", "nfe_step"), "cfg": ("--cfg_strength", "cfg_strength"),
+                "sway": ("--sway_sampling_coef", "sway_sampling_coef")},
+    "duration": {"speed": ("--speed", "speed"), "fix_duration": ("--fix_duration", "fix_duration")},
+    "mel": {"mel_spec_type": ("--vocoder_name", "mel_spec_type")},
+}
+
+
+def _settings_fix(factor: str, tv: dict[str, Any], iv: dict[str, Any], runner: str | None) -> str:
+    keys = [k for k in _SETTINGS[factor] if tv.get(k) != iv.get(k)]
+    if not keys:  # a difference outside the settings a user passes (the ODE method, EPSS): the generic fix
+        return BY_ID[factor].fix
+    said = ", ".join(f"{k} {iv.get(k)!r} instead of {tv.get(k)!r}" for k in keys)
+    flags = " ".join(f"{_SETTINGS[factor][k][0]} {tv.get(k)}" for k in keys if tv.get(k) is not None)
+    unset = [_SETTINGS[factor][k][0] for k in keys if tv.get(k) is None]
+    keywords = ", ".join(f"{_SETTINGS[factor][k][1]}={tv.get(k)!r}" for k in keys)
+    call = "load_model" if factor == "mel" else "infer_process"
+    how = {
+        "infer-cli": (f"f5-tts_infer-cli {flags}".rstrip() + (f" without {' and '.join(unset)}" if unset else "")),
+        "api": f"F5TTS{'' if factor != 'mel' else '(...)'}{'.infer' if factor != 'mel' else ''}(..., {keywords})",
+    }.get(runner or "", f"{call}(..., {keywords}) in your {'script' if runner == 'script' else 'wrapper'}")
+    return f"your path used {said}; the Trainer's sample uses the values given here: {how}"
 
 
 def _arch_fix(train: PathSpec, infer: PathSpec, runner: str | None) -> str:
