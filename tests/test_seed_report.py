@@ -44,3 +44,24 @@ def test_report_and_junit_show_seeds_intervals_and_acoustic_metrics():
     assert "95% interval" in gate_line and "over 3 seeds" in gate_line
     score_line = next(t for c, n, t in texts if c == "score.c1" and n == "griffin-lim")
     assert "MCD 0.7 dB" in score_line and "speaker similarity 0.99" in score_line
+
+
+def test_seeds_pair_by_their_id_and_a_missing_seed_drops_out_of_both():
+    """trainer [5.0, 9.0, 5.0] against infer [5.1, -, 5.2] (the path failed on seed 1): the gap pairs seed 0 with
+    seed 0 and seed 2 with seed 2, n = 2, and says seed 1 was dropped. Paired by position it was [0.1, -3.8]."""
+    from f5_parity.parity.seeds import _seed_statistics
+    from f5_parity.scoring.metrics import score_text
+
+    def row(path, seed, similarity):
+        utt = score_text("eu não sei", "eu não sei")
+        utt.similarity = similarity  # pooled similarity is the mean of the utterances': this one's
+        return {"case": "c", "path": path, "seed": seed, "utterance": utt,
+                "mcd": None, "logmel": None, "speaker_similarity": None}
+
+    rows = [row("trainer-heldout", s, v) for s, v in ((0, 95.0), (1, 91.0), (2, 95.0))]
+    rows += [row("infer", s, v) for s, v in ((0, 94.9), (2, 94.8))]
+    _, gaps = _seed_statistics(rows, [0, 1, 2])
+    gap = gaps["infer"]["similarity"]
+    assert gap["n"] == 2 and gap["dropped_seeds"] == [1]
+    assert gap["per_seed"][1] is None
+    assert [round(g, 6) for g in gap["per_seed"] if g is not None] == [0.1, 0.2]

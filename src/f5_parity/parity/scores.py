@@ -149,18 +149,20 @@ class SeedGap:
     interval: Interval
     p_value: float | None = None
     effect_size: float | None = None
-    per_seed: list[float | None] = field(default_factory=list)
-    n: int = 0
+    per_seed: list[float | None] = field(default_factory=list)  # one slot per seed of the run, None: unpaired
+    n: int = 0  # complete pairs
+    dropped_seeds: list[int] = field(default_factory=list)  # seeds either path has no value for
 
     def to_dict(self) -> dict[str, Any]:
-        return {"against": self.against, "gap": self.gap, "interval": self.interval.to_dict(),
-                "p_value": self.p_value, "effect_size": self.effect_size, "per_seed": self.per_seed, "n": self.n}
+        out = {"against": self.against, "gap": self.gap, "interval": self.interval.to_dict(),
+               "p_value": self.p_value, "effect_size": self.effect_size, "per_seed": self.per_seed, "n": self.n}
+        return {**out, "dropped_seeds": self.dropped_seeds} if self.dropped_seeds else out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SeedGap":
         return cls(against=d.get("against"), gap=d.get("gap"), interval=Interval.from_dict(d.get("interval")),
                    p_value=d.get("p_value"), effect_size=d.get("effect_size"), per_seed=list(d.get("per_seed") or []),
-                   n=d.get("n") or 0)
+                   n=d.get("n") or 0, dropped_seeds=list(d.get("dropped_seeds") or []))
 
 
 @dataclass

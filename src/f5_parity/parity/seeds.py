@@ -108,13 +108,18 @@ def _asr_values(utt) -> dict[str, Any]:
 
 
 def _per_seed(by_seed: list[dict[str, Any]], path: str, seeds: list[int]) -> dict[str, list[float | None]]:
-    """Each metric of one path per seed, pooled over cases (ASR as pool() does; acoustic as the case mean)."""
+    """Each metric of one path per seed, pooled over cases (ASR as pool() does; acoustic as the case mean): one
+    slot per seed of `seeds`, None where the path has no row for it (it failed there), so two paths' lists pair
+    by seed id and a seed missing on either side drops out of the pair (before, the lists were shortened and
+    paired by position: a missing seed paired seed 2 of one path with seed 1 of the other)."""
     from f5_parity.scoring.metrics import pool
 
     out: dict[str, list[float | None]] = {m: [] for m in SEED_METRICS}
     for seed in seeds:
         rows = [r for r in by_seed if r["path"] == path and r["seed"] == seed]
         if not rows:
+            for m in SEED_METRICS:
+                out[m].append(None)
             continue
         p = pool([r["utterance"] for r in rows])
         for m, v in (("wer", p.wer_pooled), ("cer", p.cer_pooled), ("cer_capped", p.cer_mean_capped),
@@ -149,4 +154,7 @@ def _seed_statistics(by_seed: list[dict[str, Any]], seeds: list[int]):
             gaps.setdefault(path, {})[m] = {"against": base, "gap": test.mean_difference, "interval": test.interval,
                                             "p_value": test.p_value, "effect_size": test.effect_size,
                                             "per_seed": worse, "n": test.n}
+            dropped = [s for s, w in zip(seeds, worse) if w is None]
+            if dropped:  # a seed one of the two paths has no value for: out of the pair, said
+                gaps[path][m]["dropped_seeds"] = dropped
     return paths, gaps

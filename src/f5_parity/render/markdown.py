@@ -403,7 +403,8 @@ def _seed_lines(scores: RunScores) -> list[str]:
             ci = g.interval
             beyond = None if ci.lo is None else ci.lo > 0
             gap_rows.append([p, g.against, m, _interval_cell(ci, ".3f", mean=g.gap) if g.gap is not None else "-",
-                             g.n, _num(g.p_value, ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
+                             f"{g.n} (seed {', '.join(map(str, g.dropped_seeds))} dropped: no pair)" if g.dropped_seeds
+                             else g.n, _num(g.p_value, ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
     if gap_rows:
         out += ["Gaps (positive = the infer side is worse), paired over seeds:", ""]
         out += _table(("path", "against", "metric", "gap [95 % interval]", "seeds", "p", "beyond the seed spread"),
