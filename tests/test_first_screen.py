@@ -194,7 +194,7 @@ def test_the_demo_report_opens_with_every_culprit_and_its_fix(tmp_path):
     vocab_fix = data["factors"]["vocab"]["fix"]
     assert str(fixture_dir() / "vocab.txt") in vocab_fix and "same 51 tokens in another order" in vocab_fix
     assert "parity-check export" in data["factors"]["weights"]["fix"]
-    assert "-mc " in data["factors"]["arch"]["fix"] and "pe_attn_head=1" in data["factors"]["arch"]["fix"]
+    assert "-mc " in data["factors"]["arch"]["fix"] and "pe_attn_head: 1" in data["factors"]["arch"]["fix"]
     assert "## Stages" in report.split("# Appendix", 1)[1]  # the long tables live in the appendix
 
 

@@ -46,7 +46,8 @@ def _settings_fix(factor: str, tv: dict[str, Any], iv: dict[str, Any], runner: s
     keys = [k for k in _SETTINGS[factor] if tv.get(k) != iv.get(k)]
     if not keys:  # a difference outside the settings a user passes (the ODE method, EPSS): the generic fix
         return BY_ID[factor].fix
-    said = ", ".join(f"{k} {iv.get(k)!r} instead of {tv.get(k)!r}" for k in keys)
+    said = ", ".join(f"{k} {'unset' if iv.get(k) is None else iv.get(k)} instead of "
+                     f"{'unset' if tv.get(k) is None else tv.get(k)}" for k in keys)
     flags = " ".join(f"{_SETTINGS[factor][k][0]} {tv.get(k)}" for k in keys if tv.get(k) is not None)
     unset = [_SETTINGS[factor][k][0] for k in keys if tv.get(k) is None]
     keywords = ", ".join(f"{_SETTINGS[factor][k][1]}={tv.get(k)!r}" for k in keys)
@@ -63,8 +64,10 @@ def _arch_fix(train: PathSpec, infer: PathSpec, runner: str | None) -> str:
 
     tv, iv = train.value("arch"), infer.value("arch")
     keys = [k for k in sorted(set(tv) | set(iv)) if tv.get(k) != iv.get(k)]
-    differs = (f"your path built {', '.join(f'{k}={iv.get(k)!r}' for k in keys)}; the checkpoint was trained with "
-               f"{', '.join(f'{k}={tv.get(k)!r}' for k in keys)}: ")
+    def said(v: dict[str, Any]) -> str:  # as f5's YAML configs write them (pe_attn_head: null)
+        return ", ".join(f"{k}: {'null' if v.get(k) is None else v.get(k)}" for k in keys)
+
+    differs = f"your path built {said(iv)}; the checkpoint was trained with {said(tv)}: "
     config = train.locate("arch", "config")
     if not config or config in ("detected from weights", "given"):
         return differs + BY_ID["arch"].fix
