@@ -96,9 +96,9 @@ class ParitySession:
         # the trainer side's decoder, so the wav stage measures the mels, not a vocoder nobody could compare.
         self.undecided: dict[str, str] = {}
         if decoder_name(self.train) == "griffin-lim":
-            self.notes.append("the wav stage resynthesises the reference mel through the tool's griffin-lim decoding "
-                              "aid on both sides (no vocoder weights to decode with here): it judges the mel, not a "
-                              "vocoder")
+            decoded = "the final mel" if mode == "full" else "the reference mel (fast mode: a resynthesis)"
+            self.notes.append(f"the wav stage decodes {decoded} through the tool's griffin-lim decoding aid on both "
+                              "sides (no vocoder weights to decode with here): it judges the mel, not a vocoder")
         reason = vocoder_undecided(self.train, infer)
         if reason:
             self.undecided["vocoder"] = reason
