@@ -339,3 +339,24 @@ def test_the_trainers_local_vocoder_and_the_hubs_are_told_apart_by_their_weights
         assert "vocoder" not in data["culprits"] and vocoder["differs"] is False
     else:  # another Vocos decodes the same mel: the wav stage shows it
         assert "vocoder" in data["culprits"] and vocoder["effect"]["first_divergence"] == "wav"
+
+
+def test_f5s_own_chunking_of_a_long_text_is_no_rewrite(pt_cases):
+    """infer_process's chunk_text splits a long text at its punctuation (no space is kept after CJK punctuation):
+    the chunks the path generated, joined, are the case's text in f5's own rule, never "a text the path rewrote";
+    a lowercased text is one. Uses f5-tts's own chunk_text on the texts."""
+    from f5_tts.infer.utils_infer import chunk_text
+
+    from f5_parity.cases.case import Case
+    from f5_parity.paths.observe import Observation
+    from f5_parity.paths.observed_spec import text_rewrite
+
+    for text in ("你好。今天天气很好。我们去公园散步吧。然后一起吃饭。" * 3,
+                 "Amanhã nós vamos viajar para o interior. Depois, voltamos!  E então descansamos.  " * 4):
+        chunks = chunk_text(text, max_chars=40)
+        assert len(chunks) > 1
+        case = Case("c", pt_cases[0].wav, "Eu não sei.", text)
+        obs = Observation(batches=[{"ref_text": "Eu não sei. ", "gen_text_batches": chunks}])
+        assert text_rewrite(obs, case) == {}
+        lowered = Observation(batches=[{"ref_text": "Eu não sei. ", "gen_text_batches": [c.lower() for c in chunks]}])
+        assert set(text_rewrite(lowered, case)) == ({"gen_text"} if text != text.lower() else set())

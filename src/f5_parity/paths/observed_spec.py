@@ -270,10 +270,12 @@ def _text_of(call: SampleCall, spec: PathSpec, case: Case, gen_text: str
     return matched, finding
 
 
-def _said(text: str) -> str:
-    """A text as f5's own infer rules leave its words: infer_process's chunk_text splits at punctuation and joins
-    with single spaces, preprocess_ref_audio_text appends '. ' to the reference transcript."""
-    return " ".join(text.split())
+def _said(text: str, key: str = "ref_text") -> str:
+    """A text as f5's own infer rules leave it: preprocess_ref_audio_text appends '. ' to the reference transcript
+    (spaces collapsed here); infer_process's chunk_text drops the whitespace after a sentence's punctuation and
+    adds none after CJK punctuation, so chunks joined again differ from the text in whitespace alone (compared
+    without it)."""
+    return "".join(text.split()) if key == "gen_text" else " ".join(text.split())
 
 
 def text_rewrite(obs: Observation, case: Case) -> dict[str, str]:
@@ -295,7 +297,7 @@ def text_rewrite(obs: Observation, case: Case) -> dict[str, str]:
     truth = {"ref_text": case.ref_text, "gen_text": case.gen_text}
 
     def same(key: str, form: str) -> bool:
-        a, b = _said(apply_unicode(truth[key], form)), _said(observed[key])
+        a, b = _said(apply_unicode(truth[key], form), key), _said(observed[key], key)
         if key == "ref_text" and not obs.preprocess:  # infer_batch_process got it after f5's suffix rule
             a, b = a.rstrip(" ."), b.rstrip(" .")
         return a == b
