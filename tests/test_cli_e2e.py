@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import json
 import subprocess
 import sys
@@ -38,7 +40,7 @@ def test_demo_full_mode_names_each_injected_fault_and_scores_every_path(tmp_path
     for rel in data["artifacts"]["wavs"].values():
         assert (out / rel).exists()
     repro = data["reproducibility"]
-    assert repro["checkpoint_sha256"] == data["checkpoint"]["sha256"] and repro["versions"]["f5-tts"] == "1.1.22"
+    assert repro["checkpoint_sha256"] == data["checkpoint"]["sha256"] and repro["versions"]["f5-tts"] == version("f5-tts")
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     names = {(c.get("classname"), c.get("name")) for c in suite.iter("testcase")}
     assert ("probe", "run.isolation") in names and ("score.ptbr_00", "infer") in names

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import torch
 
 from f5_parity import cli
 from f5_parity.cases.speech import espeak_available
@@ -94,15 +95,20 @@ def one_process(trained, tmp_path_factory):
         return original(self, entry)
 
     Sweep.compute = interrupted
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # test_two_processes_write_the_same_sweep_json compares this run with 1-thread processes
     try:
-        rc_interrupted = cli.main(argv)
+        try:
+            rc_interrupted = cli.main(argv)
+        finally:
+            Sweep.compute = original
+        after_interrupt = _load(out)  # written atomically after every round: whole, and parseable
+        rc_resumed = cli.main(argv)
+        resumed = _load(out)
+        shutil.copy(broken / "model_last.pt", ckpts / "model_last.pt")  # the trainer saves model_last.pt
+        rc_new = cli.main(argv)
     finally:
-        Sweep.compute = original
-    after_interrupt = _load(out)  # written atomically after every round: whole, and parseable
-    rc_resumed = cli.main(argv)
-    resumed = _load(out)
-    shutil.copy(broken / "model_last.pt", ckpts / "model_last.pt")  # the trainer saves model_last.pt
-    rc_new = cli.main(argv)
+        torch.set_num_threads(threads)
     return {"out": out, "ckpts": ckpts, "argv": argv, "junit": root / "sweep-junit.xml", "calls": calls,
             "rc": (rc_interrupted, rc_resumed, rc_new),
             "after_interrupt": after_interrupt, "resumed": resumed, "final": _load(out)}
@@ -196,7 +202,10 @@ def test_two_processes_write_the_same_sweep_json(one_process, trained, tmp_path)
     run, broken = trained
     out = tmp_path / "out-2p"
     argv = _argv(run, [one_process["ckpts"]], out, "--launch", "2")
-    proc = subprocess.run([sys.executable, "-m", "f5_parity", *argv], capture_output=True, text=True, timeout=600)
+    # one thread per process, as the in-process sweep ran (one_process pins it): equal thread counts, so the two
+    # runs differ in how the work is shared only, whatever the machine's core count
+    proc = subprocess.run([sys.executable, "-m", "f5_parity", *argv], capture_output=True, text=True, timeout=600,
+                          env=_one_thread_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = _load(out)
     assert two["execution"]["processes"] == 2 and two["execution"]["units_computed"] == 14
