@@ -225,3 +225,18 @@ def test_the_best_gate_says_when_it_passes_only_with_the_recommendation():
     checkpoints[1]["verdict"] = "pass"  # the user's path passes somewhere: no condition to state
     assert "condition" not in evaluate_sweep_gate(checkpoints, rec, "best")
     assert evaluate_sweep_gate(checkpoints, rec, "all")["judges"] == "your infer path as it is, on every checkpoint"
+
+
+@pytest.mark.slow
+def test_a_sweep_hands_the_wrapper_the_training_vocab_at_every_checkpoint(my_run, fixture_set):
+    """Each checkpoint of a sweep builds its own infer spec: the wrapper's `vocab=` must be the training vocab there
+    too (it was at the first checkpoint only; the second, another file, got f5's 2545-token default and
+    named vocab)."""
+    shutil.copy(fixture_set.checkpoints["trainer-fp16"], my_run / "ckpts" / "my_run" / "model_25500.pt")
+    rc = cli.main(["sweep", "ckpts/my_run", "--train-config", "configs/my_run.yaml", "--infer-path",
+                   "my_wrapper.py:generate", "--ref-audio", "ref.wav", "--ref-text", (my_run / "ref.txt").read_text(),
+                   "--out", "reports/sweep"])
+    report = json.loads((my_run / "reports" / "sweep" / "sweep.json").read_text())
+    assert [c["name"] for c in report["checkpoints"]] == ["model_25400.pt", "model_25500.pt"]
+    assert all("vocab" not in (c.get("culprits") or []) for c in report["checkpoints"]), report["checkpoints"]
+    assert rc in (0, 1)

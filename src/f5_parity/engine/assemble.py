@@ -59,14 +59,8 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     train = trainer_spec(ckpt_path, train_config=args.train_config, train_vocab=train_vocab,
                          vocoder_path=vocoder_path, seed=args.seed, mixed_precision=args.mixed_precision,
                          detected_arch=detected, decode_vocoder=args.vocoder != "griffin-lim")
-    kwargs = infer_kwargs(args, ckpt_path, vocoder_path, notes)
-    if runner.kind == "custom" and not args.infer_vocab:
-        # the wrapper is handed `vocab=`: the training vocab unless --infer-vocab hands it another (f5's default
-        # would fail any custom-vocab fine-tune's load, a mistake the user never made)
-        kwargs["infer_vocab"] = train_vocab
-        notes.append(f"your wrapper is called with vocab={train_vocab} (the training vocab; --infer-vocab hands it "
-                     "another)")
-    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device, **kwargs)
+    infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
+                       **infer_kwargs(args, ckpt_path, vocoder_path, notes, runner=runner.kind, train_vocab=train_vocab))
     cases = _cases(args, notes)
     if cases and all(c.prepared_text is not None for c in cases):
         # The Trainer feeds the model raw.arrow's stored conversion, made by the f5-tts that prepared the data.
@@ -98,8 +92,10 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     return BuiltRun(session, fingerprint_result, observation, generation, runner)
 
 
-def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str]) -> dict:
-    """The infer spec the flags and the infer_cli command line predict (the observation may disagree)."""
+def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str], *, runner: str | None = None,
+                 train_vocab: str | None = None) -> dict:
+    """The infer spec the flags and the infer_cli command line predict (the observation may disagree). Run and
+    every checkpoint of a sweep take it from here."""
     infer_kwargs = dict(infer_config=args.infer_config or default_infer_config(), infer_vocab=args.infer_vocab,
                         use_ema=args.infer_ema is not False, vocoder_path=vocoder_path,
                         decode_vocoder=args.vocoder != "griffin-lim",
@@ -118,6 +114,12 @@ def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[st
         infer_kwargs["infer_config"] = args.infer_config
     if args.infer_vocab:
         infer_kwargs["infer_vocab"] = args.infer_vocab
+    elif runner == "custom" and train_vocab:
+        # the wrapper is handed `vocab=`: the training vocab unless --infer-vocab hands it another (f5's default
+        # would fail any custom-vocab fine-tune's load, a mistake the user never made)
+        infer_kwargs["infer_vocab"] = train_vocab
+        notes.append(f"your wrapper is called with vocab={train_vocab} (the training vocab; --infer-vocab hands it "
+                     "another)")
     return infer_kwargs
 
 

@@ -122,7 +122,8 @@ def _built_on_main(request, thresholds, out: Path, procs):
             ckpt = Path(request.checkpoint)  # the spec the flags predict: observed again on every checkpoint
             vocoder_path = None if request.vocoder == "griffin-lim" else request.vocoder_path
             predicted = infer_spec(ckpt, seed=request.seed, device=request.device,
-                                   **infer_kwargs(request, ckpt, vocoder_path, []))
+                                   **infer_kwargs(request, ckpt, vocoder_path, [], runner=built.runner.kind,
+                                                  train_vocab=s.train.locate("vocab", "path")))
             check = built.observation.mirror_check if built.observation is not None else None
             mirror_reference = ((check.spec_key, ckpt.name) if check is not None and check.passed
                                 and check.velocity_passed and check.spec_key else None)
