@@ -95,3 +95,36 @@ def test_no_engine_module_imports_the_test_kit():
             continue
         bad = {m for m in _imports(path) if m.startswith(("f5_parity.testing", "f5_parity.cli"))}
         assert not bad, f"{'/'.join(rel)} imports {sorted(bad)}"
+
+
+_CYCLES = """
+import grimp
+graph = grimp.build_graph("f5_parity")
+cycles = sorted({tuple(sorted((a, b))) for a in graph.modules for b in graph.find_modules_directly_imported_by(a)
+                 if graph.chain_exists(importer=b, imported=a)})
+print("\\n".join(" <-> ".join(c) for c in cycles))
+"""
+
+
+def _import_cycles(src: Path) -> list[str]:
+    """Pairs of modules that import each other, directly or through others, imports inside functions included
+    (grimp, import-linter's own graph): a circle broken only by a function-level import is still a circle."""
+    proc = subprocess.run([sys.executable, "-c", _CYCLES], env={**os.environ, "PYTHONPATH": str(src)},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def test_no_module_is_in_an_import_circle():
+    assert _import_cycles(ROOT / "src") == []
+
+
+def test_the_circle_check_fails_on_a_planted_circle(tmp_path):
+    """parity/gate.py importing the renderer, which imports the gate (a function-level import, as the three
+    circles issue 34 found were written)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "f5_parity", src / "f5_parity", ignore=shutil.ignore_patterns("__pycache__"))
+    target = src / "f5_parity" / "parity" / "gate.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\n\ndef _planted():\n"
+                      "    from f5_parity.render.junit import build_junit  # noqa: F401\n", encoding="utf-8")
+    assert "f5_parity.parity.gate <-> f5_parity.render.junit" in _import_cycles(src)

@@ -247,7 +247,6 @@ class F5Environment:
         code whose Trainer sample block has the digest of a release the matrix actually ran the mirror
         against (f5/matrix.py). A recognized release with another sample block is "recognized, mirror not
         run": the installed Trainer runs instead (parity/trainer_side.py)."""
-        from f5_parity.f5.matrix import run_sample_block_digests
 
         return self.trusted and self.digests.get("Trainer.train sample block") in run_sample_block_digests()
 
@@ -330,3 +329,11 @@ def detect() -> F5Environment:
         differs=differs,
         supported=is_supported(release or version),
     )
+
+
+def run_sample_block_digests() -> dict[str, str]:
+    """Trainer sample-block digest -> the release the matrix ran the mirror against for it."""
+    from f5_parity.f5.matrix import mirror_runs
+
+    known = known_sources()
+    return {known[r]["Trainer.train sample block"]: r for r in mirror_runs()["releases"] if r in known}

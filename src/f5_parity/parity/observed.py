@@ -181,7 +181,7 @@ class NoiseSeeding:
 
     def warning(self, case: str, *, tool_seed: int, mode: str, seeds: int):
         """Unseeded noise as a sampler warning (not a culprit: both paths here draw the tool's seeded noise)."""
-        from f5_parity.parity.result import RunWarning
+        from f5_parity.parity.run_warning import RunWarning
 
         if self.seeded:
             return None

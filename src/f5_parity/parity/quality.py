@@ -67,7 +67,7 @@ def compute_quality(spec, fit: list[Case], held_out: list[Case], weight_sets: li
                     seed: int) -> dict[str, Any]:
     """The loss per weight set and split, one value per (draw, clip) in that order (the pairing index)."""
     from f5_parity.parity.fingerprint import flow_matching_loss_table
-    from f5_parity.parity.sweep_report import sig
+    from f5_parity.scoring.stats import sig
 
     out: dict[str, Any] = {"signal": SIGNAL, "draws": draws, "seed": seed, "sets": {}}
     for weights in weight_sets:
@@ -83,7 +83,7 @@ def compute_quality(spec, fit: list[Case], held_out: list[Case], weight_sets: li
 
 def summarize(samples: list[float]) -> dict[str, Any]:
     """Mean and 95 % Student-t interval over the (draw, clip) values."""
-    from f5_parity.parity.sweep_report import sig
+    from f5_parity.scoring.stats import sig
     from f5_parity.scoring.stats import interval
 
     ci = interval(samples)
@@ -92,7 +92,7 @@ def summarize(samples: list[float]) -> dict[str, Any]:
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:
     """b - a over shared draws: mean and 95 % interval (lo > 0: b is worse beyond the interval)."""
-    from f5_parity.parity.sweep_report import sig
+    from f5_parity.scoring.stats import sig
     from f5_parity.scoring.stats import paired_test
 
     t = paired_test(a, b)

@@ -11,11 +11,11 @@ differs between two runs of the same sweep (1 process or many, fresh or resumed)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from f5_parity.results import jsonable
+from f5_parity.scoring.stats import sig
 
 GATES = ("best", "all", "last")
 SCORED_PATHS = ("trainer-heldout", "infer")  # the trainer's model and settings, and the user's infer path
@@ -25,15 +25,6 @@ EMA_PROBE = "probe:ckpt.ema_health"
 # The run group's probes (stage parity, isolation) restate the parity run's own result: judged as parity
 # (parity_verdict, culprits), never as a separate check failure.
 RUN_PROBES = "probe:run."
-
-
-def sig(x: Any, digits: int = 6) -> Any:
-    """Floats to `digits` significant digits: the report's numbers, stable across thread counts and processes."""
-    if isinstance(x, bool) or not isinstance(x, float):
-        return x
-    if math.isnan(x) or math.isinf(x) or x == 0:
-        return x
-    return float(f"{x:.{digits}g}")
 
 
 def score_key(path: str, weights: str) -> str:

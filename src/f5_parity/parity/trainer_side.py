@@ -53,7 +53,8 @@ class TrainerSide:
     def _why(self) -> str:
         env = self.environment
         if self.source == "mirror":
-            from f5_parity.f5.matrix import mirror_runs, run_sample_block_digests
+            from f5_parity.f5.environment import run_sample_block_digests
+            from f5_parity.f5.matrix import mirror_runs
 
             ran = run_sample_block_digests().get(env.digests.get("Trainer.train sample block"))
             return (f"the mirror of Trainer.train's sample block was run against the real Trainer of release {ran} "
