@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -308,28 +307,38 @@ def test_f5s_own_training_loss_is_read_from_its_tensorboard_log_and_drawn(one_pr
     assert Path(found["source"]) == (run.root / "run" / "runs" / TB_RUN).absolute() and found["updates"] == log["updates"]
 
 
-def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_process, trained, tmp_path):
+def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_process, trained, tmp_path, monkeypatch):
+    """The trainer's writes happen in lockstep with the watch's polls (each wait between two polls performs the
+    next write), so what the watch sees does not depend on how fast this machine sweeps: the first checkpoint
+    lands whole, the second in five pieces, in place, like torch.save; then the watch waits --watch-timeout with
+    nothing changing and stops."""
     run, broken = trained
     live = tmp_path / "live"
     live.mkdir()
     out = tmp_path / "out-watch"
     shutil.copytree(one_process["out"] / "cache", out / "cache")  # same settings: verdicts come from the cache
     names = ["model_1.pt", "model_2.pt"]
+    data = (one_process["ckpts"] / names[1]).read_bytes()
+    piece = len(data) // 5 + 1
 
-    def trainer():
-        time.sleep(0.5)
-        shutil.copy(one_process["ckpts"] / names[0], live / names[0])
-        data = (one_process["ckpts"] / names[1]).read_bytes()
-        with open(live / names[1], "wb") as f:  # written slowly, in place, like torch.save
-            for i in range(0, len(data), len(data) // 5 + 1):
-                f.write(data[i:i + len(data) // 5 + 1])
-                f.flush()
-                time.sleep(0.15)
+    def write_piece(i: int) -> None:
+        with open(live / names[1], "ab" if i else "wb") as f:
+            f.write(data[i * piece:(i + 1) * piece])
 
-    writer = threading.Thread(target=trainer)
-    writer.start()
-    rc = cli.main(_argv(run, [live], out, "--watch", "--poll", "0.4", "--watch-timeout", "3"))
-    writer.join()
+    steps = [lambda: shutil.copy(one_process["ckpts"] / names[0], live / names[0])]
+    steps += [lambda i=i: write_piece(i) for i in range(5)]
+    real_sleep = time.sleep
+
+    def between_polls(seconds: float) -> None:
+        if steps:
+            steps.pop(0)()
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", between_polls)
+    rc = cli.main(_argv(run, [live], out, "--watch", "--poll", "0.05", "--watch-timeout", "0.5"))
+    monkeypatch.undo()
+    assert not steps  # every write happened while the watch ran
     report = _load(out)
     assert rc == 0
     assert [c["name"] for c in report["checkpoints"]] == names

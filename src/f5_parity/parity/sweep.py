@@ -715,19 +715,22 @@ class Sweep:
             return self._publish(planned, failed)
         return None
 
-    def watch(self, *, poll_seconds: float, timeout_seconds: float, sleep=time.sleep) -> SweepReport | None:
+    def watch(self, *, poll_seconds: float, timeout_seconds: float, sleep=None) -> SweepReport | None:
         """Follow a live training folder: sweep every checkpoint once its size and mtime held still across
-        two polls (F5's Trainer writes with torch.save in place); stop `timeout_seconds` after the last new
-        one. Every process calls it; the main process decides and tells the others."""
+        two polls (F5's Trainer writes with torch.save in place); stop once nothing in the folder changed for
+        `timeout_seconds`. A file still being written is a change at every poll, so the time spent sweeping
+        between polls can never end the watch before a checkpoint being written has settled. Every process
+        calls it; the main process decides and tells the others."""
+        sleep = sleep or time.sleep
         self.skip_unreadable = True
         seen: dict[str, FileState] = {}  # path -> its state at the last poll
         done: set[tuple[str, int, int]] = set()  # (path, size, mtime) already swept
-        last_new = time.monotonic()
+        last_change = time.monotonic()
         report = None
         while True:
             ready, stop = None, False
             if self.procs.is_main:
-                settled = []
+                settled, changed = [], False
                 for p in discover_checkpoints(self.sources):
                     try:
                         state = FileState.of(p)
@@ -736,13 +739,16 @@ class Sweep:
                     key = str(p.resolve())
                     if seen.get(key) == state:
                         settled.append((p, (key, state.size, state.mtime_ns)))
+                    else:
+                        changed = True  # new, or still being written
                     seen[key] = state
                 fresh = [mark for _, mark in settled if mark not in done]
+                if fresh or changed:
+                    last_change = time.monotonic()
                 if fresh:
-                    last_new = time.monotonic()
                     ready = [p for p, _ in settled]
                     done.update(fresh)
-                stop = not fresh and time.monotonic() - last_new > timeout_seconds
+                stop = not fresh and not changed and time.monotonic() - last_change > timeout_seconds
             ready, stop = self.procs.broadcast((ready, stop))
             if ready:
                 report = self.run_once(ready) or report

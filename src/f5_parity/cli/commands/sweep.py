@@ -59,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="follow a live training folder: sweep each checkpoint once its size stops changing")
     g.add_argument("--poll", type=float, default=10.0, help="--watch: seconds between polls (default 10)")
     g.add_argument("--watch-timeout", type=float, default=3600.0,
-                   help="--watch: stop this many seconds after the last new checkpoint (default 3600)")
+                   help="--watch: stop once nothing in the folder changed for this many seconds (default 3600)")
     g.add_argument("--launch", type=int, metavar="N",
                    help="start N processes on this machine (torchrun, with accelerate's state) and share the work")
 
