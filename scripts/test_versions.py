@@ -25,28 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from f5_parity.f5.matrix import CHECKS  # what can differ between f5-tts releases, and the tests that check it
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("F5_PARITY_CACHE", "/work/venvs-cache"))
 DEFAULT_VERSIONS = ("0.6.2", "1.0.8", "1.1.0", "1.1.22")
 WATCHED = ("f5-tts", "torch", "torchaudio", "torchcodec")  # must be unchanged by installing f5-parity
-
-# What can differ between f5-tts releases, and the test that checks it.
-CHECKS = (
-    ("loaded code is recognized as its release (digests)", ["tests/test_environment.py"]),
-    ("trainer mirror == the real Trainer's sample", [
-        "tests/test_trainer_run.py::test_installed_trainer_sample_equals_the_mirror_on_a_known_release"]),
-    ("loader replay == real load_checkpoint / Trainer.load_checkpoint", [
-        "tests/test_checkpoint.py::test_simulated_load_checkpoint_equals_the_real_call",
-        "tests/test_checkpoint.py::test_simulated_trainer_load_equals_the_real_call"]),
-    ("infer defaults == the installed infer_cli", [
-        "tests/test_infercli.py::test_flags_mirror_the_installed_infer_cli",
-        "tests/test_infercli.py::test_defaults_pinned_to_the_installed_utils_infer"]),
-    ("observation hooks attach, record and detach", ["tests/test_observe_infer.py"]),
-    ("stage engine: a clean pair passes, an injected fault is found", ["tests/test_session.py"]),
-    ("full mode: trainer sample == the engine's final mel, each path generated once per seed",
-     ["tests/test_full_mode.py"]),
-)
-
 
 def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
