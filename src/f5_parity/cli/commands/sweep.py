@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from f5_parity.engine.requests import DEFAULT_DRAWS  # the request keeps the default (parity/quality.py)
 
@@ -16,6 +15,27 @@ HELP = ("sweep a training run's checkpoints: parity verdict, scores and EMA dist
 _OWN = {"checkpoint", "mode", "seed", "seeds", "cross_paths", "device", "json", "junit", "out", "help", "debug"}
 
 
+class _Without:
+    """A parser (or one of its groups) that takes run's add_arguments but leaves out the options whose dest is in
+    `skip`; a group is created on its first option kept, so a group sweep keeps nothing of does not appear."""
+
+    def __init__(self, target, skip: set[str], make=None):
+        self._target, self._skip, self._make = target, skip, make
+
+    def add_argument(self, *names: str, **kwargs):
+        longs = [n for n in names if n.startswith("--")]
+        dest = kwargs.get("dest") or (longs[0] if longs else names[0]).lstrip("-").replace("-", "_")
+        if dest in self._skip:
+            return None
+        if self._target is None:
+            self._target = self._make()
+        return self._target.add_argument(*names, **kwargs)
+
+    def add_argument_group(self, title: str, *args, **kwargs) -> "_Without":
+        parser = self._target
+        return _Without(None, self._skip, lambda: parser.add_argument_group(title, *args, **kwargs))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from f5_parity.cli.commands import run
 
@@ -23,15 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                           "model_last.pt, pruned .pt/.safetensors), a quoted glob, or files")
     # The infer side, the trainer side, cases, scoring and gate flags are run's own: one definition, so a
     # sweep judges every checkpoint exactly as `run` judges one.
-    borrowed = argparse.ArgumentParser(add_help=False)
-    run.add_arguments(borrowed)
-    for group in borrowed._action_groups:
-        actions = [a for a in group._group_actions if a.dest not in _OWN]
-        if not actions:
-            continue
-        target = p.add_argument_group(group.title) if group.title not in ("positional arguments", "options") else p
-        for action in actions:
-            target._add_action(action)
+    run.add_arguments(_Without(p, _OWN))
     g = p.add_argument_group("sweep")
     g.add_argument("--mode", choices=["fast", "full"], default="fast",
                    help="fast (default): per checkpoint the parity verdict, culprits and EMA distance; full: also "
@@ -68,6 +80,7 @@ def execute(args, console) -> int:
     """args.request: the validated engine.requests.SweepRequest these flags make (cli/main.py)."""
     from f5_parity.cli.commands.progress import progress_reporter
     from f5_parity.engine.sweep import launch, sweep
+    from f5_parity.render.terminal import render_sweep_summary
 
     if args.request.launch:
         return launch(args.request, list(sys.argv[1:]), validated=True)
@@ -75,38 +88,5 @@ def execute(args, console) -> int:
         done = sweep(args.request, progress, validated=True)
     if not done.is_main:
         return 0
-    _summary(done.report, console, done.out)
+    render_sweep_summary(done.report, console, done.out)
     return 0 if done.report.passed else 1
-
-
-def _summary(report, console, out: Path) -> None:
-    from rich.markup import escape  # check names hold brackets (cer[infer]) that rich would eat
-    for c in report.checkpoints:
-        culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []
-                                                   if f["name"] != "parity"])
-        ema = (c.get("ema") or {}).get("rel_l2")
-        console.print(escape(f"{c['name']:<28} update {str(c.get('update')):>8}  {c.get('verdict', '-'):<7} "
-                             f"EMA-raw {ema if ema is not None else '-'}  {culprits}"))
-    rec = report.recommendation
-    for b in report.parity_breaks[:1] + report.check_failures[:1]:
-        what = "parity first breaks" if b["kind"] == "parity" else "a check first fails"
-        console.print(escape(f"{what} at {b['checkpoint']} (update {b['update'] if b['update'] is not None else '-'}):"
-                             f" {', '.join(b['culprits'])}"))
-    if report.quality_break:
-        qb = report.quality_break
-        console.print(escape(f"quality breaks at {qb['checkpoint']} ({qb['weights']}): flow loss "
-                             f"{qb['value']['mean']} vs {qb['best_before']['value']['mean']} at "
-                             f"{qb['best_before']['checkpoint']}"))
-    if rec:
-        console.print(escape(f"recommended: {rec['checkpoint']} with the {rec['weights']} weights — {rec['reason']}"))
-    else:
-        console.print(escape(f"no checkpoint to recommend: {report.no_recommendation}"))
-    e = report.execution
-    console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'} "
-                  + escape(f"(it judges {report.gate.get('judges')})") + f"  ({e.get('units_computed')} units "
-                  f"computed, {e.get('units_from_cache')} cached, {e.get('processes')} process(es))")
-    if report.gate.get("condition"):
-        console.print(f"[bold yellow]{escape(report.gate['condition'])}[/]")
-    for note in report.notes:
-        console.print(escape(f"note: {note}"), highlight=False)
-    console.print(f"report: {out / 'sweep.md'}")
