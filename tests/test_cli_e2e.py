@@ -104,7 +104,7 @@ def test_exit_3_internal_error_says_so_without_traceback(monkeypatch, capsys, tm
 @pytest.mark.slow
 def test_without_train_config_the_fingerprint_settles_the_flags(tmp_path, pt_cases):
     """The trained v0 fixture, no --train-config: shapes give the arch, the loss gives the flags."""
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     fx = fixture_dir()
     case = pt_cases[0]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from f5_parity import cli
-from f5_parity.testing.faults import FAULTS
+from f5_parity.demo.faults import FAULTS
 
 
 @pytest.mark.slow
@@ -37,8 +37,8 @@ def acoustic_damage(tmp_path_factory):
     table's cost; the demo's full mode names it (tests/test_cli_e2e.py)."""
     from f5_parity.cases.case import builtin_cases
     from f5_parity.paths.spec import infer_spec, trainer_spec
-    from f5_parity.testing.damage import damage_table
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.damage import damage_table
+    from f5_parity.demo.fixture import fixture_dir
 
     tmp = tmp_path_factory.mktemp("acoustic-damage")
     fx = fixture_dir()
@@ -77,8 +77,8 @@ def test_seed_interval_covers_repeated_runs(acoustic_damage, tmp_path):
     from f5_parity.cases.case import builtin_cases
     from f5_parity.paths.spec import infer_spec
     from f5_parity.scoring.acoustic import AcousticScorer
-    from f5_parity.testing.damage import generate_infer
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.damage import generate_infer
+    from f5_parity.demo.fixture import fixture_dir
 
     fx = fixture_dir()
     clean = infer_spec(fx / "model_ptbr_tiny.pt", infer_config=fx / "F5TTS_ptbr_tiny.yaml",
@@ -105,7 +105,7 @@ def test_significance_is_corrected_for_the_tables_comparisons():
     weights fault's speaker similarity (p 0.0087 alone, 0.31 among 40). Re-derived from the JSON's own p-values."""
     from pathlib import Path
 
-    from f5_parity.testing.damage import DamageTable
+    from f5_parity.demo.damage import DamageTable
 
     data = json.loads((Path(__file__).resolve().parents[1] / "reports/damage-fixture/all-factors-2cases-3seeds.json")
                       .read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from f5_parity.cases.case import builtin_cases
-from f5_parity.testing.demo import fixture_dir
-from f5_parity.testing.faults import permuted_vocab
+from f5_parity.demo.fixture import fixture_dir
+from f5_parity.demo.faults import permuted_vocab
 from f5_parity.parity.fingerprint import fingerprint, winning_spec
 from f5_parity.paths.spec import trainer_spec
 

@@ -183,7 +183,7 @@ def _first_screen(report: str) -> list[str]:
 def test_the_demo_report_opens_with_every_culprit_and_its_fix(tmp_path):
     """Measured: the demo's culprits and fixes within the first 40 lines, the vocab fix with the real training
     vocab and the real diagnosis (it appeared around line 1,090 of 1,834 before)."""
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     assert cli.main(["demo", "--mode", "fast", "--out", str(tmp_path / "demo")]) == 0
     report = (tmp_path / "demo" / "report.md").read_text()

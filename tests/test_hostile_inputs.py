@@ -98,7 +98,7 @@ def world(fixture_set, pt_cases, tmp_path_factory) -> dict[str, str]:
     bad[first_float] = torch.full_like(sd[first_float], math.inf)
     torch.save(bad, root / "nan_model.pt")
     w["nan_ckpt"] = str(root / "nan_model.pt")
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     w["fixture_vocab"] = str(fixture_dir() / "vocab.txt")
     w["fixture_dir"] = str(fixture_dir())
@@ -106,7 +106,7 @@ def world(fixture_set, pt_cases, tmp_path_factory) -> dict[str, str]:
 
 
 def _digests(world: dict[str, str]) -> dict[str, str]:
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     files = [p for p in Path(world["root"]).rglob("*") if p.is_file()]
     files += [p for p in fixture_dir().rglob("*") if p.is_file()]

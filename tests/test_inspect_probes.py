@@ -214,7 +214,7 @@ BUNDLED = "fixtures/ptbr-tiny"
 
 
 def _bundled(**kw):
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     d = fixture_dir()
     args = {k: str(d / v) for k, v in kw.items()}

@@ -35,14 +35,14 @@ def test_import_linter_contracts_are_kept():
     # installed copy would be linted otherwise, an older one if the tree changed since
     proc = _lint_imports(ROOT, ROOT / "src")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "2 kept, 0 broken" in proc.stdout
+    assert "3 kept, 0 broken" in proc.stdout
 
 
 @pytest.mark.parametrize("bad_import, contract, needle", [
     # cli/ reaching past the engine: a command that could skip the requests' validation
     ("from f5_parity.paths.spec import infer_spec", "cli imports only the engine, render and errors",
      "f5_parity.cli is not allowed to import f5_parity.paths"),
-    ("from f5_parity.testing.demo import fixture_dir", "cli imports only the engine, render and errors",
+    ("from f5_parity.testing.fixtures import build_fixture_set", "cli imports only the engine, render and errors",
      "f5_parity.cli is not allowed to import f5_parity.testing"),
 ])
 def test_the_forbidden_contract_fails_when_cli_imports_below_the_engine(bad_import, contract, needle, tmp_path):
@@ -53,7 +53,7 @@ def test_the_forbidden_contract_fails_when_cli_imports_below_the_engine(bad_impo
     target.write_text(target.read_text(encoding="utf-8") + f"\n{bad_import}  # noqa: F401\n", encoding="utf-8")
     proc = _lint_imports(tmp_path, src)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "1 kept, 1 broken" in proc.stdout and f"{contract} BROKEN" in proc.stdout
+    assert "2 kept, 1 broken" in proc.stdout and f"{contract} BROKEN" in proc.stdout
     assert needle in proc.stdout and "f5_parity.cli.commands.inspect ->" in proc.stdout
 
 
@@ -67,6 +67,19 @@ def test_the_layers_contract_fails_when_the_engine_imports_the_cli(tmp_path):
     proc = _lint_imports(tmp_path, src)
     assert proc.returncode == 1 and "BROKEN" in proc.stdout
     assert "f5_parity.engine.run -> f5_parity.cli.main" in proc.stdout
+
+
+def test_the_engine_may_not_import_the_test_kit(tmp_path):
+    """The demo's own fixtures ship in f5_parity.demo; the engine reaching into the test kit breaks a contract."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "f5_parity", src / "f5_parity", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = src / "f5_parity" / "engine" / "requests.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\nfrom f5_parity.testing.fixtures import build_fixture_set"
+                      "  # noqa: F401\n", encoding="utf-8")
+    proc = _lint_imports(tmp_path, src)
+    assert proc.returncode == 1 and "the engine and the API never import the test kit BROKEN" in proc.stdout
+    assert "f5_parity.engine.requests -> f5_parity.testing.fixtures" in proc.stdout
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from f5_parity.testing import fixtures as F
 from f5_parity.cases.case import builtin_cases
-from f5_parity.testing.faults import FAULTS, inject
+from f5_parity.demo.faults import FAULTS, inject
 from f5_parity.f5.configs import fixed_arch_flags
 from f5_parity.parity.session import ParitySession
 from f5_parity.paths.spec import infer_spec, trainer_spec

@@ -31,7 +31,7 @@ def test_fingerprint_of_a_v1_trained_checkpoint_is_never_wrong(tmp_path):
     from f5_parity.parity.fingerprint import fingerprint
     from f5_parity.paths.spec import trainer_spec
     from f5_parity.testing import training
-    from f5_parity.testing.faults import permuted_vocab
+    from f5_parity.demo.faults import permuted_vocab
 
     csv_path = training.generate_dataset(tmp_path / "dataset")
     prepared = training.prepare_dataset(csv_path, tmp_path / "prepared", quiet=True)

@@ -99,7 +99,7 @@ def _wrapper_file(target: str | None) -> str | None:
 
 
 def _bundled_fixture() -> Path:
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.fixture import fixture_dir
 
     return fixture_dir()
 
@@ -536,7 +536,7 @@ class DamageRequest(Request):
         _check_seed(self.seed)
         _check_seeds(self.seeds, 3)
         check_int("--cases", self.cases, low=1)
-        from f5_parity.testing.faults import FAULTS
+        from f5_parity.demo.faults import FAULTS
 
         for f in self.factor:
             if f not in FAULTS:

@@ -82,7 +82,7 @@ class Demoed(Checked):
 
 def demo(request: DemoRequest, progress: Progress | None = None, *, command: str | None = None,
          validated: bool = False) -> Demoed:
-    """The whole tool on the bundled fixture, its infer side broken on purpose (testing/demo.py)."""
+    """The whole tool on the bundled fixture, its infer side broken on purpose (demo/fixture.py)."""
     from f5_parity.cases.case import builtin_cases
     from f5_parity.files import cache_dir
     from f5_parity.parity.gate import load_thresholds
@@ -91,7 +91,7 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.render.outputs import write_run_files
-    from f5_parity.testing.demo import INJECTED, prepare_inputs
+    from f5_parity.demo.fixture import INJECTED, prepare_inputs
 
     if not validated:
         request.validate()
@@ -147,8 +147,8 @@ def damage(request: DamageRequest, progress: Progress | None = None, *, validate
     from f5_parity.files import cache_dir, write_json_atomic, write_text_atomic
     from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.scoring.asr import load_asr
-    from f5_parity.testing.damage import damage_table
-    from f5_parity.testing.demo import fixture_dir
+    from f5_parity.demo.damage import damage_table
+    from f5_parity.demo.fixture import fixture_dir
 
     if not validated:
         request.validate()

@@ -18,8 +18,8 @@ from typing import Any, Iterable
 import torch
 
 from f5_parity.checkpoint.ema import ema_share
+from f5_parity.demo.fixture import VOCOS_MEL_24KHZ_CONFIG, random_vocos_dir, write_vocab  # noqa: F401 (shipped with the demo, used by the kit and its callers)
 from f5_parity.f5.configs import MEL_SPEC_KWARGS, V1_FLAGS, fixed_arch_flags
-from f5_parity.files import cache_dir
 
 
 # A tiny DiT with every structural feature of the Base configs (text ConvNeXt, dim_head 64).
@@ -35,20 +35,6 @@ def pt_vocab_chars() -> list[str]:
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
     chars = sorted(set(letters) | set(_PT_EXTRA) | set(_PUNCT) | set("0123456789"))
     return [" "] + chars
-
-
-def write_vocab(path: str | Path, chars: Iterable[str]) -> Path:
-    """Write one token per line, '\\n' endings, trailing newline (F5 strips the last char of each line)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(p, "w", encoding="utf-8", newline="\n") as f:
-        for c in chars:
-            f.write(c + "\n")
-    return p
-
-
-
-
 
 
 def release_flags() -> dict[str, Any]:
@@ -99,8 +85,6 @@ def perturb(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
         for p in model.parameters():
             p.add_(torch.randn(p.shape, generator=g) * scale * (p.detach().float().std().clamp_min(1e-3)))
     return model
-
-
 
 
 @dataclass
@@ -260,56 +244,6 @@ def model_config(arch: dict[str, Any], *, name: str = "F5TTS_tiny", tokenizer_pa
 
 
 # --- Vocos ---------------------------------------------------------------------------------------
-
-VOCOS_MEL_24KHZ_CONFIG = """\
-feature_extractor:
-  class_path: vocos.feature_extractors.MelSpectrogramFeatures
-  init_args:
-    sample_rate: 24000
-    n_fft: 1024
-    hop_length: 256
-    n_mels: 100
-    padding: center
-
-backbone:
-  class_path: vocos.models.VocosBackbone
-  init_args:
-    input_channels: 100
-    dim: 512
-    intermediate_dim: 1536
-    num_layers: 8
-
-head:
-  class_path: vocos.heads.ISTFTHead
-  init_args:
-    dim: 512
-    n_fft: 1024
-    hop_length: 256
-    padding: center
-"""
-
-
-
-
-def random_vocos_dir(out_dir: str | Path | None = None, *, seed: int = 0) -> Path:
-    """A local Vocos folder (config.yaml + pytorch_model.bin) that f5's load_vocoder(is_local=True) reads.
-
-    The config is the published vocos-mel-24khz one; the weights are random because no hub is reachable.
-    """
-    from vocos import Vocos
-
-    out = Path(out_dir) if out_dir else cache_dir() / f"vocos-random-seed{seed}"
-    cfg, weights = out / "config.yaml", out / "pytorch_model.bin"
-    if cfg.exists() and weights.exists():
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(VOCOS_MEL_24KHZ_CONFIG)
-    torch.manual_seed(seed)
-    vocos = Vocos.from_hparams(str(cfg))
-    tmp = weights.with_suffix(".tmp")
-    torch.save(vocos.state_dict(), tmp)
-    tmp.replace(weights)
-    return out
 
 
 # --- One call for the whole set ------------------------------------------------------------------

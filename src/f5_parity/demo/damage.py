@@ -22,7 +22,7 @@ from f5_parity.scoring.audio import write_wav
 from f5_parity.scoring.metrics import pool, score_wav
 from f5_parity.scoring.stats import holm, interval, paired_test
 from f5_parity.cases.case import Case
-from f5_parity.testing.faults import FAULTS, inject
+from f5_parity.demo.faults import FAULTS, inject
 from f5_parity.paths.spec import PathSpec, decoder_name
 from f5_parity.paths.stages import DTYPES, ModelPool
 
@@ -131,16 +131,25 @@ def _case_for(spec: PathSpec, case: Case) -> Case:
     return Case(case.name, case.ref_audio, unicodedata.normalize(form, case.ref_text), unicodedata.normalize(form, case.gen_text))
 
 
-def generate_infer(spec: PathSpec, cases: list[Case], out: Path, tag: str, seed: int, device: str) -> list[tuple[Path, str]]:
-    """Each case's held-out text through the real infer path under `spec`."""
-    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
+def load_infer(spec: PathSpec, device: str) -> tuple[Any, Any]:
+    """The model (in the spec's weight dtype) and vocoder infer_cli's wiring generates with."""
+    from f5_parity.paths.infer import load_infer_model, load_infer_vocoder
 
-    spec = spec.with_value("sampler", seed=seed)  # infer_cli's wiring seeds from its spec
     model = load_infer_model(spec, device)
     dtype = spec.value("dtype")
     if dtype.get("weights", "fp32") != "fp32":
         model = model.to(DTYPES[dtype["weights"]])
-    vocoder = load_infer_vocoder(spec, device)
+    return model, load_infer_vocoder(spec, device)
+
+
+def generate_infer(spec: PathSpec, cases: list[Case], out: Path, tag: str, seed: int, device: str,
+                   loaded: tuple[Any, Any] | None = None) -> list[tuple[Path, str]]:
+    """Each case's held-out text through the real infer path under `spec` (`loaded`: its load_infer, reused)."""
+    from f5_parity.paths.infer import run_infer_cli
+
+    spec = spec.with_value("sampler", seed=seed)  # infer_cli's wiring seeds from its spec
+    model, vocoder = loaded or load_infer(spec, device)
+    dtype = spec.value("dtype")
     results = []
     for case in cases:
         torch.manual_seed(seed)

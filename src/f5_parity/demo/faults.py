@@ -7,25 +7,14 @@ a second vocoder) are written under `work_dir`, never next to the user's files.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Callable
 
 from f5_parity.f5.configs import V0_FLAGS, V1_FLAGS
 from f5_parity.paths.spec import PathSpec
+from f5_parity.demo.fixture import permuted_vocab
 
 FaultFn = Callable[[PathSpec, Path], PathSpec]
-
-
-def permuted_vocab(vocab_path: str | Path, out: Path, seed: int = 25400) -> Path:
-    """Same size, ' ' still id 0, every other id means another character: silent in F5."""
-    from f5_parity.f5.vocab import read_vocab_chars
-    from f5_parity.testing.fixtures import write_vocab
-
-    chars = read_vocab_chars(vocab_path)
-    rest = chars[1:]
-    random.Random(seed).shuffle(rest)
-    return write_vocab(out, [chars[0], *rest])
 
 
 def _weights(spec: PathSpec, work: Path) -> PathSpec:
@@ -56,7 +45,7 @@ def _mel(spec: PathSpec, work: Path) -> PathSpec:
 
 
 def _vocoder(spec: PathSpec, work: Path) -> PathSpec:
-    from f5_parity.testing.fixtures import random_vocos_dir
+    from f5_parity.demo.fixture import random_vocos_dir
     from f5_parity.files import sha256_file
 
     path = random_vocos_dir(work / "vocos-other", seed=7)
