@@ -33,7 +33,7 @@ def test_defaults_without_project_files(tmp_path):
     assert source == "defaults"
     assert t.limit("max_cer", "infer") == 0.6 and t.limit("max_cer", "trainer") == 0.6
     assert t.limit("max_cer", "reference") is None  # baselines are not gated unless named
-    assert t.max_gap == {"cer": 0.2, "similarity": 20.0, "mcd": 0.15, "speaker_similarity": 0.03}
+    assert t.max_gap == {"cer": 0.2, "similarity": 20.0, "mcd": 0.25, "speaker_similarity": 0.03}
     assert t.limit("max_mcd", "infer") is None and t.limit("min_speaker_similarity", "infer") is None  # not gated
     assert t.tolerances == DEFAULT_REL_TOL
     assert t.to_dict()["sources"]["max_cer"] == "defaults"
@@ -53,7 +53,7 @@ def test_precedence_pyproject_then_parity_toml_then_flags(tmp_path):
     t, source = load_thresholds({}, tmp_path)
     assert source == "parity.toml"
     assert t.limit("min_similarity", "infer") == 50 and t.limit("max_cer", "infer") == 0.5
-    assert t.max_gap == {"cer": 0.1, "similarity": 20.0, "mcd": 0.15, "speaker_similarity": 0.03} and t.per_case
+    assert t.max_gap == {"cer": 0.1, "similarity": 20.0, "mcd": 0.25, "speaker_similarity": 0.03} and t.per_case
     assert t.sources == {"max_cer": "pyproject.toml", "min_similarity": "parity.toml", "tolerances": "pyproject.toml",
                          "max_gap": "parity.toml", "per_case": "parity.toml"}
 
@@ -62,7 +62,7 @@ def test_precedence_pyproject_then_parity_toml_then_flags(tmp_path):
                                  "tolerances": {"final_mel": 0.05}}, tmp_path)
     assert source == "flags"
     assert t.max_cer == {"*": 0.7} and t.limit("max_cer", "reference") is None
-    assert t.max_gap == {"cer": 0.1, "similarity": 5.0, "mcd": 0.15, "speaker_similarity": 0.03}
+    assert t.max_gap == {"cer": 0.1, "similarity": 5.0, "mcd": 0.25, "speaker_similarity": 0.03}
     assert t.tolerances["final_mel"] == 0.05 and t.tolerances["velocity"] == 0.01
     assert "max_wer" not in t.sources and t.to_dict()["sources"]["max_wer"] == "defaults"
 
@@ -161,98 +161,75 @@ def test_probes_and_per_case_rows():
     assert gate["passed"] and all(c["case"] is None for c in gate["checks"])
 
 
-def _seed_stats(path_values: dict[str, list[float]]) -> dict:
-    from f5_parity.scoring.stats import interval
+def _seeds_block(trainer: dict[tuple[str, int], float], infer: dict[tuple[str, int], float],
+                 metric: str = "mcd") -> dict:
+    """scores.seeds as parity/seeds.py computes it from per-wav rows: (case, seed) -> the metric of each path."""
+    from f5_parity.parity.seeds import _seed_statistics
+    from f5_parity.scoring.metrics import score_text
 
-    return {p: {"mcd": {**interval(v), "per_seed": v}} for p, v in path_values.items()}
+    def row(case: str, path: str, seed: int, value: float) -> dict:
+        utt = score_text("eu sei", "eu sei")
+        if hasattr(utt, metric):  # an ASR metric: the utterance's own score
+            setattr(utt, metric, value)
+        return {"case": case, "path": path, "seed": seed, "utterance": utt, "mcd": None, "logmel": None,
+                "speaker_similarity": None, **({} if hasattr(utt, metric) else {metric: value})}
+
+    rows = [row(c, path, s, v) for path, values in (("trainer", trainer), ("infer", infer)) for (c, s), v in values.items()]
+    seeds = sorted({s for _, s in trainer})
+    paths, gaps = _seed_statistics(rows, seeds)
+    return {"seeds": seeds, "n_seeds": len(seeds), "paths": paths, "gaps": gaps}
 
 
-def _seeds_block(trainer: list[float], infer: list[float]) -> dict:
-    from f5_parity.scoring.stats import paired_test
-
-    t = paired_test(trainer, infer)
-    return {"n_seeds": len(trainer), "paths": _seed_stats({"trainer": trainer, "infer": infer}),
-            "gaps": {"infer": {"mcd": {"against": "trainer", "gap": t.mean_difference, "interval": t.interval,
-                                       "p_value": t.p_value, "n": t.n}}}}
+def _units(values: list[float], cases: tuple[str, ...] = ("a", "b")) -> dict[tuple[str, int], float]:
+    """values in (case, seed) order: cases x seeds."""
+    n = len(values) // len(cases)
+    return {(c, s): values[i * n + s] for i, c in enumerate(cases) for s in range(n)}
 
 
-def test_acoustic_gap_counts_only_beyond_the_seed_spread(tmp_path):
+def test_a_gap_fails_only_beyond_the_noise_and_above_the_threshold(tmp_path):
     t, _ = load_thresholds({"max_gap": {"mcd": 1.0}, "max_mcd": {"infer": 7.0}}, tmp_path)
     pooled = {"trainer": {"cer": 0.3}, "infer": {"cer": 0.3}}
-    # a 1.5 dB mean gap whose interval spans 0: one noisy seed, not a broken path -> passes
-    noisy = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0, 5.0, 5.0], [5.0, 8.0, 6.5])}
+    base = _units([5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
+    # a 1.5 dB mean gap from two noisy units (2 of 6 worse): not a broken path -> passes
+    noisy = {"pooled": pooled, "rows": [], "seeds": _seeds_block(base, _units([5.0, 9.5, 5.0, 5.0, 9.5, 5.0]))}
     gap = next(c for c in gate_of({"verdict": "pass", "scores": noisy}, t)["checks"] if c["name"] == "mcd_gap")
-    assert gap["value"] == pytest.approx(1.5) and gap["interval"][0] < 0 < gap["interval"][1]
-    assert gap["beyond_seed_spread"] is False and gap["passed"] and gap["seeds"] == 3
-    # the same mean gap on every seed: beyond the spread -> fails; the per-path check judges the mean
-    steady = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0, 5.2, 4.8], [6.5, 6.7, 6.3])}
+    assert gap["value"] == pytest.approx(1.5) and gap["units"] == 6 and gap["seeds"] == 3
+    assert gap["p_value"] == pytest.approx(16 / 64) and gap["beyond_noise"] is False and gap["passed"]
+    # every unit worse by about the same: beyond the noise and above 1 dB -> fails; the per-path check judges the mean
+    steady = {"pooled": pooled, "rows": [], "seeds": _seeds_block(base, _units([6.5, 6.7, 6.3, 6.4, 6.6, 6.5]))}
     checks = gate_of({"verdict": "pass", "scores": steady}, t)["checks"]
     gap = next(c for c in checks if c["name"] == "mcd_gap")
-    assert gap["beyond_seed_spread"] is True and not gap["passed"]
+    assert gap["p_value"] == pytest.approx(1 / 64) and gap["beyond_noise"] is True and not gap["passed"]
     level = next(c for c in checks if c["name"] == "mcd" and c["path"] == "infer")
     assert level["value"] == pytest.approx(6.5) and level["passed"] and level["seeds"] == 3
-    # one seed: no interval, the old rule (gap > threshold fails)
-    single = {"pooled": pooled, "rows": [], "seeds": _seeds_block([5.0], [6.5])}
+    # beyond the noise but below the threshold: a real, small difference -> passes
+    small = {"pooled": pooled, "rows": [], "seeds": _seeds_block(base, _units([5.5, 5.6, 5.4, 5.5, 5.6, 5.4]))}
+    gap = next(c for c in gate_of({"verdict": "pass", "scores": small}, t)["checks"] if c["name"] == "mcd_gap")
+    assert gap["beyond_noise"] is True and gap["passed"]
+    # one seed of one case: one unit cannot be beyond the noise (one draw cannot fail CI)
+    single = {"pooled": pooled, "rows": [], "seeds": _seeds_block({("a", 0): 5.0}, {("a", 0): 9.0})}
     gap = next(c for c in gate_of({"verdict": "pass", "scores": single}, t)["checks"] if c["name"] == "mcd_gap")
-    assert not gap["passed"] and "interval" not in gap
+    assert gap["value"] == pytest.approx(4.0) and gap["units"] == 1 and gap["passed"] and not gap["beyond_noise"]
 
 
-def _measured_gaps(table: dict, row: str, metric: str) -> list[float]:
-    """Per-seed gaps of one damage-table row as this gate computes them: infer minus trainer (held-out)."""
-    rows = {r["row"]: r for r in table["rows"]}
-    base, path = rows["trainer (held-out)"]["intervals"][metric]["per_seed"], rows[row]["intervals"][metric]["per_seed"]
-    return [(b - p) if metric == "speaker_similarity" else (p - b) for b, p in zip(base, path)]
+def test_ties_and_equal_differences_of_a_discrete_metric_get_their_exact_p(tmp_path):
+    """CER over 3 seeds of one case moves in steps: the same +0.25 on every unit. The paired t-test's standard
+    deviation is 0 there, and the old rule called it p = 0 (certain); the sign-flip test gives the exact 1/8, so
+    three units cannot fail the gate, six can (1/64), and zero differences are no evidence at all (p = 1)."""
+    from f5_parity.scoring.stats import paired_test, sign_flip_test
+
+    assert paired_test([0.0] * 3, [0.25] * 3).p_value == 0.0  # what the old rule used
+    assert sign_flip_test([0.25] * 3).p_value == pytest.approx(1 / 8)
+    assert sign_flip_test([0.25] * 6).p_value == pytest.approx(1 / 64)
+    assert sign_flip_test([0.0, 0.0, 0.25]).p_value == pytest.approx(1 / 2)  # a zero is the same under either sign
+    assert sign_flip_test([0.0] * 4).p_value == 1.0
+    t, _ = load_thresholds({"max_gap": {"cer": 0.2}}, tmp_path)
+    pooled = {"trainer": {"cer": 0.3}, "infer": {"cer": 0.55}}
+    three = _seeds_block({("a", s): 0.25 for s in range(3)}, {("a", s): 0.5 for s in range(3)}, metric="cer")
+    six = _seeds_block(_units([0.25] * 6), _units([0.5] * 6), metric="cer")
+    for block, fails in ((three, False), (six, True)):
+        gate = gate_of({"verdict": "pass", "scores": {"pooled": pooled, "rows": [], "seeds": block}}, t)
+        gap = next(c for c in gate["checks"] if c["name"] == "cer_gap")
+        assert gap["value"] == pytest.approx(0.25) and gap["passed"] is not fails, block
 
 
-def test_acoustic_gap_defaults_come_from_the_damage_table():
-    """The defaults are re-derived here from the measured tables they cite: the clean infer path passes on
-    every measured seed, and exactly the faults docs/proofs.md names as caught are caught (the others, the
-    ones docs/proofs.md says the defaults let through, pass)."""
-    from f5_parity.parity.gate import DEFAULT_GAP_SOURCE, DEFAULT_MAX_GAP
-
-    root = Path(__file__).resolve().parents[1]
-    tables = {Path(t).stem: json.loads((root / t).read_text()) for t in DEFAULT_GAP_SOURCE["tables"]}
-    caught: dict[str, set] = {"mcd": set(), "speaker_similarity": set()}
-    for metric, step in (("mcd", 0.05), ("speaker_similarity", 0.01)):
-        clean = [g for table in tables.values() for g in _measured_gaps(table, "infer (clean)", metric)]
-        # no false alarm on any measured seed, and one round step lower there would have been one
-        assert DEFAULT_MAX_GAP[metric] - step < max(clean) <= DEFAULT_MAX_GAP[metric], (metric, clean)
-    for name, table in tables.items():
-        for metric in caught:
-            for r in table["rows"]:
-                if r["row"] in ("ground truth", "trainer", "trainer (held-out)", "infer (clean)") or not r["intervals"]:
-                    continue
-                gaps = _measured_gaps(table, r["row"], metric)
-                if sum(gaps) / len(gaps) > DEFAULT_MAX_GAP[metric]:
-                    caught[metric].add(r["row"])
-    assert caught["speaker_similarity"] == {"arch", "ref-audio", "weights", "duration", "sampler"}
-    assert caught["mcd"] == {"ref-audio"}  # arch, vocab and weights pass on MCD: docs/proofs.md says so
-
-
-def test_seed_gaps_are_corrected_for_the_number_of_gaps_judged(tmp_path):
-    """p = 0.03 on one gap is beyond the spread; the same p on each of four gaps judged together is not
-    (Holm: 4 x 0.03 > 0.05), so testing more metrics cannot by itself fail CI."""
-    from f5_parity.scoring.stats import holm
-
-    assert holm([0.03]) == [0.03]
-    adj = holm([0.01, 0.04, 0.03, 0.005, None])
-    assert adj[4] is None and adj[3] == pytest.approx(0.02) and adj[0] == pytest.approx(0.03)
-    assert adj[1] == pytest.approx(0.06) and adj[2] == pytest.approx(0.06)
-
-    t, _ = load_thresholds({"max_gap": {"mcd": 0.1, "cer": 0.01, "similarity": 0.1, "speaker_similarity": 0.01}},
-                           tmp_path)
-    pooled = {"trainer": {"cer": 0.3}, "infer": {"cer": 0.3}}
-
-    def block(metrics: list[str]) -> dict:
-        gaps = {m: {"against": "trainer", "gap": 0.5, "interval": {"lo": 0.01, "hi": 0.99, "n": 3}, "p_value": 0.03,
-                    "n": 3} for m in metrics}
-        return {"n_seeds": 3, "paths": {}, "gaps": {"infer": gaps}}
-
-    one = gate_of({"verdict": "pass", "scores": {"pooled": pooled, "rows": [], "seeds": block(["mcd"])}}, t)
-    gap = next(c for c in one["checks"] if c["name"] == "mcd_gap")
-    assert gap["beyond_seed_spread"] and not gap["passed"] and gap["comparisons"] == 1
-    four = gate_of({"verdict": "pass", "scores": {"pooled": pooled, "rows": [],
-                                                  "seeds": block(["mcd", "cer", "similarity", "speaker_similarity"])}}, t)
-    gaps = [c for c in four["checks"] if c["name"].endswith("_gap")]
-    assert len(gaps) == 4 and all(c["comparisons"] == 4 and c["p_holm"] == pytest.approx(0.12) for c in gaps)
-    assert all(c["passed"] and not c["beyond_seed_spread"] for c in gaps)

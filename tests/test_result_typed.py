@@ -58,8 +58,8 @@ def test_gate_is_typed_and_round_trips_its_optional_keys():
     assert isinstance(gate, GateResult) and all(isinstance(c, GateCheck) for c in gate.checks)
     assert gate.passed and not gate.failures
     seeded = {"name": "cer_gap", "path": "infer", "case": None, "value": 0.31, "threshold": 0.2, "op": "<=",
-              "passed": False, "against": "trainer", "seeds": 3, "interval": [0.2, 0.4], "p_value": 0.01,
-              "p_holm": None, "comparisons": 2, "beyond_seed_spread": True}
+              "passed": False, "against": "trainer", "seeds": 3, "interval": [0.2, 0.4], "units": 6,
+              "p_value": 1 / 64, "beyond_noise": True}
     assert list(GateCheck.from_dict(seeded).to_dict().items()) == list(seeded.items())
 
 

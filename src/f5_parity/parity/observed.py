@@ -185,10 +185,10 @@ class NoiseSeeding:
 
         if self.seeded:
             return None
-        spread = (f"full mode generated {seeds} seeds and counts a score gap only beyond their spread (paired "
-                  "over the seeds)" if mode == "full" and seeds > 1 else
+        spread = (f"full mode generated {seeds} seeds and counts a score gap only beyond the noise (paired per "
+                  "case and seed)" if mode == "full" and seeds > 1 else
                   "to judge the audio over several draws, run --mode full --seeds N: a score gap then counts only "
-                  "beyond the seed spread")
+                  "beyond the noise of its (case, seed) units")
         return RunWarning("sampler", case,
                         "your path draws its noise unseeded (CFM.sample was passed no seed and the path called no "
                         "torch.manual_seed before it): two runs of it give different audio. parity-check seeded torch "

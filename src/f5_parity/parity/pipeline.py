@@ -61,7 +61,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     """The whole run as one typed RunReport. Wavs and mel data land under opts.out_dir; writing run.json,
     report.md, the PNGs and the JUnit file is the render layer's job."""
     from f5_parity.checkpoint.inspect import inspect_checkpoint
-    from f5_parity.parity.gate import evaluate_gate
+    from f5_parity.parity.gate import evaluate_gate, too_few_units
 
     say = progress or (lambda what, frac=None: None)
     out = Path(opts.out_dir)
@@ -108,8 +108,11 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
 
     say("running the run probes", None)
     report.probes += run_group("run", ProbeContext(resources={"run": report}), catalog=discover())
-    report.gate = GateResult.from_dict(evaluate_gate(report.parity_verdict, report.probes, report.scores,
-                                                     opts.thresholds, source=opts.threshold_source))
+    gate = evaluate_gate(report.parity_verdict, report.probes, report.scores, opts.thresholds,
+                         source=opts.threshold_source)
+    report.gate = GateResult.from_dict(gate)
+    if (few := too_few_units(gate["checks"])) is not None:
+        report.notes.append(few)
     report.verdict = "pass" if report.parity_verdict == "pass" and report.gate.passed else "fail"
     report.reproducibility = Reproducibility(
         versions=_versions(opts.asr_backend),

@@ -16,6 +16,7 @@ from typing import Any
 from f5_parity.parity.compare import StageComparison
 from f5_parity.parity.isolate import Isolation
 from f5_parity.parity.observed import InferObservation
+from f5_parity.parity.run_warning import RunWarning  # noqa: F401 (a part of RunReport, imported from here too)
 from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
 
@@ -40,26 +41,6 @@ class Reproducibility:
         if not d:
             return None
         return cls(**{f.name: d.get(f.name) for f in fields(cls)} | {"versions": dict(d.get("versions") or {})})
-
-
-@dataclass
-class RunWarning:
-    """Something that changes what the user hears without breaking parity (a clipped reference, a gen text
-    that rushes, a path that draws its noise unseeded): the factor it belongs to, the case, the message with
-    its fix, and the figures it quotes."""
-
-    factor: str
-    case: str
-    message: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"factor": self.factor, "case": self.case, "message": self.message, "metrics": self.metrics}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunWarning":
-        return cls(factor=d.get("factor"), case=d.get("case"), message=d.get("message") or "",
-                   metrics=dict(d.get("metrics") or {}))
 
 
 @dataclass
@@ -147,11 +128,10 @@ class GateCheck:
     against: str | None = None  # gap checks: the baseline path the gap is measured from
     seeds: int | None = None  # judged over seeds: how many, and the 95 % interval
     interval: list[Any] | None = None
-    # seeded gap checks: the paired test and its Holm correction (parity/gate.py)
+    # gap checks judged over seeds (parity/gate.py GAP_RULE): the (case, seed) units, the test's p, its outcome
+    units: int | None = None
     p_value: float | None = None
-    p_holm: float | None = None
-    comparisons: int | None = None
-    beyond_seed_spread: bool | None = None
+    beyond_noise: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # The optional keys are written only where parity/gate.py sets them, in its order.
@@ -160,15 +140,14 @@ class GateCheck:
             out["against"] = self.against
         if self.seeds is not None:
             out.update(seeds=self.seeds, interval=self.interval)
-        if self.comparisons is not None:
-            out.update(p_value=self.p_value, p_holm=self.p_holm, comparisons=self.comparisons,
-                       beyond_seed_spread=self.beyond_seed_spread)
+        if self.units is not None:
+            out.update(units=self.units, p_value=self.p_value, beyond_noise=self.beyond_noise)
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GateCheck":
         return cls(**{k: d.get(k) for k in ("name", "path", "case", "value", "threshold", "op", "against", "seeds",
-                                              "interval", "p_value", "p_holm", "comparisons", "beyond_seed_spread")},
+                                              "interval", "units", "p_value", "beyond_noise")},
                    passed=bool(d.get("passed")))
 
 

@@ -142,27 +142,35 @@ class Interval:
 
 @dataclass
 class SeedGap:
-    """How much worse a path is than its baseline, paired per seed ("worse" is positive for every metric)."""
+    """How much worse a path is than its baseline, paired per (case, seed) ("worse" is positive for every metric),
+    judged by the gate's one rule (parity.gate.GAP_RULE)."""
 
     against: str
-    gap: float | None
-    interval: Interval
-    p_value: float | None = None
-    effect_size: float | None = None
-    per_seed: list[float | None] = field(default_factory=list)  # one slot per seed of the run, None: unpaired
-    n: int = 0  # complete pairs
-    dropped_seeds: list[int] = field(default_factory=list)  # seeds either path has no value for
+    gap: float | None  # mean over the units
+    interval: Interval  # Student-t 95 % over the units
+    p_value: float | None = None  # one-sided sign-flip test of the units
+    beyond_noise: bool | None = None  # p < GAP_ALPHA with a positive mean
+    per_seed: list[float | None] = field(default_factory=list)  # one slot per seed of the run (its units' mean)
+    n: int = 0  # complete (case, seed) pairs
+    units: list[dict[str, Any]] = field(default_factory=list)  # {"case", "seed", "gap"} per complete pair
+    dropped_units: list[list[Any]] = field(default_factory=list)  # [case, seed] either path has no value for
+    dropped_seeds: list[int] = field(default_factory=list)  # seeds with no complete pair at all
 
     def to_dict(self) -> dict[str, Any]:
         out = {"against": self.against, "gap": self.gap, "interval": self.interval.to_dict(),
-               "p_value": self.p_value, "effect_size": self.effect_size, "per_seed": self.per_seed, "n": self.n}
-        return {**out, "dropped_seeds": self.dropped_seeds} if self.dropped_seeds else out
+               "p_value": self.p_value, "beyond_noise": self.beyond_noise, "per_seed": self.per_seed, "n": self.n,
+               "units": self.units}
+        if self.dropped_units:
+            out.update(dropped_units=self.dropped_units, dropped_seeds=self.dropped_seeds)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SeedGap":
         return cls(against=d.get("against"), gap=d.get("gap"), interval=Interval.from_dict(d.get("interval")),
-                   p_value=d.get("p_value"), effect_size=d.get("effect_size"), per_seed=list(d.get("per_seed") or []),
-                   n=d.get("n") or 0, dropped_seeds=list(d.get("dropped_seeds") or []))
+                   p_value=d.get("p_value"), beyond_noise=d.get("beyond_noise"),
+                   per_seed=list(d.get("per_seed") or []), n=d.get("n") or 0, units=list(d.get("units") or []),
+                   dropped_units=[list(u) for u in d.get("dropped_units") or []],
+                   dropped_seeds=list(d.get("dropped_seeds") or []))
 
 
 @dataclass

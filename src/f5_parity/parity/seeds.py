@@ -12,10 +12,11 @@ Baselines do not depend on the noise: they are scored once, from the first seed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
-from f5_parity.parity.gate import GAP_BASELINE, GAP_PATHS
+from f5_parity.parity.gate import GAP_BASELINE, GAP_PATHS, GAP_RULE
 from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS
 from f5_parity.parity.scores import AcousticRow, AcousticScores, Interval, SeedGap, SeedSpread
 
@@ -96,9 +97,9 @@ def score_seeds(session, opts, out: Path, first_wavs: list, first_rows: list, as
         seeds=seeds, n_seeds=len(seeds), confidence=0.95,
         paths={p: {m: Interval.from_dict(i) for m, i in ms.items()} for p, ms in paths.items()},
         gaps={p: {m: SeedGap.from_dict(g) for m, g in ms.items()} for p, ms in gaps.items()},
-        interval="Student-t 95 % interval over per-seed values (each pooled over cases)",
-        gap_rule="paired per seed; a gap counts only when its interval is above 0 (beyond the seed spread) and "
-                 "its mean is above the threshold")
+        interval="Student-t 95 % interval over per-seed values (each pooled over cases); a gap's over its "
+                 "(case, seed) units",
+        gap_rule=GAP_RULE)
     return acoustic, spread
 
 
@@ -131,8 +132,25 @@ def _per_seed(by_seed: list[dict[str, Any]], path: str, seeds: list[int]) -> dic
     return out
 
 
+def _unit_values(by_seed: list[dict[str, Any]], path: str, metric: str) -> dict[tuple[str, int], float]:
+    """(case, seed) -> one wav's metric (ASR from its transcript, acoustic from its scores)."""
+    out = {}
+    for r in by_seed:
+        if r["path"] != path:
+            continue
+        u = r["utterance"]
+        v = {"wer": u.wer, "cer": u.cer, "cer_capped": u.cer_capped, "similarity": u.similarity}.get(metric) \
+            if metric in ASR_METRICS else r.get(metric)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out[(r["case"], r["seed"])] = float(v)
+    return out
+
+
 def _seed_statistics(by_seed: list[dict[str, Any]], seeds: list[int]):
-    from f5_parity.scoring.stats import interval, paired_test
+    """Each path over the seeds (pooled over cases per seed), and each gap the gate judges, per (case, seed) unit
+    under the gate's one rule (parity.gate.GAP_RULE): a unit missing on either side is out of both."""
+    from f5_parity.parity.gate import judge_gap
+    from f5_parity.scoring.stats import interval
 
     present = list(dict.fromkeys(r["path"] for r in by_seed))
     per_path = {p: _per_seed(by_seed, p, seeds) for p in present}
@@ -144,17 +162,21 @@ def _seed_statistics(by_seed: list[dict[str, Any]], seeds: list[int]):
         if path not in per_path or base is None:
             continue
         for m in SEED_METRICS:
-            a, b = per_path[base][m], per_path[path][m]
-            if not any(x is not None for x in a) or not any(x is not None for x in b):
+            a, b = _unit_values(by_seed, base, m), _unit_values(by_seed, path, m)
+            if not a or not b:
                 continue
             # "worse on the infer side" is positive for every metric
-            worse = [None if x is None or y is None else (x - y) if m in HIGHER_IS_BETTER else (y - x)
-                     for x, y in zip(a, b)]
-            test = paired_test([0.0] * len(worse), worse)
-            gaps.setdefault(path, {})[m] = {"against": base, "gap": test.mean_difference, "interval": test.interval,
-                                            "p_value": test.p_value, "effect_size": test.effect_size,
-                                            "per_seed": worse, "n": test.n}
-            dropped = [s for s, w in zip(seeds, worse) if w is None]
-            if dropped:  # a seed one of the two paths has no value for: out of the pair, said
-                gaps[path][m]["dropped_seeds"] = dropped
+            units = {k: (a[k] - b[k]) if m in HIGHER_IS_BETTER else (b[k] - a[k]) for k in sorted(a.keys() & b.keys())}
+            judged = judge_gap(list(units.values()), math.inf)
+            per_seed = [[g for (_, s), g in units.items() if s == seed] for seed in seeds]
+            gaps.setdefault(path, {})[m] = {
+                "against": base, "gap": judged.mean, "interval": interval(list(units.values())),
+                "p_value": judged.p_value, "beyond_noise": judged.beyond_noise, "n": judged.n,
+                "per_seed": [sum(g) / len(g) if g else None for g in per_seed],
+                "units": [{"case": c, "seed": s, "gap": g} for (c, s), g in units.items()]}
+            cases = sorted({c for c, _ in a.keys() | b.keys()})
+            dropped = [[c, s] for c in cases for s in seeds if (c, s) not in units]
+            if dropped:  # a (case, seed) one of the two paths has no value for: out of the pair, said
+                gaps[path][m]["dropped_units"] = dropped
+                gaps[path][m]["dropped_seeds"] = [s for s, g in zip(seeds, per_seed) if not g]
     return paths, gaps

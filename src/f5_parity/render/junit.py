@@ -24,6 +24,7 @@ from typing import Any
 
 from f5_parity.files import write_bytes_atomic
 from f5_parity.parity.compare import StageComparison
+from f5_parity.parity.gate import GAP_RULE
 from f5_parity.parity.result import GateCheck, RunReport
 
 SUITE_NAME = "parity-check"
@@ -109,6 +110,10 @@ def _check_line(c: GateCheck) -> str:
     if c.interval:
         lo, hi = c.interval
         spread = f" (95% interval [{_num(lo)}, {_num(hi)}] over {c.seeds} seeds)"
+    if c.units is not None:  # a gap judged by the gate's rule (parity/gate.py GAP_RULE)
+        spread = (f" (mean over {c.units} (case, seed) units, 95% interval [{_num(c.interval[0])}, "
+                  f"{_num(c.interval[1])}] over {c.seeds} seeds; one-sided sign-flip p {_num(c.p_value)}: "
+                  f"{'beyond' if c.beyond_noise else 'within'} the noise)")
     return f"{_check_name(c)}: {_num(c.value)}{spread} {c.op} {json.dumps(c.threshold)} " \
            f"{'holds' if c.passed else 'does not hold'}"
 
@@ -122,6 +127,8 @@ def _gate_cases(s: _Suite, d: RunReport) -> None:
             if c.name == "parity":
                 fixes = [f"{fid}: {factors[fid].fix if fid in factors else None}" for fid in d.culprits or []]
                 details = "\n".join(["culprits and fixes:"] + fixes + [details]) if fixes else details
+            if c.units is not None:
+                details = f"rule: {GAP_RULE}\n{details}"
             failure = (_check_line(c), "gate", details)
         s.case("gate", _check_name(c), failure=failure, out=None if failure else _check_line(c))
 

@@ -400,15 +400,15 @@ def _seed_lines(scores: RunScores) -> list[str]:
         for m, g in metrics.items():
             if m not in shown:
                 continue
-            ci = g.interval
-            beyond = None if ci.lo is None else ci.lo > 0
-            gap_rows.append([p, g.against, m, _interval_cell(ci, ".3f", mean=g.gap) if g.gap is not None else "-",
-                             f"{g.n} (seed {', '.join(map(str, g.dropped_seeds))} dropped: no pair)" if g.dropped_seeds
-                             else g.n, _num(g.p_value, ".3g"), "-" if beyond is None else "yes" if beyond else "no"])
+            dropped = ", ".join(f"{c} seed {s}" for c, s in g.dropped_units)
+            gap_rows.append([p, g.against, m, _interval_cell(g.interval, ".3f", mean=g.gap) if g.gap is not None else "-",
+                             f"{g.n} ({dropped} dropped: no pair)" if dropped else g.n, _num(g.p_value, ".3g"),
+                             "-" if g.beyond_noise is None else "yes" if g.beyond_noise else "no"])
     if gap_rows:
-        out += ["Gaps (positive = the infer side is worse), paired over seeds:", ""]
-        out += _table(("path", "against", "metric", "gap [95 % interval]", "seeds", "p", "beyond the seed spread"),
-                      gap_rows) + [""]
+        out += ["Gaps (positive = the infer side is worse), paired per (case, seed) unit:", ""]
+        out += _table(("path", "against", "metric", "gap [95 % interval]", "units", "p (one-sided)",
+                       "beyond the noise"), gap_rows) + [""]
+        out += [f"Gap rule (the gate's): {seeds.gap_rule}.", ""] if seeds.gap_rule else []
     if tools:
         out += ["Acoustic metrics: " + "; ".join(
             f"{m}: " + ", ".join(f"{t.get('name')} {t.get('version')}" for t in (d.get("tools") or []))

@@ -124,6 +124,24 @@ class SignFlipTest:
                 "test": "sign-flip (randomization) test of the paired differences, one-sided (worse)"}
 
 
+def _sign_matrix(n: int):
+    """Every sign assignment of n units (exact), or SIGN_FLIP_DRAWS of them from a fixed seed with the observed
+    one first; the same n gives the same matrix, so it is made once."""
+    import numpy as np
+
+    if n not in _SIGNS:
+        if n <= SIGN_FLIP_EXACT_UNITS:
+            signs = 1 - 2 * ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1)
+        else:
+            signs = np.random.default_rng(0).choice((-1, 1), size=(SIGN_FLIP_DRAWS, n))
+            signs = np.vstack([np.ones((1, n), dtype=signs.dtype), signs])  # the observed assignment counts
+        _SIGNS[n] = signs.astype(np.float64)
+    return _SIGNS[n]
+
+
+_SIGNS: dict[int, Any] = {}
+
+
 def sign_flip_test(differences: Sequence[float | None]) -> SignFlipTest:
     import numpy as np
 
@@ -134,13 +152,7 @@ def sign_flip_test(differences: Sequence[float | None]) -> SignFlipTest:
     mean = float(d.mean())
     if mean <= 0:
         return SignFlipTest(n, mean, 1.0, True)
-    exact = n <= SIGN_FLIP_EXACT_UNITS
-    if exact:
-        signs = 1 - 2 * ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1)
-    else:
-        signs = np.random.default_rng(0).choice((-1, 1), size=(SIGN_FLIP_DRAWS, n))
-        signs = np.vstack([np.ones((1, n), dtype=signs.dtype), signs])  # the observed assignment counts
-    means = (signs * d).mean(axis=1)
+    means = _sign_matrix(n) @ d / n
     # a tolerance of rounding: an assignment whose mean equals the observed one counts as "at least"
     hits = int(np.count_nonzero(means >= mean - 1e-12 * max(1.0, float(np.abs(d).max()))))
-    return SignFlipTest(n, mean, hits / means.size, exact)
+    return SignFlipTest(n, mean, hits / means.size, n <= SIGN_FLIP_EXACT_UNITS)

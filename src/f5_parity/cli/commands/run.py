@@ -64,9 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                   "(default 1.0)")
     g.add_argument("--max-cer", help="largest CER of a generated path: a number, or per path (default 0.6)")
     g.add_argument("--min-similarity", help="smallest transcript similarity, 0-100: a number, or per path (default 40)")
-    g.add_argument("--max-gap", help="largest infer-minus-trainer gap per metric; with several seeds a gap fails only "
-                                  "beyond the seed spread (Holm-corrected paired t-test) "
-                                  "(default cer=0.2, similarity=20, mcd=0.15, speaker_similarity=0.03)")
+    g.add_argument("--max-gap", help="largest infer-minus-trainer gap per metric; in full mode a gap fails only "
+                                  "beyond the noise (one-sided sign-flip test over its (case, seed) units) "
+                                  "(default cer=0.2, similarity=20, mcd=0.25, speaker_similarity=0.03)")
     g.add_argument("--max-mcd", help="largest MCD-DTW to the truth in dB, or per path (default: not gated)")
     g.add_argument("--min-speaker-similarity", help="smallest GE2E cosine to the reference voice, or per path "
                                                     "(default: not gated)")
@@ -76,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=3,
                    help="full mode: noise seeds per generated path (seed, seed+1, ...); numbers are means with a "
-                        "95%% interval and gaps count only beyond the seed spread (default 3)")
+                        "95%% interval and a gap counts only beyond the noise of its (case, seed) units (default 3)")
     p.add_argument("--cross-paths", action="store_true",
                    help="full mode: also generate the trainer's settings on the held-out text and the infer path on "
                         "the copy task, for like-with-like gaps (two more generations per seed)")
