@@ -86,7 +86,7 @@ def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
 class TrainerCaseSample:
     """The trainer path's sample of one case (update_N_gen.wav's mirror) and what produced it."""
 
-    sample: Any  # paths.trainer.TrainerSample
+    sample: Any  # paths.trainer.TrainerSample; None until drawn (trainer_case_inputs)
     batch_mel: torch.Tensor
     lengths: torch.Tensor
     text_inputs: list[Any]
@@ -94,24 +94,55 @@ class TrainerCaseSample:
     accelerator: Any
 
 
+def trainer_case_inputs(train: PathSpec, case: Case, device: str = "cpu") -> TrainerCaseSample:
+    """What the Trainer samples from for this case (its dataset item and Accelerator), no sample drawn yet."""
+    from f5_parity.paths.spec import decoder_name
+    from f5_parity.paths.stages import dataset_text
+    from f5_parity.paths.trainer import dataset_item
+
+    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(train, case), train.value("mel"))
+    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
+    return TrainerCaseSample(None, batch_mel, lengths, text_inputs, decoder_name(train), accelerator)
+
+
 def trainer_case_sample(train: PathSpec, case: Case, pool: ModelPool, seed: int, device: str = "cpu"
                         ) -> TrainerCaseSample:
     """What the Trainer writes as update_N_gen.wav for this case, its noise drawn after torch.manual_seed(seed)
     (the Trainer draws it unseeded). Full mode generates it once: the stages take its mel as the trainer's
     final mel (StageRunner.plant_final_mel) and the scores take its wav."""
-    from f5_parity.paths.stages import dataset_text
-    from f5_parity.paths.trainer import dataset_item, trainer_sample
+    from f5_parity.paths.trainer import trainer_sample
 
-    batch_mel, lengths, text_inputs = dataset_item(str(case.ref_audio), dataset_text(train, case), train.value("mel"))
+    made = trainer_case_inputs(train, case, device)
     model = pool.model(train)
     vocoder = pool.vocoder(train)
-    from f5_parity.paths.spec import decoder_name
-
-    vocoder_name = decoder_name(train)
-    accelerator = _accelerator(train.value("dtype").get("autocast", "no"), device)
     torch.manual_seed(seed)
-    sample = trainer_sample(model, batch_mel.to(device), lengths, text_inputs, vocoder, vocoder_name, accelerator)
-    return TrainerCaseSample(sample, batch_mel, lengths, text_inputs, vocoder_name, accelerator)
+    made.sample = trainer_sample(model, made.batch_mel.to(device), made.lengths, made.text_inputs, vocoder,
+                                 made.vocoder_name, made.accelerator)
+    return made
+
+
+def trainer_heldout(train: PathSpec, case: Case, made: "TrainerCaseSample", pool: ModelPool, seed: int,
+                    device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The trainer's model and settings on the case's held-out text (wav, mel (1, d, n)): the trainer sample's
+    conditioning, its duration rule (reference frames scaled by the texts' UTF-8 lengths), noise after
+    torch.manual_seed(seed). The gap baseline of the infer path, which speaks the same text."""
+    from f5_tts.model.utils import convert_char_to_pinyin
+
+    model, vocoder = pool.model(train), pool.vocoder(train)
+    ref_len = int(made.lengths[0])
+    held = convert_char_to_pinyin([case.gen_text])[0]
+    ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
+    duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
+    torch.manual_seed(seed)
+    with torch.inference_mode(), made.accelerator.autocast():
+        generated, _ = model.sample(cond=made.batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
+                                    text=[made.text_inputs[0] + [" "] + held], duration=duration,
+                                    steps=int(train.value("sampler")["nfe"]),
+                                    cfg_strength=train.value("sampler")["cfg"],
+                                    sway_sampling_coef=train.value("sampler")["sway"])
+        held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
+        held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
+    return held_wav, held_mel
 
 
 def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, pool: ModelPool,
@@ -121,8 +152,6 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     """Every wav of one case, written under out_dir/wavs/: one generation per path (the trainer sample, the
     infer path) unless `cross_paths` asks for the like-with-like pair too (trainer settings on the held-out
     text, the infer path on the copy task: two more generations)."""
-    from f5_tts.model.utils import convert_char_to_pinyin
-
     from f5_parity.paths.griffinlim import GriffinLimVocoder
     from f5_parity.paths.infer import load_infer_model, load_infer_vocoder
 
@@ -152,20 +181,7 @@ def generate_case(train: PathSpec, infer: PathSpec, case: Case, out_dir: Path, p
     save("trainer", sample.gen_audio, case.ref_text, sample.gen_mel[0].numpy())
 
     if cross_paths:  # the trainer's model and settings on the held-out text (the copy task hides duration faults)
-        model, vocoder = pool.model(train), pool.vocoder(train)
-        ref_len = int(made.lengths[0])
-        held = convert_char_to_pinyin([case.gen_text])[0]
-        ref_bytes = max(1, len(case.ref_text.encode("utf-8")))
-        duration = ref_len + int(ref_len * len(case.gen_text.encode("utf-8")) / ref_bytes)
-        torch.manual_seed(seed)
-        with torch.inference_mode(), made.accelerator.autocast():
-            generated, _ = model.sample(cond=made.batch_mel.permute(0, 2, 1)[:, :ref_len].to(device),
-                                        text=[made.text_inputs[0] + [" "] + held], duration=duration,
-                                        steps=int(train.value("sampler")["nfe"]),
-                                        cfg_strength=train.value("sampler")["cfg"],
-                                        sway_sampling_coef=train.value("sampler")["sway"])
-            held_mel = generated.float()[:, ref_len:, :].permute(0, 2, 1)
-            held_wav = vocoder.decode(held_mel) if hasattr(vocoder, "decode") else vocoder(held_mel).squeeze(0)
+        held_wav, held_mel = trainer_heldout(train, case, made, pool, seed, device)
         save("trainer-heldout", held_wav, case.gen_text, held_mel[0].cpu().numpy())
 
     # the real infer path (infer_cli's wiring, the F5TTS class, a wrapper or a script), observed as it runs;
