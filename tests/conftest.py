@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="f5-parity-test-hub-")
 atexit.register(shutil.rmtree, os.environ["HF_HUB_CACHE"], True)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The bundled trained fixture is this checkout's fixtures/ptbr-tiny: after the README's `pip install .` (no editable
+# install) the installed package cannot find it from where it lives, so the tests name it.
+os.environ.setdefault("F5_PARITY_FIXTURE", str(Path(__file__).resolve().parents[1] / "fixtures" / "ptbr-tiny"))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one pytest worker per core: each worker (and every parity-check it starts) keeps to one
     # OpenMP/BLAS thread, so two workers do not run four threads on two cores.
