@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec, decoder_name
@@ -68,7 +67,6 @@ def sample_scores(train: PathSpec, clean_infer: PathSpec, cases: list[Case], sam
     done = {(r["condition"], r["case"], r["seed"]) for r in read_samples(samples_file)}
     scorer = AcousticScorer()
     by_name = {c.name: c for c in cases}
-    work = Path(tempfile.mkdtemp(prefix="gate-power-"))
 
     def score(condition: str, case_name: str, seed: int, wav: Path, expected: str) -> None:
         case = by_name[case_name]
@@ -82,35 +80,37 @@ def sample_scores(train: PathSpec, clean_infer: PathSpec, cases: list[Case], sam
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.unlink(wav)
 
-    for condition in sampled_conditions(clean_infer, factors):
-        todo = [s for s in seeds if any((condition, c.name, s) not in done for c in cases)]
-        if not todo:
-            continue
-        if condition in (TRAINER, BASELINE):
-            pool = ModelPool(device)
-            inputs = {c.name: trainer_case_inputs(train, c, device) for c in cases}
-            sr = int(train.value("mel")["target_sample_rate"])
+    with tempfile.TemporaryDirectory(prefix="gate-power-") as tmp:  # each wav is scored, then deleted
+        work = Path(tmp)
+        for condition in sampled_conditions(clean_infer, factors):
+            todo = [s for s in seeds if any((condition, c.name, s) not in done for c in cases)]
+            if not todo:
+                continue
+            if condition in (TRAINER, BASELINE):
+                pool = ModelPool(device)
+                inputs = {c.name: trainer_case_inputs(train, c, device) for c in cases}
+                sr = int(train.value("mel")["target_sample_rate"])
+                for s in todo:
+                    for c in cases:
+                        if (condition, c.name, s) in done:
+                            continue
+                        say(f"{condition} {c.name} seed {s}")
+                        if condition == TRAINER:
+                            wav, expected = trainer_case_sample(train, c, pool, s, device).sample.gen_audio, c.ref_text
+                        else:
+                            wav, expected = trainer_heldout(train, c, inputs[c.name], pool, s, device)[0], c.gen_text
+                        path = write_wav(work / f"{c.name}_{condition}_{s}.wav",
+                                         wav.detach().float().cpu().numpy().reshape(-1), sr)
+                        score(condition, c.name, s, path, expected)
+                continue
+            spec = clean_infer if condition == CLEAN else inject(clean_infer, condition, work / "faults")
+            loaded = load_infer(spec, device)
             for s in todo:
-                for c in cases:
-                    if (condition, c.name, s) in done:
-                        continue
-                    say(f"{condition} {c.name} seed {s}")
-                    if condition == TRAINER:
-                        wav, expected = trainer_case_sample(train, c, pool, s, device).sample.gen_audio, c.ref_text
-                    else:
-                        wav, expected = trainer_heldout(train, c, inputs[c.name], pool, s, device)[0], c.gen_text
-                    path = write_wav(work / f"{c.name}_{condition}_{s}.wav",
-                                     wav.detach().float().cpu().numpy().reshape(-1), sr)
-                    score(condition, c.name, s, path, expected)
-            continue
-        spec = clean_infer if condition == CLEAN else inject(clean_infer, condition, work / "faults")
-        loaded = load_infer(spec, device)
-        for s in todo:
-            say(f"{condition} seed {s}")
-            wanted = [c for c in cases if (condition, c.name, s) not in done]
-            for (wav, expected), c in zip(generate_infer(spec, wanted, work, f"{condition}-{s}", s, device, loaded),
-                                          wanted):
-                score(condition, c.name, s, wav, expected)
+                say(f"{condition} seed {s}")
+                wanted = [c for c in cases if (condition, c.name, s) not in done]
+                for (wav, expected), c in zip(generate_infer(spec, wanted, work, f"{condition}-{s}", s, device, loaded),
+                                              wanted):
+                    score(condition, c.name, s, wav, expected)
     return read_samples(samples_file)
 
 
@@ -284,7 +284,6 @@ def sample_bundled_fixture(samples_file: str | Path, seeds: list[int], cases: in
                          seeds, progress=progress)
 
 
-TARGET_FALSE_ALARMS = 0.05
 TARGET_DETECTION = 0.8
 
 
