@@ -55,13 +55,18 @@ def _cli(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def _normalized_run(name: str, out: Path) -> tuple[int, dict, str]:
+    import torch
+
     from f5_parity.files import cache_dir
 
     proc = _cli([*RUNS[name], "--out", str(out)])
     data = json.loads((out / "run.json").read_text())
     for key in MACHINE_KEYS:
         data.pop(key, None)
-    places = {str(out): "<OUT>", REPO: "<REPO>", str(cache_dir()): "<CACHE>"}
+    # where torch lives is the environment's, not the product's: inside the repo's .venv here, elsewhere after
+    # `pip install .` into a user's environment (an error's `where` names torch's own file)
+    site = str(Path(torch.__file__).resolve().parents[1])
+    places = {str(out): "<OUT>", REPO: "<REPO>", str(cache_dir()): "<CACHE>", site: "<SITE-PACKAGES>"}
     return proc.returncode, normalize(data, places), proc.stderr[-2000:]
 
 
