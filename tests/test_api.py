@@ -45,9 +45,16 @@ def test_a_fault_is_diagnosed_through_the_api_alone(fixture_set, pt_cases, tmp_p
     data = json.loads((tmp_path / "faulty" / "run.json").read_text())
     assert data["culprits"] == ["weights"] and data["reproducibility"]["command"].startswith("f5_parity.check(")
     assert _digest(fs.checkpoints["trainer"]) == before
+    # thresholds as Python values: a number per path, a dict per metric (the flags' "infer=0.9,trainer=0.8")
     clean = f5_parity.check(fs.checkpoints["trainer"], **_sides(fs), infer_ema=False, ref_audio=[case.wav],
-                            ref_text=[case.text], out=tmp_path / "clean")
+                            ref_text=[case.text], out=tmp_path / "clean", max_wer={"infer": 0.9, "trainer": 0.8},
+                            max_cer=0.7, max_gap={"cer": 0.1, "mcd": 0.5})
     assert clean.passed and clean.culprits == []
+    gate = json.loads((tmp_path / "clean" / "run.json").read_text())["gate"]
+    assert gate["thresholds"]["max_wer"] == {"*": 1.0, "infer": 0.9, "trainer": 0.8}
+    assert gate["thresholds"]["max_cer"] == {"*": 0.7}
+    assert gate["thresholds"]["max_gap"]["cer"] == 0.1 and gate["thresholds"]["max_gap"]["mcd"] == 0.5
+    assert gate["thresholds"]["sources"]["max_wer"] == "flags"
 
 
 def test_an_output_on_an_input_raises_input_error_and_writes_nothing(fixture_set, pt_cases, tmp_path):
@@ -84,14 +91,49 @@ def test_inspect_returns_the_typed_report_and_refuses_a_missing_file(fixture_set
         f5_parity.inspect(tmp_path / "nope.pt")
 
 
-def test_bad_values_raise_input_error_before_anything_runs(fixture_set, tmp_path):
-    with pytest.raises(InputError, match="--seeds 0"):
-        f5_parity.check(fixture_set.checkpoints["trainer"], seeds=0, out=tmp_path / "r")
-    with pytest.raises(InputError, match="--infer-script"):
-        f5_parity.check(fixture_set.checkpoints["trainer"], script_args=["--text", "Olá"], out=tmp_path / "r")
-    with pytest.raises(InputError, match="--weights"):
-        f5_parity.sweep(fixture_set.checkpoints["trainer"], weights="best", out=tmp_path / "s")
-    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+def test_bad_values_raise_input_error_naming_the_keyword_before_anything_runs(fixture_set, tmp_path):
+    """Called from Python, an error names the keyword the caller typed, never the command's flag."""
+    ckpt = fixture_set.checkpoints["trainer"]
+    cases = [(f5_parity.check, dict(seeds=0), "seeds=0: at least one seed is needed — give seeds=1 or more"),
+             (f5_parity.check, dict(seed=-1), "seed=-1 is out of range — give seed a whole number"),
+             (f5_parity.check, dict(nfe_step=0), "nfe_step=0 is out of range"),
+             (f5_parity.check, dict(script_args=["--text", "Olá"]), "no infer_script — "),
+             (f5_parity.check, dict(train_vocab=tmp_path / "nope.txt"), "train_vocab="),
+             (f5_parity.sweep, dict(weights=["raw", "best"]), "weights='raw,best'"),
+             (f5_parity.sweep, dict(gate="first"), "gate='first'")]
+    for function, keywords, said in cases:
+        with pytest.raises(InputError) as err:
+            function(ckpt, out=tmp_path / "r", **keywords)
+        assert said in str(err.value) and "--" not in str(err.value).replace("--text", ""), (keywords, str(err.value))
+    with pytest.raises(InputError) as err:
+        f5_parity.export(ckpt, ckpt)
+    assert str(err.value).startswith("out ") and "is the checkpoint itself" in str(err.value)
+    with pytest.raises(TypeError, match="max_werr"):  # a typo is Python's own error, naming the keyword
+        f5_parity.check(ckpt, max_werr=0.5)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("function, command", [("check", "run"), ("sweep", "sweep"), ("inspect", "inspect"),
+                                               ("fingerprint", "fingerprint"), ("score", "score"),
+                                               ("export", "export")])
+def test_every_option_of_a_command_is_a_typed_keyword_that_help_shows(function, command):
+    """The API is not "the CLI as a function" taking **options: each flag is a keyword of the same name, with a
+    type, listed by help() (what an editor completes)."""
+    import inspect as pyinspect
+    import pydoc
+
+    from f5_parity.cli.main import build_parser
+
+    python_cannot = {"sweep": {"launch"}}.get(function, set())  # torchrun restarts the command line
+    parser = build_parser().subcommands[command]
+    options = {a.dest for a in parser._actions if a.dest not in ("help", "debug")} - python_cannot
+    if function in ("check", "sweep"):
+        options.add("script_args")  # the words after `--` (cli/main.py), not a flag of their own
+    parameters = pyinspect.signature(getattr(f5_parity, function)).parameters
+    assert set(parameters) == options, (function, set(parameters) ^ options)
+    assert all(p.kind is not p.VAR_KEYWORD and p.annotation is not p.empty for p in parameters.values())
+    shown = pydoc.render_doc(getattr(f5_parity, function), renderer=pydoc.plaintext)
+    assert all(f"{name}:" in shown for name in parameters), function
 
 
 @pytest.mark.parametrize("command", ["run", "sweep", "inspect", "fingerprint", "score", "damage", "demo"])
@@ -140,6 +182,8 @@ def test_every_keyword_default_of_the_api_is_its_commands(function, command):
     for a in parser._actions:
         flags.setdefault(a.dest, []).append(a.default)
     def nothing(value):  # an unset flag and an empty keyword mean the same: none given
+        if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+            return ",".join(value)  # weights=("raw", "ema") is --weights raw,ema
         return None if value in (None, (), []) else value
 
     shared = 0

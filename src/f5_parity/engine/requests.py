@@ -78,6 +78,16 @@ class Request:
         return []
 
 
+def _threshold_text(value):
+    """A gate value as its flag's text, which the gate reads (and run.json records as given): 0.5 -> "0.5",
+    {"infer": 0.5, "trainer": 0.6} -> "infer=0.5,trainer=0.6" (the Python API's values)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    if isinstance(value, Mapping):
+        return ",".join(f"{key}={_threshold_text(v)}" for key, v in value.items())
+    return value
+
+
 def _check_seed(seed) -> None:
     check_int("--seed", seed, low=0, high=guard.SEED_MAX)
 
@@ -149,12 +159,12 @@ class RunRequest(Request):
     asr_backend: str = "faster-whisper"
     language: str = "pt"
     # gate: a number, or per path ("infer=0.5,trainer=0.6"); None: parity.toml, pyproject, the defaults
-    max_wer: str | float | None = None
-    max_cer: str | float | None = None
-    min_similarity: str | float | None = None
-    max_gap: str | None = None
-    max_mcd: str | float | None = None
-    min_speaker_similarity: str | float | None = None
+    max_wer: str | float | Mapping[str, float] | None = None
+    max_cer: str | float | Mapping[str, float] | None = None
+    min_similarity: str | float | Mapping[str, float] | None = None
+    max_gap: str | Mapping[str, float] | None = None  # per metric: "cer=0.2,mcd=0.25"
+    max_mcd: str | float | Mapping[str, float] | None = None
+    min_speaker_similarity: str | float | Mapping[str, float] | None = None
     # how
     mode: str = "fast"
     seed: int = 0
@@ -169,15 +179,13 @@ class RunRequest(Request):
     cwd: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
-        for name in ("checkpoint", "train_vocab", "infer_cli_config", "infer_script", "infer_vocab", "vocoder_path",
-                     "cases", "dataset", "samples", "json", "junit", "out"):
+        for name in ("checkpoint", "train_config", "train_vocab", "infer_cli_config", "infer_script", "infer_config",
+                     "infer_vocab", "vocoder_path", "cases", "dataset", "samples", "json", "junit", "out"):
             setattr(self, name, _text(getattr(self, name)))
         for name in ("ref_audio", "ref_text", "gen_text", "script_args"):
             setattr(self, name, _texts(getattr(self, name)))
-        for name in ("max_wer", "max_cer", "min_similarity", "max_mcd", "min_speaker_similarity"):
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                setattr(self, name, repr(float(value)))  # the gate reads the flags' text form
+        for name in ("max_wer", "max_cer", "min_similarity", "max_gap", "max_mcd", "min_speaker_similarity"):
+            setattr(self, name, _threshold_text(getattr(self, name)))
         self.cwd = Path(self.cwd).absolute()
 
     # -- parsed once ---------------------------------------------------------------------------------
@@ -400,7 +408,7 @@ class InspectRequest(Request):
     json: PathLike | None = None
 
     def __post_init__(self) -> None:
-        for name in ("checkpoint", "vocab", "train_vocab", "json"):
+        for name in ("checkpoint", "config", "vocab", "train_vocab", "json"):
             setattr(self, name, _text(getattr(self, name)))
         self.text = _texts(self.text)
 
