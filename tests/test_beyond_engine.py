@@ -348,8 +348,8 @@ def test_f5s_own_chunking_of_a_long_text_is_no_rewrite(pt_cases):
     from f5_tts.infer.utils_infer import chunk_text
 
     from f5_parity.cases.case import Case
-    from f5_parity.paths.observe import Observation
-    from f5_parity.paths.observed_spec import text_rewrite
+    from f5_parity.observe.calls import Observation
+    from f5_parity.observe.spec import text_rewrite
 
     for text in ("你好。今天天气很好。我们去公园散步吧。然后一起吃饭。" * 3,
                  "Amanhã nós vamos viajar para o interior. Depois, voltamos!  E então descansamos.  " * 4):

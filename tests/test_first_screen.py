@@ -140,7 +140,7 @@ def test_export_writes_a_new_file_and_refuses_to_replace_one(fixture_set, tmp_pa
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "never replaces a file" in err
         assert target.stat().st_mtime_ns == mtime
-    with pytest.raises(f5_parity.InputError, match="--weights"):
+    with pytest.raises(f5_parity.InputError, match="weights=.neither. is not a weight set"):
         f5_parity.export(src, tmp_path / "x.pt", weights="neither")
 
 

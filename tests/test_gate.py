@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from f5_parity.parity.compare import DEFAULT_REL_TOL
+from f5_parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError
 from f5_parity.parity.gate import Thresholds, load_thresholds, parse_path_values
 from runjson import gate_of

@@ -36,7 +36,7 @@ def test_f5tts_class_path_runs_and_is_observed(tmp_path, pt_cases):
     spec = infer_spec(ckpt, infer_config="F5TTS_v1_Small", infer_vocab=vocab, vocoder_path=random_vocos_dir(tmp_path / "v"),
                       nfe=4)
     case = pt_cases[0]
-    from f5_parity.paths.observe import run_observed
+    from f5_parity.observe.calls import run_observed
 
     obs, gen = run_observed(lambda: run_api(spec, Case(case.name, case.wav, case.text, "Sim, claro."),
                                             model_name="F5TTS_v1_Small"), stop_at_first_sample=False)

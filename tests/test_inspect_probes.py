@@ -291,7 +291,7 @@ def _run_probe(probe_id: str, **run_fields):
 
 
 def test_each_run_probe_is_not_pass_on_a_failing_run():
-    from f5_parity.parity.compare import StageComparison
+    from f5_parity.compare import StageComparison
     from f5_parity.parity.result import Factor
 
     mel = StageComparison(stage="mel", passed=False, rule="rel_l2<=tol", rel_tol=1e-4, rel_l2=0.3)
@@ -315,7 +315,7 @@ def test_each_run_probe_is_not_pass_on_a_failing_run():
 
     patho = _run_probe("run.pathologies", warnings=[RunWarning("ref-audio", "ptbr_00", "12 s clip")], by_design=[])
     assert patho.status == Status.WARN
-    from f5_parity.parity.observed import InferObservation
+    from f5_parity.observe.path import InferObservation
 
     mirror = _run_probe("run.observed_infer", observed_infer=InferObservation.from_dict({
         "status": "observed", "findings": [], "factors": {}, "failure": None,

@@ -271,7 +271,7 @@ def test_a_module_imported_while_a_path_is_observed_keeps_f5s_own_functions_afte
 
     from f5_tts.infer import utils_infer
 
-    from f5_parity.paths.observe import run_observed
+    from f5_parity.observe.calls import run_observed
 
     originals = utils_infer.load_vocoder, utils_infer.infer_process
     (tmp_path / "late_wrapper.py").write_text("from f5_tts.infer.utils_infer import load_vocoder, infer_process\n")
@@ -301,7 +301,7 @@ def test_the_observed_checkpoint_load_is_memory_mapped_and_loads_the_same_weight
 
     from f5_parity.files import sha256_file
     from f5_parity.paths.infer import load_infer_model
-    from f5_parity.paths.observe import run_observed
+    from f5_parity.observe.calls import run_observed
     from f5_parity.paths.spec import infer_spec
 
     ckpt = fixture_set.checkpoints["trainer"]
@@ -333,7 +333,7 @@ def test_a_process_that_maps_shared_keeps_the_observed_load_unmapped(fixture_set
     import os
 
     from f5_parity.paths.infer import load_infer_model
-    from f5_parity.paths.observe import run_observed
+    from f5_parity.observe.calls import run_observed
     from f5_parity.paths.spec import infer_spec
 
     ckpt = fixture_set.checkpoints["trainer"]

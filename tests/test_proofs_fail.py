@@ -1,6 +1,6 @@
 """Every proof can fail: each is shown failing on a subject that is deliberately wrong.
 
-The mirror check (parity/observed.py mirror_check) says "the engine's rebuild of your path's spec computes
+The mirror check (observe/path.py mirror_check) says "the engine's rebuild of your path's spec computes
 what your path's own model computes": the guided velocity at the engine's fixed (x_t, t), and CFM.sample's
 time grid compared point by point over the whole grid. Here it runs on a real infer_cli path (fast mode,
 tiny real checkpoint) and passes on the spec derived from the observation; then the same check runs on
@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from f5_parity.cases.case import Case
-from f5_parity.parity.observed import InferRunner, _run, mirror_check
-from f5_parity.paths.observed_spec import derive_spec
+from f5_parity.observe.path import InferRunner, _run, mirror_check
+from f5_parity.observe.spec import derive_spec
 from f5_parity.paths.spec import infer_spec
 from f5_parity.paths.stages import timesteps
 
@@ -88,7 +88,7 @@ def test_an_observed_use_epss_false_gives_the_engine_a_uniform_grid(fixture_set,
     from f5_tts.infer.utils_infer import load_model
     from f5_tts.model import DiT
 
-    from f5_parity.paths.observe import run_observed
+    from f5_parity.observe.calls import run_observed
 
     fs, c = fixture_set, pt_cases[0]
     case = Case(c.name, c.wav, c.text, GEN)
@@ -127,7 +127,7 @@ def test_the_weights_mirror_check_passes_on_the_right_rebuild_and_fails_on_other
     """weights_mirror_check: every tensor the path's model holds against the engine's model of the spec, and
     the time grid. The right rebuild passes; the other weight set fails on the weights (naming tensors), another
     step count on the grid."""
-    from f5_parity.parity.observed import weights_mirror_check
+    from f5_parity.observe.path import weights_mirror_check
     from f5_parity.paths.stages import ModelPool
 
     call, spec, case = observed
@@ -147,7 +147,7 @@ def test_a_later_checkpoint_whose_weights_differ_from_the_engines_gets_the_whole
     comparison (no forward pass of the path); weights that differ from the engine's (here the engine's model is
     altered after it was built) get the whole check, the path's velocity computed after it stopped, and that check
     fails on the velocity, as it must."""
-    from f5_parity.parity.observed import mirror_spec_key, observe_infer_path
+    from f5_parity.observe.path import mirror_spec_key, observe_infer_path
     from f5_parity.paths.spec import trainer_spec
     from f5_parity.paths.stages import ModelPool
 
@@ -184,7 +184,7 @@ def test_the_velocity_computed_after_the_path_stopped_equals_the_one_computed_at
                                                                                         pt_cases):
     """The deferred observation (velocity_at_stop=False) keeps the call's model and inputs as the path left
     them: path_velocity afterwards gives the velocity the observer computes at the stop."""
-    from f5_parity.paths.observe import path_velocity
+    from f5_parity.observe.calls import path_velocity
 
     call, spec, case = observed
     predicted = infer_spec(fixture_set.checkpoints["trainer"], infer_config=str(fixture_set.config),

@@ -324,7 +324,7 @@ def test_the_compared_chunk_is_the_one_the_observed_call_generated():
     second chunk's: here the call's tokens are f5's own conversion of reference + chunk, for each chunk."""
     from f5_tts.model.utils import convert_char_to_pinyin
 
-    from f5_parity.parity.chunks import chunked_generation
+    from f5_parity.observe.chunks import chunked_generation
 
     ref, chunks = "Eu não sei se você vai gostar da ação. ", LONG_TEXT.split(". A menina")
     batches = [{"gen_text_batches": chunks}]

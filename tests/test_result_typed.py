@@ -14,7 +14,7 @@ import pytest
 
 from golden_normalize import normalize
 
-from f5_parity.parity.compare import StageComparison
+from f5_parity.compare import StageComparison
 from f5_parity.parity.result import GateCheck, GateResult, Reproducibility, RunReport, RunWarning
 from f5_parity.render.markdown import render_report
 from f5_parity.render.terminal import render_run_summary

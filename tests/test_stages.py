@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from f5_parity.cases.case import Case
-from f5_parity.parity.observed import InferRunner, _run
-from f5_parity.paths.observed_spec import derive_spec, weight_set_of
+from f5_parity.observe.path import InferRunner, _run
+from f5_parity.observe.spec import derive_spec, weight_set_of
 from f5_parity.paths.spec import infer_spec
 from f5_parity.paths.stages import framed_text, load_reference, timesteps, total_duration
 

@@ -375,7 +375,7 @@ def test_the_oldest_checkpoint_is_observed_once_and_judged_as_run_judges_it(trai
     """The sweep observes the user's path on the oldest checkpoint while it assembles the run; that
     checkpoint's verdict takes that observation instead of observing the same file again, and must judge
     the file exactly as `parity-check run` does on it."""
-    from f5_parity.parity import observed as observed_module
+    from f5_parity.observe import path as observed_module
 
     run, broken = trained
     sources = [run.checkpoint_dir / "model_1.pt", run.checkpoint_dir / "model_2.pt"]

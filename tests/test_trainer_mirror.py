@@ -29,7 +29,7 @@ def test_mirror_reproduces_a_sample_logged_by_the_real_trainer(tmp_path):
 
     from f5_parity.testing import training
     from f5_parity.testing.fixtures import random_vocos_dir
-    from f5_parity.paths.observe import observe
+    from f5_parity.observe.calls import observe
     from f5_parity.paths.stages import quiet
 
     sentence = "Eu não sei se você vai gostar da ação."

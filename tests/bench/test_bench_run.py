@@ -92,7 +92,7 @@ def test_bench_fast_and_full_mode_against_generation(tmp_path):
 
     def observed_run(mode: str):
         """The engine alone: observe the user's real path (its own loading included), then judge."""
-        from f5_parity.parity.observed import InferRunner, observe_infer_path
+        from f5_parity.observe.path import InferRunner, observe_infer_path
 
         pool = ModelPool("cpu")
         observation, observed, _, _ = observe_infer_path(InferRunner(), infer, train, case, mode=mode, seed=0,

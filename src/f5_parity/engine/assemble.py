@@ -18,9 +18,9 @@ from f5_parity.paths.spec import INFER_DEFAULTS
 class BuiltRun:
     session: Any
     fingerprint: Any
-    observation: Any  # parity.observed.InferObservation
+    observation: Any  # observe.path.InferObservation
     generation: Any  # the infer path's own generation of the first case (full mode), reused
-    runner: Any  # parity.observed.InferRunner
+    runner: Any  # observe.path.InferRunner
 
 
 def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRun:
@@ -71,7 +71,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     if train.unknown:
         train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
         notes.append(note)
-    from f5_parity.parity.observed import observe_infer_path
+    from f5_parity.observe.path import observe_infer_path
 
     from f5_parity.paths.stages import ModelPool
 
@@ -225,7 +225,7 @@ def settle_unknown_flags(train, cases, seed: int):
 
 def infer_runner(args):
     from f5_parity.f5.configs import official_config_names
-    from f5_parity.parity.observed import InferRunner
+    from f5_parity.observe.path import InferRunner
     from f5_parity.paths.infer import check_custom_target, check_script
 
     if args.infer_script:

@@ -86,7 +86,7 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
     from f5_parity.cases.case import builtin_cases
     from f5_parity.files import cache_dir
     from f5_parity.parity.gate import load_thresholds
-    from f5_parity.parity.observed import InferRunner, observe_infer_path
+    from f5_parity.observe.path import InferRunner, observe_infer_path
     from f5_parity.parity.pipeline import PipelineOptions, run_pipeline
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import infer_spec, trainer_spec

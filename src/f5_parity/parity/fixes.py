@@ -97,7 +97,7 @@ def _text_fix(tv: dict[str, Any], iv: dict[str, Any]) -> str:
 
 def _weights_fix(train: PathSpec, iv: dict[str, Any], runner: str | None) -> str:
     if iv.get("set") == "neither" and iv.get("fix"):
-        # the path's own load, read off its load_state_dict calls (paths/observed_spec.py load_mistake)
+        # the path's own load, read off its load_state_dict calls (observe/spec.py load_mistake)
         return f"your path's model holds weights of neither set ({iv.get('load')}): {iv['fix']}"
     wanted = train.value("weights").get("set")
     if iv.get("set") != "ema" or wanted != "raw":

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from f5_parity.parity.compare import DEFAULT_REL_TOL
+from f5_parity.compare import DEFAULT_REL_TOL
 from f5_parity.errors import InputError, syntax_error_line
 from f5_parity.parity.pathnames import GENERATED_PATHS, PATH_ORDER
 from f5_parity.parity.scores import RunScores, ScoreRow, SeedSpread

@@ -24,7 +24,7 @@ from f5_parity.scoring.audio import write_wav
 from f5_parity.cases.case import Case
 from f5_parity.paths.spec import PathSpec
 from f5_parity.paths.stages import ModelPool
-from f5_parity.parity.observed import InferRunner, observe_generation
+from f5_parity.observe.path import InferRunner, observe_generation
 from f5_parity.parity.scores import PathScore, RunScores, ScoreRow
 from f5_parity.parity.pathnames import BASELINE_PATHS, GENERATED_PATHS, PATH_LABELS  # noqa: F401 (re-exported)
 
@@ -54,7 +54,7 @@ def _accelerator(mixed_precision: str, device: str):
 def generation_summary(obs, *, checkpoint: str) -> dict[str, Any]:
     """What one observed generation really used, for the report's table (weights by exact comparison)."""
     from f5_parity.f5.configs import fixed_arch_flags
-    from f5_parity.paths.observed_spec import weight_set_of
+    from f5_parity.observe.spec import weight_set_of
 
     if not obs.samples:
         return {"sample_calls": 0, "error": (obs.error or {}).get("message")}

@@ -39,7 +39,7 @@ class PipelineOptions:
     inspect_config: str | None = None
     infer_runner: Any = None  # generation.InferRunner: infer_cli (default), the F5TTS class, or module:function
     fingerprint: dict[str, Any] | None = None  # what the fingerprint settled, when it ran
-    observation: Any = None  # parity.observed.InferObservation: what the user's infer path really did
+    observation: Any = None  # observe.path.InferObservation: what the user's infer path really did
     reuse: Any = None  # the infer path's generation of the first case (full mode), not generated again
     cross_paths: bool = False  # full mode: also trainer settings on the held-out text, infer path on the copy task
     extra: dict[str, Any] = field(default_factory=dict)  # demo/fixture facts to keep in the JSON
@@ -146,7 +146,7 @@ def _generate_and_score(session: ParitySession, report: RunReport, opts: Pipelin
     import numpy as np
 
     from f5_parity.parity.generate import generate_case, score_all
-    from f5_parity.parity.observed import InferObservation, InferRunner
+    from f5_parity.observe.path import InferObservation, InferRunner
     from f5_parity.scoring.asr import load_asr
 
     runner = opts.infer_runner or InferRunner()

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from f5_parity.parity.compare import StageComparison
+from f5_parity.compare import StageComparison
 from f5_parity.parity.isolate import Isolation
-from f5_parity.parity.observed import InferObservation
-from f5_parity.parity.run_warning import RunWarning  # noqa: F401 (a part of RunReport, imported from here too)
+from f5_parity.observe.path import InferObservation
+from f5_parity.results import RunWarning  # noqa: F401 (a part of RunReport, imported from here too)
 from f5_parity.parity.scores import RunScores
 from f5_parity.results import ProbeResult, jsonable
 

@@ -20,7 +20,7 @@ from typing import Any
 from f5_parity.cases.case import Case
 from f5_parity.f5.versions import word_segmenter
 from f5_parity.parity.fixes import fix_for
-from f5_parity.parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
+from f5_parity.compare import DEFAULT_REL_TOL, StageComparison, compare_tensors, first_divergence, rule_text
 from f5_parity.paths.factors import BY_ID, FACTOR_IDS
 from f5_parity.parity.isolate import Isolation, Outcome, isolate
 from f5_parity.parity.result import RunWarning
@@ -75,7 +75,7 @@ class ParitySession:
     def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
                  device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None,
                  infer_failure: Any = None, unreconciled: list[str] | None = None, path_kind: str | None = None):
-        # infer_failure: the user's infer path could not load or run (parity.observed.PathFailure); then
+        # infer_failure: the user's infer path could not load or run (observe.path.PathFailure); then
         # nothing is compared and its factor is the culprit.
         if mode not in ("fast", "full"):
             raise ValueError("mode is fast or full")
@@ -87,7 +87,7 @@ class ParitySession:
         self.infer = infer
         self.infer_failure = infer_failure
         # What the observation found the engine does not reproduce (a failed mirror check, a text it cannot
-        # frame): a run whose stages all pass is then "undecided", never a pass (parity/observed.py unreconciled)
+        # frame): a run whose stages all pass is then "undecided", never a pass (observe/path.py unreconciled)
         self.unreconciled = list(unreconciled or [])
         self.path_kind = path_kind  # the user's infer path's kind: each fix is written for it (parity/fixes.py)
         self.train, self.notes = resolve_unknown(train, infer)

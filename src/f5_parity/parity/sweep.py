@@ -152,7 +152,7 @@ class SweepSettings:
     asr_model: str | None = None
     asr_backend: str = "faster-whisper"
     language: str = "pt"
-    infer_runner: Any = None  # parity.observed.InferRunner (kind, target)
+    infer_runner: Any = None  # observe.path.InferRunner (kind, target)
     inspect_config: str | None = None
     fingerprint: Any = None
     command: str = "parity-check sweep"
@@ -169,7 +169,7 @@ class SweepSettings:
     train_logs: list[str] = field(default_factory=list)
     # (mirror_spec_key, checkpoint name) of the mirror check passed on the oldest checkpoint while the run was
     # assembled: a later checkpoint whose observed spec is the same compares its weights and time grid, and
-    # takes that velocity comparison (parity/observed.py weights_mirror_check); the evidence, not a setting
+    # takes that velocity comparison (observe/path.py weights_mirror_check); the evidence, not a setting
     mirror_reference: tuple[str, str] | None = None
 
     def runner_kind(self) -> tuple[str, str | None]:
@@ -341,11 +341,11 @@ class Processes:
 
 @dataclass
 class ObservedPath:
-    """The user's path as observed on one checkpoint (parity/observed.py observe_infer_path, fast mode): the
+    """The user's path as observed on one checkpoint (observe/path.py observe_infer_path, fast mode): the
     report's observation, the spec it derived (None when the path failed), the case it generated, and the
     runner's summary of the run."""
 
-    observation: Any  # parity.observed.InferObservation
+    observation: Any  # observe.path.InferObservation
     spec: PathSpec | None
     case: Case
     runner_observed: list[dict[str, Any]]
@@ -487,7 +487,7 @@ class Sweep:
 
         import dataclasses
 
-        from f5_parity.parity.observed import InferRunner, observe_infer_path
+        from f5_parity.observe.path import InferRunner, observe_infer_path
 
         s = self.settings
         train, infer = self._retarget(s.train, entry), self._retarget(s.infer, entry)
@@ -561,7 +561,7 @@ class Sweep:
             spec = self._retarget(s.train, entry).with_value("weights", set=unit.weights)
             wav, sr = trainer_heldout(spec, case, pool, unit.seed, self.device)
         else:
-            from f5_parity.parity.observed import InferRunner, observe_generation
+            from f5_parity.observe.path import InferRunner, observe_generation
             from f5_parity.paths.infer import load_infer_model, load_infer_vocoder
 
             runner = s.infer_runner or InferRunner()

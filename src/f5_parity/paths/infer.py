@@ -1,7 +1,7 @@
 """The infer paths, run for real: infer_cli's wiring of utils_infer, the F5TTS class, a user's own
 wrapper given as `module:function`, or a whole script.
 
-Each is run under paths/observe.py's hooks by the parity layer: what a path really did — which
+Each is run under observe/calls.py's hooks (observe/path.py): what a path really did — which
 weights, dtype, text, duration, sampler — is measured there, not assumed from these settings.
 """
 
@@ -31,6 +31,31 @@ class Generation:
     sample_rate: int
     mel: np.ndarray | None  # (d, n)
     text_used: str = ""
+
+
+
+class ToolLimit(Exception):
+    """The tool cannot reproduce a setting of the path (its stand-in vocoder cannot decode bigvgan features,
+    the path's vocoder could not be loaded here): the tool's limit, never the path's failure."""
+
+
+class UnavailableVocoder:
+    """Stands where a vocoder could not be built or loaded. Fast mode never decodes, so it is never used
+    there; a full-mode decode raises ToolLimit with the reason (the mel the path generated is kept)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def to(self, *args, **kwargs):  # infer code moves vocoders to its device
+        return self
+
+    def eval(self):
+        return self
+
+    def decode(self, *args, **kwargs):
+        raise ToolLimit(self.reason)
+
+    __call__ = decode
 
 
 def _model_cls(backbone: str):
@@ -65,8 +90,6 @@ def load_infer_vocoder(spec: PathSpec, device: str = "cpu"):
     One the tool cannot build (griffin-lim inverts vocos features only; weights that do not load) is the
     tool's limit, not the path's: an UnavailableVocoder stands there, which fast mode never calls and
     which a full-mode decode turns into a ToolLimit naming the reason."""
-    from f5_parity.paths.observe import UnavailableVocoder
-
     from f5_parity.paths.spec import decoder_name
 
     value, mel = spec.value("vocoder"), spec.value("mel")
@@ -203,7 +226,7 @@ def run_custom(target: str, case: Case, *, checkpoint: str, vocab: str | None, s
                gen_text: str | None = None) -> Generation:
     """A user's wrapper: func(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sr).
 
-    Its import and its call are both part of the path: run it inside paths.observe.run_observed."""
+    Its import and its call are both part of the path: run it inside observe.calls.run_observed."""
     func = load_custom(target)
     text = case.gen_text if gen_text is None else gen_text
     torch.manual_seed(seed)

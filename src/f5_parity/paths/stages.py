@@ -69,7 +69,7 @@ class ModelPool:
     def _weight_set(self, checkpoint: str, which: str, tensors: str | None = None) -> dict[str, torch.Tensor]:
         from f5_parity.checkpoint.file import open_checkpoint
 
-        if which == "neither":  # an observed path's own tensors (paths/observed_spec.py save_observed_weights)
+        if which == "neither":  # an observed path's own tensors (observe/spec.py save_observed_weights)
             if not tensors:
                 raise UnbuildableSpec("weights that are neither set of the checkpoint and were not kept")
             key = (tensors, which)

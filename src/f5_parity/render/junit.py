@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_bytes_atomic
-from f5_parity.parity.compare import StageComparison
+from f5_parity.compare import StageComparison
 from f5_parity.parity.gate import GAP_RULE
 from f5_parity.parity.result import GateCheck, RunReport
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from f5_parity.files import write_bytes_atomic, write_text_atomic
 from f5_parity.parity.pathnames import PATH_MEANING, PATH_ORDER
-from f5_parity.parity.compare import StageComparison
+from f5_parity.compare import StageComparison
 from f5_parity.parity.result import CheckpointRef, Factor, GateResult, Reproducibility, RunReport
 from f5_parity.parity.scores import Interval, RunScores, ScoreRow
 

@@ -3,7 +3,7 @@
 torch's "Error(s) in loading state_dict for CFM:" says the same thing for a model built with the
 wrong size (F5-TTS #165, #904, #911: infer_cli without -m/-mc builds F5TTS_v1_Base), an embedding
 built for another vocab (#915, #115, #870) and a file whose keys carry a wrapper prefix. The hooks
-of paths/observe.py recorded the backbone's constructor kwargs and the vocab size the model was
+of observe/calls.py recorded the backbone's constructor kwargs and the vocab size the model was
 built with; the checkpoint's shapes say what it holds (checkpoint/architecture.py). The order of
 the checks is the order a user fixes them in: the model's size first (arch, with the config to
 pass), then the token embedding against the vocab (vocab), then the file's key layout (weights).
@@ -65,29 +65,15 @@ def _config_fix(runner_kind: str, arch, train_config: str | None) -> tuple[str, 
     return "build the model from the config the checkpoint was trained with: " + how[0], how
 
 
-def diagnose_load(obs, *, checkpoint: str | None, use_ema: bool, runner_kind: str,
-                  train_config: str | None) -> LoadDiagnosis | None:
-    """The factor responsible for a failed load, from the observed construction and the file's shapes.
-
-    None when there is nothing to read (no construction observed, or the file cannot be opened):
-    the caller then says the failure is unexplained."""
-    from f5_parity.checkpoint.architecture import infer_architecture
-    from f5_parity.checkpoint.file import open_checkpoint
-    from f5_parity.errors import InputError
-
-    if not checkpoint or not Path(checkpoint).is_file():
-        return None
-    try:
-        file = open_checkpoint(checkpoint)
-        sets = file.weight_sets()
-    except InputError:
-        return None
-    wanted = "ema" if use_ema else "raw"
+def _layout_mistake(checkpoint: str, file, sets: dict[str, Any], wanted: str,
+                    use_ema: bool) -> LoadDiagnosis | None:
+    """What in the file's layout f5's load_checkpoint cannot read: a bare state dict, the set under another entry,
+    a set the file lacks, a DDP/torch.compile key prefix; None when the layout is f5's own."""
     any_set = sets.get(wanted) or next(iter(sets.values()))
     prefixes = sorted(p for p in any_set.prefixes if p in ("module.", "_orig_mod."))
     prefix_note = (f"; its keys also carry {', '.join(prefixes)} (a DDP/torch.compile wrapper), which f5's strict "
                    "load does not strip" if prefixes else "")
-    layout: LoadDiagnosis | None = None  # the file's layout: said after the model's size and its vocab
+    layout: LoadDiagnosis | None = None
     if Path(checkpoint).suffix != ".safetensors" and file.is_bare:
         layout = LoadDiagnosis(
             "weights", "the file is a bare state dict: f5's load_checkpoint reads a .pt only through its "
@@ -119,6 +105,29 @@ def diagnose_load(obs, *, checkpoint: str | None, use_ema: bool, runner_kind: st
             "strict load does not strip",
             "re-save model_state_dict / ema_model_state_dict without the wrapper prefix (`parity-check inspect` "
             "shows the layout)", {"prefixes": prefixes})
+    return layout
+
+
+def diagnose_load(obs, *, checkpoint: str | None, use_ema: bool, runner_kind: str,
+                  train_config: str | None) -> LoadDiagnosis | None:
+    """The factor responsible for a failed load, from the observed construction and the file's shapes.
+
+    None when there is nothing to read (no construction observed, or the file cannot be opened):
+    the caller then says the failure is unexplained."""
+    from f5_parity.checkpoint.architecture import infer_architecture
+    from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.errors import InputError
+
+    if not checkpoint or not Path(checkpoint).is_file():
+        return None
+    try:
+        file = open_checkpoint(checkpoint)
+        sets = file.weight_sets()
+    except InputError:
+        return None
+    wanted = "ema" if use_ema else "raw"
+    any_set = sets.get(wanted) or next(iter(sets.values()))
+    layout = _layout_mistake(checkpoint, file, sets, wanted, use_ema)  # said after the model's size and its vocab
     arch = infer_architecture(any_set.meta)
     built = obs.constructions[-1] if obs.constructions else None
     evidence: dict[str, Any] = {"checkpoint": {"backbone": arch.backbone, **arch.settings,

@@ -41,6 +41,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from f5_parity.paths.infer import ToolLimit, UnavailableVocoder
+
 # The fixed flow time of the velocity probe (same as paths/stages.py VELOCITY_T).
 VELOCITY_T = 0.5
 
@@ -49,28 +51,6 @@ class StopPath(Exception):
     """Raised inside a path at its first CFM.sample in fast mode; caught by the runner, never escapes."""
 
 
-class ToolLimit(Exception):
-    """The tool cannot reproduce a setting of the path (its stand-in vocoder cannot decode bigvgan features,
-    the path's vocoder could not be loaded here): the tool's limit, never the path's failure."""
-
-
-class UnavailableVocoder:
-    """Stands where a vocoder could not be built or loaded. Fast mode never decodes, so it is never used
-    there; a full-mode decode raises ToolLimit with the reason (the mel the path generated is kept)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def to(self, *args, **kwargs):  # infer code moves vocoders to its device
-        return self
-
-    def eval(self):
-        return self
-
-    def decode(self, *args, **kwargs):
-        raise ToolLimit(self.reason)
-
-    __call__ = decode
 
 
 @dataclass
@@ -335,25 +315,26 @@ def _guided_velocity(model, call: SampleCall, x, step_cond, text, t) -> torch.Te
     return v.float().cpu()
 
 
-@contextlib.contextmanager
-def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe_velocity: bool = False,
-            seed_each: int | None = None, velocity_at_stop: bool = True) -> Iterator[Observation]:
-    """Record what the code run inside the block does at f5-tts's seams (see the module docstring).
+@dataclass
+class _Watch:
+    """What every seam's hook records into, and how the caller asked it to behave."""
 
-    `seed_each` seeds torch's global RNG right before each CFM.sample: the Trainer draws its sample's
-    noise unseeded, so this is how a logged sample becomes reproducible (the only hook that changes state,
-    and only when asked). `velocity_at_stop` False: fast mode records the first call and stops without its
-    velocity (path_velocity computes it later from the call, when the caller finds it needs it).
-    """
+    obs: Observation
+    patches: "_Patches"
+    caller_thread: int
+    stop_at_first_sample: bool
+    velocity_seed: int
+    probe_velocity: bool
+    seed_each: int | None
+    velocity_at_stop: bool
+
+
+def _watch_construction(w: _Watch) -> None:
+    """DiT/UNetT/MMDiT and CFM constructions: the backbone, its kwargs, the mel and vocab settings."""
     import f5_tts.model as f5_model
-    from f5_tts.infer import utils_infer
     from f5_tts.model.cfm import CFM
 
-    obs = Observation()
-    patches = _Patches()
-    caller_thread = threading.get_ident()
-
-    # -- model construction ---------------------------------------------------------------------------
+    obs, patches = w.obs, w.patches
     built_backbones: dict[int, dict[str, Any]] = {}
     for cls_name in ("DiT", "UNetT", "MMDiT"):
         cls = getattr(f5_model, cls_name, None)
@@ -387,7 +368,12 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     patches.set(CFM, "__init__", observed_cfm_init)
 
-    # -- every CFM.sample call ------------------------------------------------------------------------
+
+def _watch_sample(w: _Watch) -> None:
+    """Every CFM.sample call: its inputs, settings, RNG state (and, first, its velocity)."""
+    from f5_tts.model.cfm import CFM
+
+    obs, patches = w.obs, w.patches
     sample = CFM.__dict__["sample"]
     sample_defaults = {k: p.default for k, p in __import__("inspect").signature(sample).parameters.items()}
 
@@ -408,24 +394,27 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
             seed=kwargs.get("seed", sample_defaults["seed"]),
             autocast=_autocast_state(device_type),
             rng_digest=_digest_tensor(torch.random.get_rng_state()),
-            thread="caller" if threading.get_ident() == caller_thread else "worker",
+            thread="caller" if threading.get_ident() == w.caller_thread else "worker",
         )
         obs.samples.append(call)
-        if (probe_velocity or (stop_at_first_sample and velocity_at_stop)) and len(obs.samples) == 1:
+        if (w.probe_velocity or (w.stop_at_first_sample and w.velocity_at_stop)) and len(obs.samples) == 1:
             # the mirror check's evidence (about 1/nfe of a generation); leaves the RNG and the model as found
-            call.velocity = _velocity(self, call, velocity_seed)
-        if stop_at_first_sample:
+            call.velocity = _velocity(self, call, w.velocity_seed)
+        if w.stop_at_first_sample:
             obs.stopped = True
             raise StopPath()
-        if seed_each is not None:
-            torch.manual_seed(seed_each)
+        if w.seed_each is not None:
+            torch.manual_seed(w.seed_each)
         out = sample(self, cond, text, duration, *args, **kwargs)
         call.output = out[0].detach().float().cpu()
         return out
 
     patches.set(CFM, "sample", observed_sample)
 
-    # -- the path's own seeding of torch's global RNG (the noise CFM.sample draws when its seed is None) ------
+
+def _watch_seeding(w: _Watch) -> None:
+    """The path's own seeding of torch's global RNG (the noise CFM.sample draws when its seed is None)."""
+    obs, patches = w.obs, w.patches
     # torch.manual_seed and torch.random.manual_seed: the same function until torch wraps the former (its
     # dynamo-disabling wrapper, once f5-tts is imported); each is replaced wherever a module holds it
     for manual_seed in dict.fromkeys((torch.manual_seed, torch.random.manual_seed)):
@@ -439,7 +428,12 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
         patches.everywhere(manual_seed, observed_manual_seed)
 
-    # -- checkpoint loading ---------------------------------------------------------------------------
+
+def _watch_checkpoint_load(w: _Watch) -> None:
+    """F5's load_checkpoint: the file, the weight set, the dtype."""
+    from f5_tts.infer import utils_infer
+
+    obs, patches = w.obs, w.patches
     load_checkpoint = utils_infer.load_checkpoint
 
     @functools.wraps(load_checkpoint)
@@ -456,7 +450,13 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     patches.everywhere(load_checkpoint, observed_load_checkpoint)
 
-    # -- every load_state_dict into an F5 model (f5's load_checkpoint makes one; a wrapper may make its own) -------
+
+def _watch_state_dict_load(w: _Watch) -> None:
+    """Every load_state_dict into an F5 model (a wrapper may make its own)."""
+    import f5_tts.model as f5_model
+    from f5_tts.model.cfm import CFM
+
+    obs, patches = w.obs, w.patches
     module_load = torch.nn.Module.__dict__["load_state_dict"]
     f5_classes = tuple(c for c in (CFM, *(getattr(f5_model, n, None) for n in ("DiT", "UNetT", "MMDiT"))) if c)
 
@@ -479,7 +479,12 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     patches.set(torch.nn.Module, "load_state_dict", observed_module_load)
 
-    # -- infer_batch_process (a generator) and preprocess_ref_audio_text ------------------------------
+
+def _watch_batches(w: _Watch) -> None:
+    """f5's infer_batch_process (a generator): the reference, the gen-text batches, the settings."""
+    from f5_tts.infer import utils_infer
+
+    obs, patches = w.obs, w.patches
     batch = utils_infer.infer_batch_process
 
     @functools.wraps(batch)
@@ -502,6 +507,12 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     patches.everywhere(batch, observed_batch)
 
+
+def _watch_reference_preprocess(w: _Watch) -> None:
+    """f5's preprocess_ref_audio_text: the reference as f5 clipped and framed it."""
+    from f5_tts.infer import utils_infer
+
+    obs, patches = w.obs, w.patches
     preprocess = utils_infer.preprocess_ref_audio_text
 
     @functools.wraps(preprocess)
@@ -524,7 +535,12 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
     patches.everywhere(preprocess, observed_preprocess)
 
-    # -- the vocoder ----------------------------------------------------------------------------------
+
+def _watch_vocoder_load(w: _Watch) -> None:
+    """f5's load_vocoder: which vocoder the path asked for (fast mode does not load it)."""
+    from f5_tts.infer import utils_infer
+
+    obs, patches = w.obs, w.patches
     load_vocoder = utils_infer.load_vocoder
 
     @functools.wraps(load_vocoder)
@@ -532,7 +548,7 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
         record = {"vocoder_name": vocoder_name, "is_local": bool(is_local),
                   "local_path": str(local_path) if local_path else None}
         obs.vocoders.append({"load_vocoder": record})
-        if stop_at_first_sample:
+        if w.stop_at_first_sample:
             # fast mode stops before any decode: loading the path's vocoder (offline: ~25 s of hub retries,
             # then a failure) could not change the verdict
             record["loaded"] = False
@@ -561,6 +577,11 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
                 "config.yaml and pytorch_model.bin), or judge the mel alone in fast mode")
 
     patches.everywhere(load_vocoder, observed_load_vocoder)
+
+
+def _watch_vocos_decode(w: _Watch) -> None:
+    """Vocos.decode: which weights decoded the mel."""
+    obs, patches = w.obs, w.patches
     try:
         from vocos import Vocos
     except ImportError:  # pragma: no cover - vocos is a dependency of f5-tts
@@ -582,10 +603,30 @@ def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe
 
         patches.set(Vocos, "decode", observed_decode)
 
+
+# Each seam patches one f5-tts call (or class) and records what passes through it; `observe` applies them all.
+_SEAMS = (_watch_construction, _watch_sample, _watch_seeding, _watch_checkpoint_load, _watch_state_dict_load,
+          _watch_batches, _watch_reference_preprocess, _watch_vocoder_load, _watch_vocos_decode)
+
+
+@contextlib.contextmanager
+def observe(*, stop_at_first_sample: bool = False, velocity_seed: int = 0, probe_velocity: bool = False,
+            seed_each: int | None = None, velocity_at_stop: bool = True) -> Iterator[Observation]:
+    """Record what the code run inside the block does at f5-tts's seams (see the module docstring).
+
+    `seed_each` seeds torch's global RNG right before each CFM.sample: the Trainer draws its sample's
+    noise unseeded, so this is how a logged sample becomes reproducible (the only hook that changes state,
+    and only when asked). `velocity_at_stop` False: fast mode records the first call and stops without its
+    velocity (path_velocity computes it later from the call, when the caller finds it needs it).
+    """
+    w = _Watch(Observation(), _Patches(), threading.get_ident(), stop_at_first_sample, velocity_seed,
+               probe_velocity, seed_each, velocity_at_stop)
     try:
-        yield obs
+        for seam in _SEAMS:
+            seam(w)
+        yield w.obs
     finally:
-        patches.undo()
+        w.patches.undo()
 
 
 def run_observed(fn: Callable[[], Any], *, stop_at_first_sample: bool, velocity_seed: int = 0,

@@ -1,6 +1,6 @@
 """The infer spec a path really used, read off its observation; the flags' spec becomes a prediction.
 
-Each factor's value is derived from what the path did at f5-tts's seams (paths/observe.py):
+Each factor's value is derived from what the path did at f5-tts's seams (observe/calls.py):
 weights by exact comparison of the model's tensors with the checkpoint's raw and EMA sets; arch from
 the kwargs the backbone was built with; vocab from the model's own vocab map; mel and ODE method from
 CFM's constructor; dtype from the parameters and the autocast state of the CFM.sample call; sampler
@@ -31,7 +31,7 @@ import torch
 
 from f5_parity.cases.case import Case
 from f5_parity.f5.configs import MEL_SPEC_KWARGS, numeric_arch
-from f5_parity.paths.observe import Observation, SampleCall
+from f5_parity.observe.calls import Observation, SampleCall
 from f5_parity.paths.spec import PathSpec, _vocab_value, vocoder_value
 
 DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
@@ -408,34 +408,8 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     loaded = [r["checkpoint"] for r in obs.loads if not r.get("error")]
     if loaded and Path(loaded[-1]).resolve() != Path(checkpoint).resolve():
         notes.append(f"your path loaded {loaded[-1]}, not {checkpoint}")
-    rule_findings: list[Finding] = []
-    # weights: the loader's use_ema (the rule), then the set the tensors really equal (exact comparison)
-    load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
-    asked = ("ema" if load["use_ema"] else "raw") if load else predicted.value("weights")["set"]
-    asked_by = f"load_checkpoint(use_ema={load['use_ema']})" if load else "the flags"
-    found = match_weights(model, checkpoint, prefer=asked)
-    weight_set, weight_evidence = found.set, found.evidence
-    if weight_set == "neither":
-        # Not a set the engine can name: the path's own tensors are the observed value, kept in a file so the
-        # stages run on the very model the path sampled from (and the mirror check compares against it).
-        digest, saved = save_observed_weights(model, workdir)
-        mistake, fix = load_mistake(obs)
-        values["weights"] = {"set": "neither", "tensors": digest, "neither": found.summary(), "load": mistake,
-                             "fix": fix}
-        locators["weights"] = {**locators.get("weights", {}), "tensors": str(saved)}
-        rule_findings.append(Finding(
-            "weights", {"set": asked},
-            {"set": "neither", "tensors_neither": len(found.neither), "of": found.total, "modules": found.modules(),
-             "load": mistake, "source": "observed"},
-            f"weights: the model your path sampled from holds {found.summary()} equal to neither the checkpoint's "
-            f"raw nor its EMA set (the loader was asked for {asked}, {asked_by}): {mistake}; fix: {fix}",
-            rule=asked_by))
-    else:
-        if weight_set != asked:
-            rule_findings.append(Finding("weights", {"set": asked}, {"set": weight_set, "source": "observed"},
-                                         f"weights: the loader was asked for {asked} ({asked_by}); the model's "
-                                         f"tensors equal {weight_set}", rule=asked_by))
-        values["weights"] = {"set": weight_set}
+    values["weights"], weights_locator, rule_findings, weight_evidence = _weights_of(obs, model, predicted, workdir)
+    locators["weights"] = {**locators.get("weights", {}), **weights_locator}
     values["arch"] = _arch_of(obs, model, predicted)
     values["vocab"], locators["vocab"] = _vocab_of(model, [predicted, *candidates], workdir)
     built = obs.construction_of(model) or {}
@@ -444,29 +418,9 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
         mel_type = mel_kwargs.pop("mel_spec_type", values["mel"].get("mel_spec_type", "vocos"))
         values["mel"] = {**MEL_SPEC_KWARGS, **{k: v for k, v in mel_kwargs.items() if k in MEL_SPEC_KWARGS},
                          "mel_spec_type": mel_type}
-    # dtype: what the loader was asked for (or load_checkpoint's own default on its device), then the parameters
-    from f5_parity.paths.spec import default_infer_dtype
-
-    if load:
-        rule_dtype = (_dtype_name(getattr(torch, load["dtype"])) if load.get("dtype")
-                      else default_infer_dtype(load.get("device") or "cpu"))
-        dtype_by = f"load_checkpoint(dtype={load.get('dtype')}, device={load.get('device')})"
-    else:
-        rule_dtype, dtype_by = predicted.value("dtype").get("weights", "fp32"), "the flags"
-    held = _dtype_name(next(model.parameters()).dtype)
-    if held != rule_dtype:
-        rule_findings.append(Finding("dtype", {"weights": rule_dtype}, {"weights": held, "source": "observed"},
-                                     f"dtype: the loader made the weights {rule_dtype} ({dtype_by}); CFM.sample ran "
-                                     f"on weights {held} (your path cast the model after loading)", rule=dtype_by))
-    values["dtype"] = {"weights": held, "autocast": call.autocast}
-    values["sampler"] = {"nfe": call.steps, "cfg": call.cfg_strength,
-                         "sway": None if call.sway_sampling_coef is None else float(call.sway_sampling_coef),
-                         "ode": (built.get("odeint_kwargs") or {}).get("method", values["sampler"].get("ode", "euler")),
-                         "seed": call.seed if call.seed is not None else values["sampler"].get("seed")}
-    from f5_parity.f5.versions import sampler_facts
-
-    if not call.use_epss and sampler_facts()["epss"]:  # before 1.1.5 there is no EPSS to turn off
-        values["sampler"]["use_epss"] = False
+    values["dtype"], dtype_findings = _dtype_of(obs, model, predicted, call)
+    rule_findings += dtype_findings
+    values["sampler"] = _sampler_of(call, built, values["sampler"])
     for record in obs.vocoders:  # the vocoder the path asked load_vocoder for (fast mode never runs it)
         vload = record.get("load_vocoder")
         if vload:
@@ -504,6 +458,71 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     findings = [_finding(fid, predicted.value(fid), derived.value(fid), weight_evidence)
                 for fid in predicted.values if _flagged(predicted.value(fid)) != _flagged(derived.value(fid))]
     return derived, findings + rule_findings, notes
+
+
+def _weights_of(obs: Observation, model, predicted: PathSpec, workdir: Path
+                ) -> tuple[dict[str, Any], dict[str, Any], list[Finding], Any]:
+    """The weight set the model's tensors really equal (exact comparison), against the loader's use_ema (the rule):
+    (value, locator additions, rule findings, the comparison's evidence)."""
+    checkpoint = predicted.locate("weights", "checkpoint")
+    load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
+    asked = ("ema" if load["use_ema"] else "raw") if load else predicted.value("weights")["set"]
+    asked_by = f"load_checkpoint(use_ema={load['use_ema']})" if load else "the flags"
+    found = match_weights(model, checkpoint, prefer=asked)
+    if found.set == "neither":
+        # Not a set the engine can name: the path's own tensors are the observed value, kept in a file so the
+        # stages run on the very model the path sampled from (and the mirror check compares against it).
+        digest, saved = save_observed_weights(model, workdir)
+        mistake, fix = load_mistake(obs)
+        finding = Finding(
+            "weights", {"set": asked},
+            {"set": "neither", "tensors_neither": len(found.neither), "of": found.total, "modules": found.modules(),
+             "load": mistake, "source": "observed"},
+            f"weights: the model your path sampled from holds {found.summary()} equal to neither the checkpoint's "
+            f"raw nor its EMA set (the loader was asked for {asked}, {asked_by}): {mistake}; fix: {fix}",
+            rule=asked_by)
+        value = {"set": "neither", "tensors": digest, "neither": found.summary(), "load": mistake, "fix": fix}
+        return value, {"tensors": str(saved)}, [finding], found.evidence
+    findings = []
+    if found.set != asked:
+        findings.append(Finding("weights", {"set": asked}, {"set": found.set, "source": "observed"},
+                                f"weights: the loader was asked for {asked} ({asked_by}); the model's "
+                                f"tensors equal {found.set}", rule=asked_by))
+    return {"set": found.set}, {}, findings, found.evidence
+
+
+def _dtype_of(obs: Observation, model, predicted: PathSpec, call: SampleCall) -> tuple[dict[str, Any], list[Finding]]:
+    """The dtype the loader was asked for (or load_checkpoint's own default on its device), then the parameters
+    CFM.sample really ran on."""
+    from f5_parity.paths.spec import default_infer_dtype
+
+    load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
+    if load:
+        rule_dtype = (_dtype_name(getattr(torch, load["dtype"])) if load.get("dtype")
+                      else default_infer_dtype(load.get("device") or "cpu"))
+        dtype_by = f"load_checkpoint(dtype={load.get('dtype')}, device={load.get('device')})"
+    else:
+        rule_dtype, dtype_by = predicted.value("dtype").get("weights", "fp32"), "the flags"
+    held = _dtype_name(next(model.parameters()).dtype)
+    findings = []
+    if held != rule_dtype:
+        findings.append(Finding("dtype", {"weights": rule_dtype}, {"weights": held, "source": "observed"},
+                                f"dtype: the loader made the weights {rule_dtype} ({dtype_by}); CFM.sample ran "
+                                f"on weights {held} (your path cast the model after loading)", rule=dtype_by))
+    return {"weights": held, "autocast": call.autocast}, findings
+
+
+def _sampler_of(call: SampleCall, built: dict[str, Any], predicted: dict[str, Any]) -> dict[str, Any]:
+    """The sampler CFM.sample was really called with (steps, cfg, sway, the ODE its CFM was built with)."""
+    from f5_parity.f5.versions import sampler_facts
+
+    sampler = {"nfe": call.steps, "cfg": call.cfg_strength,
+               "sway": None if call.sway_sampling_coef is None else float(call.sway_sampling_coef),
+               "ode": (built.get("odeint_kwargs") or {}).get("method", predicted.get("ode", "euler")),
+               "seed": call.seed if call.seed is not None else predicted.get("seed")}
+    if not call.use_epss and sampler_facts()["epss"]:  # before 1.1.5 there is no EPSS to turn off
+        sampler["use_epss"] = False
+    return sampler
 
 
 def _flagged(value: dict[str, Any]) -> dict[str, Any]:

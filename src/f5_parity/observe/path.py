@@ -1,7 +1,7 @@
 """The infer side as the user's path really runs it: observed, turned into a spec, and judged.
 
 `observe_infer_path` runs the user's real infer entry (infer_cli's wiring from their command line,
-the F5TTS class, their wrapper, or their whole script) under paths/observe.py's hooks: in fast mode
+the F5TTS class, their wrapper, or their whole script) under observe/calls.py's hooks: in fast mode
 it stops at the first CFM.sample; in full mode it lets the path finish and keeps the wav, so full
 mode does not generate it twice. The observed spec then replaces the flags' prediction; where the
 two differ, each difference is a finding with both values.
@@ -22,9 +22,9 @@ import torch
 
 from f5_parity.cases.case import Case
 from f5_parity.paths.factors import BY_ID
-from f5_parity.paths.observe import Observation, run_observed
-from f5_parity.parity.chunks import chunked_generation
-from f5_parity.paths.observed_spec import Finding, call_tokens, derive_spec
+from f5_parity.observe.calls import Observation, run_observed
+from f5_parity.observe.chunks import chunked_generation
+from f5_parity.observe.spec import Finding, call_tokens, derive_spec
 from f5_parity.paths.spec import PathSpec
 
 
@@ -181,7 +181,7 @@ class NoiseSeeding:
 
     def warning(self, case: str, *, tool_seed: int, mode: str, seeds: int):
         """Unseeded noise as a sampler warning (not a culprit: both paths here draw the tool's seeded noise)."""
-        from f5_parity.parity.run_warning import RunWarning
+        from f5_parity.results import RunWarning
 
         if self.seeded:
             return None
@@ -273,7 +273,7 @@ def classify_failure(obs: Observation, *, predicted: PathSpec | None = None, run
     """The factor responsible for a path that did not reach CFM.sample.
 
     A load failure is explained by what was observed (the model built against the checkpoint's shapes,
-    parity/load_failure.py), never by the wording of the exception; an exception nothing explains is
+    observe/load_failure.py), never by the wording of the exception; an exception nothing explains is
     'unexplained' and quoted whole."""
     error = obs.error or {"type": "none", "message": "the path returned without calling CFM.sample",
                           "full_message": "", "where": None}
@@ -282,7 +282,7 @@ def classify_failure(obs: Observation, *, predicted: PathSpec | None = None, run
     if obs.tool_limit is not None:  # the tool's own stand-in failed, not the user's path
         return PathFailure(None, obs.tool_limit, "not the path's fault: " + obs.tool_limit["message"], "tool-limit")
     if stage == "load" or (obs.error and obs.constructions and "state_dict" in (error.get("message") or "")):
-        from f5_parity.parity.load_failure import diagnose_load
+        from f5_parity.observe.load_failure import diagnose_load
 
         load = failed_loads[-1] if failed_loads else {}
         checkpoint = load.get("checkpoint") or (predicted.locate("weights", "checkpoint") if predicted else None)
@@ -438,7 +438,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
             report.mirror_check = None
     if report.mirror_check is None and (first.velocity is not None or defer):
         if first.velocity is None:
-            from f5_parity.paths.observe import path_velocity
+            from f5_parity.observe.calls import path_velocity
 
             first.velocity = path_velocity(first, seed)
         report.mirror_check = mirror_check(observed, case, first, gen_text=gen_text, pool=pool)
@@ -494,7 +494,7 @@ def mirror_check(observed: PathSpec, case: Case, call, *, gen_text: str, pool=No
     the path's own model computed on its own inputs, and its time grid must equal, point by point over the
     whole grid, the one CFM.sample makes of the call's own arguments (steps, use_epss, sway) — else the
     engine does not compute what the path does. tests/test_proofs_fail.py shows it failing on wrong rebuilds."""
-    from f5_parity.parity.compare import compare_tensors
+    from f5_parity.compare import compare_tensors
     from f5_parity.paths.stages import ModelPool, StageRunner, UnbuildableSpec
 
     try:
