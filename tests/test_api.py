@@ -34,6 +34,19 @@ def test_help_shows_the_api_with_an_example():
         f5_parity.no_such_function  # noqa: B018
 
 
+def test_no_subpackage_shadows_an_api_function():
+    """Importing a subpackage sets it as an attribute of f5_parity: one named like a function (a `sweep/` package)
+    would replace f5_parity.sweep for every caller once anything imported it."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(f5_parity.__path__, "f5_parity."):
+        if not module.name.startswith(("f5_parity.cli", "f5_parity.testing", "f5_parity.__main__")):
+            importlib.import_module(module.name)
+    for name in ("check", "sweep", "inspect", "fingerprint", "score", "export"):
+        assert callable(getattr(f5_parity, name)) and getattr(f5_parity, name).__module__ == "f5_parity.api", name
+
+
 def test_a_fault_is_diagnosed_through_the_api_alone(fixture_set, pt_cases, tmp_path):
     """The infer side loads the EMA weights where the trainer sampled the raw ones: culprit weights."""
     fs, case = fixture_set, pt_cases[0]

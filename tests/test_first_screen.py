@@ -213,7 +213,7 @@ def test_a_clean_pass_fits_one_screen_and_prints_like_python(fixture_set, pt_cas
 
 
 def test_the_best_gate_says_when_it_passes_only_with_the_recommendation():
-    from f5_parity.parity.sweep_report import evaluate_sweep_gate
+    from f5_parity.sweeps.report import evaluate_sweep_gate
 
     checkpoints = [{"name": f"model_{u}.pt", "update": u, "verdict": "fail"} for u in (100, 200)]
     rec = {"checkpoint": "model_200.pt", "weights": "raw", "load": "load it with use_ema=False"}

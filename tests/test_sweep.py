@@ -76,7 +76,7 @@ def _without_execution(d: dict) -> dict:
 @pytest.fixture(scope="module")
 def one_process(trained, tmp_path_factory):
     """Interrupted after 3 checkpoints, resumed, then model_last.pt lands and the sweep runs again."""
-    from f5_parity.parity.sweep import Sweep
+    from f5_parity.sweeps.run import Sweep
 
     run, broken = trained
     root = tmp_path_factory.mktemp("sweep-1p")
@@ -142,7 +142,7 @@ def test_the_sweep_names_the_first_bad_update_its_culprit_and_a_checkpoint_befor
     assert rec["signal"] == "flow_loss" and rec["computed_on"] == "fit"  # no --held-out: the reference clips
     assert f"{rec['loss']['mean']:.4g}" in rec["reason"]  # the reason quotes its figures
     # the flow loss is computed over the default number of draws (no --quality-draws), on the one reference clip
-    from f5_parity.parity.quality import DEFAULT_DRAWS
+    from f5_parity.sweeps.quality import DEFAULT_DRAWS
 
     assert final["settings"]["quality"]["draws"] == DEFAULT_DRAWS
     assert all(len(c["quality"]["sets"][w]["draws"]["fit"]) == DEFAULT_DRAWS == c["quality"]["draws_per_clip"]
@@ -183,7 +183,7 @@ def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
 
 
 def test_gate_modes(one_process):
-    from f5_parity.parity.sweep_report import evaluate_sweep_gate
+    from f5_parity.sweeps.report import evaluate_sweep_gate
 
     final = one_process["final"]
     judged = {mode: evaluate_sweep_gate(final["checkpoints"], final["recommendation"], mode)
@@ -347,7 +347,7 @@ def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_proc
 
 
 def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
-    from f5_parity.parity.sweep_report import breaks
+    from f5_parity.sweeps.report import breaks
 
     def row(name, update, **kw):
         return {"name": name, "update": update, "status": "done", "verdict": "pass", "parity_verdict": "pass",

@@ -14,9 +14,10 @@ check, sweep, inspect, fingerprint, score and export raise InputError(problem, f
 Layers, top to bottom (pyproject.toml [tool.importlinter] enforces them; a module imports only below it):
 cli (flags into requests, the only layer that prints or exits) > api (this package's functions) > engine
 (typed requests, their validation, the assembly of a run) > testing (fixtures, the benchmarks' kits) > demo
-(the bundled fixture, faults, damage) > render (run.json, report.md, JUnit, terminal) > parity (session, stages compared, isolation, gate, sweep)
-> observe (what the user's path really did) > paths (the trainer and infer paths) > cases > checkpoint >
-scoring > f5 (every f5-tts fact) > probe, files, compare > results, errors.
+(the bundled fixture, faults, damage) > render (run.json, report.md, JUnit, terminal) > sweeps (a training
+run, checkpoint by checkpoint) > parity (session, stages compared, isolation, gate) > observe (what the
+user's path really did) > paths (the trainer and infer paths) > cases > checkpoint > scoring > f5 (every
+f5-tts fact) > probe, files, compare > results, errors.
 """
 
 import importlib

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the types the functions return (imported lazily: torch and 
     from f5_parity.engine.run import Exported, Scored
     from f5_parity.parity.fingerprint import FamilyVerdict
     from f5_parity.parity.result import RunReport
-    from f5_parity.parity.sweep_report import SweepReport
+    from f5_parity.sweeps.report import SweepReport
 
 PathLike = str | os.PathLike
 Mode = Literal["fast", "full"]

@@ -1,7 +1,7 @@
 """Benchmark (make bench): what the default number of quality draws gives up against 8 (issue 22 item 6).
 
 The flow-loss quality signal costs one forward pass per draw, clip and weight set, most of what a checkpoint
-costs a sweep. The default (parity/quality.py DEFAULT_DRAWS) was lowered from 8 to 6 to meet the cost goal.
+costs a sweep. The default (sweeps/quality.py DEFAULT_DRAWS) was lowered from 8 to 6 to meet the cost goal.
 This measures what that does to the judgement on the two real Trainer runs tests/test_sweep_quality.py uses
 (a degraded run and one where the EMA is genuinely better), over five draw seeds: the recommendation, its tie
 flag and the quality break at 8 draws and at the default, and how much wider the paired intervals between
@@ -42,7 +42,7 @@ def test_bench_the_default_draws_against_eight(tmp_path):
     from test_sweep_quality import SAVES_AFTER, SPIKE_AFTER, _argv
 
     from f5_parity import cli
-    from f5_parity.parity.quality import DEFAULT_DRAWS
+    from f5_parity.sweeps.quality import DEFAULT_DRAWS
     from f5_parity.testing.sweeprun import train_spiked_run
 
     common = dict(saves_before=SPIKE_AFTER, saves_after=SAVES_AFTER, learning_rate=1e-2)

@@ -4,7 +4,7 @@ Three checkpoints of F5TTS_v1_Base size in F5's Trainer format (random weights, 
 the later two with their raw set perturbed again, the official vocab) in one folder; in one process: one infer_process generation at nfe 32 (infer_cli's
 wiring, model and vocoder loaded beforehand, as tests/bench/test_bench_run.py), then `parity-check sweep`
 in fast mode with its quality signal (the flow-matching loss of both weight sets, the default number of fixed
-draws on the case's clip, parity/quality.py DEFAULT_DRAWS) from a cold cache. Two ratios over that generation's seconds (goal <= 0.3x): the whole
+draws on the case's clip, sweeps/quality.py DEFAULT_DRAWS) from a cold cache. Two ratios over that generation's seconds (goal <= 0.3x): the whole
 sweep's seconds over its 3 checkpoints (the one-time setup shared by 3 only), and what one more checkpoint
 adds: the two newer files' units (each observes the user's path on its own file) and their sha256 (read while
 the sweep plans, so counted in the setup otherwise), their mean. Written to reports/bench/sweep_base.json; nothing here asserts on time.
@@ -38,7 +38,7 @@ def test_bench_sweep_per_checkpoint_against_one_generation(tmp_path):
     from f5_parity.cases.case import Case
     from f5_parity.cases.speech import speak
     from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
-    from f5_parity.parity.quality import DEFAULT_DRAWS
+    from f5_parity.sweeps.quality import DEFAULT_DRAWS
     from f5_parity.paths.infer import load_infer_model, load_infer_vocoder, run_infer_cli
     from f5_parity.paths.spec import infer_spec
     from f5_parity.testing.fixtures import random_vocos_dir
@@ -128,7 +128,7 @@ def test_bench_arithmetic_of_the_passes_a_checkpoint_needs():
 
     from f5_parity.f5.configs import MEL_SPEC_KWARGS
     from f5_parity.f5.vocab import official_vocab_path, read_vocab_chars
-    from f5_parity.parity.quality import DEFAULT_DRAWS
+    from f5_parity.sweeps.quality import DEFAULT_DRAWS
     from f5_tts.model import CFM, DiT
 
     clip, generated, draws = 620, 271, DEFAULT_DRAWS  # frames: the spoken 6.6 s reference, the 2.89 s generated

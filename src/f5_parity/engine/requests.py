@@ -27,7 +27,7 @@ from f5_parity.engine.guard import (DAMAGE_WRITES, DEMO_WRITES, RUN_WRITES, SWEE
                                     check_device, check_file, check_float, check_folder, check_int,
                                     check_no_collision, check_vocab_text, check_vocoder_folder)
 from f5_parity.errors import InputError
-from f5_parity.parity.quality import DEFAULT_DRAWS
+from f5_parity.sweeps.quality import DEFAULT_DRAWS
 
 PathLike = str | os.PathLike
 
@@ -328,7 +328,7 @@ class SweepRequest(RunRequest):
         return Path("reports") / f"sweep-{name}"
 
     def discovered(self) -> list[Path]:
-        from f5_parity.parity.sweep import discover_checkpoints
+        from f5_parity.sweeps.discovery import discover_checkpoints
 
         return discover_checkpoints(self.run)  # a missing path or a non-checkpoint file: one InputError
 
@@ -336,7 +336,7 @@ class SweepRequest(RunRequest):
         if not self.run:
             raise InputError("no checkpoints given", "give F5's ckpts/<exp>/ folder, a quoted glob, or checkpoint files")
         self._check_run_side()
-        from f5_parity.parity.sweep import WEIGHT_SETS
+        from f5_parity.sweeps.discovery import WEIGHT_SETS
 
         if not self.weight_sets or set(self.weight_sets) - set(WEIGHT_SETS):
             raise InputError(f"--weights {self.weights!r}", "give raw, ema or raw,ema")
@@ -352,7 +352,7 @@ class SweepRequest(RunRequest):
         if self.held_out and not Path(self.held_out).is_file():
             raise InputError(f"--held-out {self.held_out}: no such file", "give F5's metadata.csv (audio_file|text)")
         if self.train_log:
-            from f5_parity.parity.training_log import check_training_log
+            from f5_parity.sweeps.training_log import check_training_log
 
             check_training_log(self.train_log)
         check_float("--poll", self.poll, positive=True)

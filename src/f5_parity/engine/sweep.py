@@ -16,14 +16,15 @@ from typing import Any, Callable
 
 from f5_parity.engine.requests import SweepRequest
 from f5_parity.errors import InputError
-from f5_parity.parity.sweep import ObservedPath
+from f5_parity.sweeps.report import SweepReport
+from f5_parity.sweeps.run import ObservedPath
 
 
 @dataclass
 class Swept:
     """What this process of a sweep produced: the report on the main process, None on the others."""
 
-    report: Any  # parity.sweep_report.SweepReport | None
+    report: SweepReport | None
     out: Path
     is_main: bool = True
 
@@ -57,9 +58,11 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
     from f5_parity.engine.assemble import gate_flags
     from f5_parity.parity.gate import load_thresholds
     from f5_parity.parity.pipeline import exact_command
-    from f5_parity.parity.quality import held_out_clips
-    from f5_parity.parity.training_log import find_training_logs
-    from f5_parity.parity.sweep import Processes, Sweep, SweepSettings
+    from f5_parity.sweeps.quality import held_out_clips
+    from f5_parity.sweeps.training_log import find_training_logs
+    from f5_parity.sweeps.processes import Processes
+    from f5_parity.sweeps.run import Sweep
+    from f5_parity.sweeps.units import SweepSettings
     from f5_parity.render.sweep import write_sweep_files
 
     if not validated:
@@ -148,7 +151,7 @@ def _built_on_main(request, thresholds, out: Path, procs):
 
 def _first_checkpoint(request: SweepRequest, procs):
     """Any checkpoint of the run (the oldest): the one the specs are built against. --watch waits for one."""
-    from f5_parity.parity.sweep import discover_checkpoints, update_from_name
+    from f5_parity.sweeps.discovery import discover_checkpoints, update_from_name
 
     found = discover_checkpoints(request.run)
     if not found and not request.watch:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_text_atomic
-from f5_parity.parity.sweep_report import RUN_PROBES, SCORED_PATHS, SweepReport, failure_kind
+from f5_parity.sweeps.report import RUN_PROBES, SCORED_PATHS, SweepReport, failure_kind
 
 DPI, FIGSIZE = 100, (7.0, 3.6)
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: the bytes depend on the data only

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from f5_parity.engine.requests import DEFAULT_DRAWS  # the request keeps the default (parity/quality.py)
+from f5_parity.engine.requests import DEFAULT_DRAWS  # the request keeps the default (sweeps/quality.py)
 
 NAME = "sweep"
 HELP = ("sweep a training run's checkpoints: parity verdict, scores and EMA distance per checkpoint, the first "

@@ -50,7 +50,7 @@ def pool_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
 class SweepReport:
     sources: list[str]
     settings: dict[str, Any]
-    checkpoints: list[dict[str, Any]]  # oldest first (update, then name); see parity/sweep.py checkpoint_result
+    checkpoints: list[dict[str, Any]]  # oldest first (update, then name); see sweeps/results.py checkpoint_result
     recommendation: dict[str, Any] | None
     first_bad: dict[str, Any] | None  # the first failing checkpoint of any kind (parity | probe | error)
     parity_breaks: list[dict[str, Any]]  # kind parity only: the stages disagree
@@ -179,12 +179,12 @@ def _fmt(x: float | None) -> str:
 
 
 def recommend(checkpoints: list[dict[str, Any]], *, infer_set: str, trainer_set: str = "raw") -> dict[str, Any] | None:
-    """The checkpoint and weight set to ship: the lowest flow-matching loss (parity/quality.py; held-out
+    """The checkpoint and weight set to ship: the lowest flow-matching loss (sweeps/quality.py; held-out
     clips where given, else the reference clips) among the (checkpoint, set) pairs where parity holds or the
     set is the only culprit. Every pair whose paired difference to the lowest has an interval that holds 0
     is tied with it; ties go to the earliest update (then the user's own set). No quality signal, no
     recommendation: the newest checkpoint is never named for being the newest."""
-    from f5_parity.parity.quality import DESCRIPTION, judged_split, paired_difference, samples_of, summarize
+    from f5_parity.sweeps.quality import DESCRIPTION, judged_split, paired_difference, samples_of, summarize
 
     candidates = []
     for c in sorted(checkpoints, key=_order):
@@ -238,7 +238,7 @@ def recommend(checkpoints: list[dict[str, Any]], *, infer_set: str, trainer_set:
 
 def why_no_recommendation(checkpoints: list[dict[str, Any]], *, infer_set: str) -> str:
     """Why `recommend` named nothing, in one sentence for the report."""
-    from f5_parity.parity.quality import judged_split, samples_of
+    from f5_parity.sweeps.quality import judged_split, samples_of
 
     done = [c for c in checkpoints if c.get("status") == "done"]
     if not done:
@@ -257,7 +257,7 @@ def why_no_recommendation(checkpoints: list[dict[str, Any]], *, infer_set: str) 
 def quality_breaks(checkpoints: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
     """Per weight set: the first save after the best so far whose loss is worse than that best beyond the
     paired interval (its whole 95 % interval of the difference above 0), or None."""
-    from f5_parity.parity.quality import judged_split, paired_difference, samples_of, summarize
+    from f5_parity.sweeps.quality import judged_split, paired_difference, samples_of, summarize
 
     ordered = [c for c in sorted(checkpoints, key=_order) if c.get("update") is not None]
     split = next((judged_split(c) for c in ordered if judged_split(c)), None)
