@@ -7,47 +7,52 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from f5_parity.errors import InputError
 from f5_parity.f5.versions import default_infer_config
 from f5_parity.paths.spec import INFER_DEFAULTS
 
+if TYPE_CHECKING:  # the assembled parts' types (their modules load torch and f5-tts)
+    from f5_parity.cases.case import Case
+    from f5_parity.engine.requests import RunRequest
+    from f5_parity.observe.path import InferObservation, InferRunner
+    from f5_parity.parity.gate import Thresholds
+    from f5_parity.parity.session import ParitySession
+    from f5_parity.paths.infer import Generation
+    from f5_parity.paths.spec import PathSpec
+
 
 @dataclass
 class BuiltRun:
-    session: Any
-    fingerprint: Any
-    observation: Any  # observe.path.InferObservation
-    generation: Any  # the infer path's own generation of the first case (full mode), reused
-    runner: Any  # observe.path.InferRunner
+    """A run assembled from its validated request: what `run`, `demo` and each sweep take from here."""
+
+    session: ParitySession  # the trainer spec, the infer spec as the path really ran (observed), the cases
+    fingerprint: list[dict[str, Any]] | None  # what the checkpoint's own loss settled (no --train-config)
+    observation: InferObservation  # what the user's path did, and the mirror proof of its rebuild
+    generation: Generation | None  # the infer path's own generation of the first case (full mode), reused
+    runner: InferRunner  # how the user's path is run (infer_cli's wiring, the F5TTS class, a wrapper, a script)
+    predicted: PathSpec  # the infer spec the flags and the infer_cli line predict (the observation may differ)
 
 
-def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRun:
-    # args: a validated engine.requests.RunRequest
+def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdir: Path | None = None, *,
+                  cases: list[Case] | None = None) -> BuiltRun:
     """The session with the infer side as the user's path really ran (observed), what the fingerprint
-    settled, the observation, and the path's generation when full mode let it finish (bad input raises
-    InputError; the user's path failing is a finding, not bad input)."""
-    from f5_parity.checkpoint.loads import architecture
+    settled, the observation, and the path's generation when full mode let it finish. `args` was validated
+    (engine/requests.py: files, vocabs, configs, the vocoder folder), so nothing here checks it again; the
+    user's path failing is a finding, not bad input. `cases`: the demo's built-in sentences, instead of the
+    request's."""
     from f5_parity.checkpoint.file import open_checkpoint
+    from f5_parity.checkpoint.loads import architecture
+    from f5_parity.observe.path import observe_infer_path
     from f5_parity.parity.session import ParitySession
     from f5_parity.paths.spec import infer_spec, trainer_spec
+    from f5_parity.paths.stages import ModelPool
 
     ckpt_path = Path(args.checkpoint)
     ckpt = open_checkpoint(ckpt_path)  # refuses unsafe or broken files with one clear line
-    notes = []
+    notes: list[str] = []
     vocoder_path = None if args.vocoder == "griffin-lim" else args.vocoder_path
-    if args.vocoder_path and not (Path(args.vocoder_path) / "config.yaml").exists():
-        raise InputError(f"no config.yaml in the vocoder folder {args.vocoder_path}",
-                         "point --vocoder-path at a folder holding config.yaml and pytorch_model.bin")
-    for label, path in (("--train-vocab", args.train_vocab), ("--infer-vocab", args.infer_vocab)):
-        if path and not Path(path).is_file():
-            raise InputError(f"{label} file not found: {path}", "give the path of a vocab.txt")
-    from f5_parity.f5.configs import load_config
-
-    for config in (args.train_config, args.infer_config):  # an unknown name is the first thing to say
-        if config:
-            load_config(config)
     train_vocab = trainer_vocab(args, ckpt, notes)  # an --infer-vocab that does not fit is the path failing
     runner = infer_runner(args)
     detected = None
@@ -61,7 +66,8 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
                          detected_arch=detected, decode_vocoder=args.vocoder != "griffin-lim")
     infer = infer_spec(ckpt_path, seed=args.seed, device=args.device,
                        **infer_kwargs(args, ckpt_path, vocoder_path, notes, runner=runner.kind, train_vocab=train_vocab))
-    cases = _cases(args, notes)
+    if cases is None:
+        cases = _cases(args, notes)
     if cases and all(c.prepared_text is not None for c in cases):
         # The Trainer feeds the model raw.arrow's stored conversion, made by the f5-tts that prepared the data.
         train = train.with_value("text", frontend="prepared")
@@ -71,10 +77,6 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     if train.unknown:
         train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
         notes.append(note)
-    from f5_parity.observe.path import observe_infer_path
-
-    from f5_parity.paths.stages import ModelPool
-
     pool = ModelPool(args.device)  # one pool: the mirror check's model is the session's
     observation, observed, generation, case = observe_infer_path(
         runner, infer, train, cases[0], mode=args.mode, seed=args.seed, device=args.device,
@@ -89,7 +91,7 @@ def build_session(args, thresholds=None, workdir: Path | None = None) -> BuiltRu
     session.notes.extend(notes + observation.notes)
     session.path_warnings.extend(observation.path_warnings(case.name, seed=args.seed, mode=args.mode,
                                                            seeds=args.seeds))
-    return BuiltRun(session, fingerprint_result, observation, generation, runner)
+    return BuiltRun(session, fingerprint_result, observation, generation, runner, infer)
 
 
 def infer_kwargs(args, ckpt_path: Path, vocoder_path: str | None, notes: list[str], *, runner: str | None = None,

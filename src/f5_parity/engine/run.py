@@ -8,12 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from f5_parity.engine.requests import (DamageRequest, DemoRequest, ExportRequest, FingerprintRequest, InspectRequest,
                                        RunRequest,
                                        ScoreRequest)
 from f5_parity.errors import InputError
+
+if TYPE_CHECKING:  # the results' types (their modules load torch and f5-tts)
+    from f5_parity.parity.result import RunReport
+    from f5_parity.render.outputs import RunFiles
 
 Progress = Callable[[str, "float | None"], None]
 
@@ -35,9 +39,9 @@ def _command(command: str | None) -> str:
 class Checked:
     """What `run` produced: the report, the folder it was written to, and its files."""
 
-    report: Any  # parity.result.RunReport
+    report: RunReport
     out: Path
-    files: Any  # render.outputs.RunFiles
+    files: RunFiles
 
 
 def check(request: RunRequest, progress: Progress | None = None, *, command: str | None = None,
@@ -84,37 +88,29 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
          validated: bool = False) -> Demoed:
     """The whole tool on the bundled fixture, its infer side broken on purpose (demo/fixture.py)."""
     from f5_parity.cases.case import builtin_cases
+    from f5_parity.demo.fixture import INJECTED, prepare_inputs
+    from f5_parity.engine.assemble import build_session
     from f5_parity.files import cache_dir
     from f5_parity.parity.gate import load_thresholds
-    from f5_parity.observe.path import InferRunner, observe_infer_path
     from f5_parity.parity.pipeline import PipelineOptions, run_pipeline
-    from f5_parity.parity.session import ParitySession
-    from f5_parity.paths.spec import infer_spec, trainer_spec
     from f5_parity.render.outputs import write_run_files
-    from f5_parity.demo.fixture import INJECTED, prepare_inputs
 
     if not validated:
         request.validate()
     progress = progress or _quiet
     out = Path(request.out)
     inputs = prepare_inputs(out)
-    train = trainer_spec(inputs.checkpoint, train_config=inputs.train_config, train_vocab=inputs.train_vocab,
-                         vocoder_path=None, seed=request.seed)
-    infer = infer_spec(inputs.checkpoint, infer_config=inputs.infer_config, infer_vocab=inputs.infer_vocab,
-                       use_ema=True, vocoder_path=None, seed=request.seed)
-    cases = builtin_cases(cache_dir() / "cases", request.cases)
     thresholds, source = load_thresholds({}, Path.cwd())
-    # The demo's infer path is infer_cli's real wiring, observed like a user's: the spec is what it did.
-    runner = InferRunner()
-    observation, observed, generation, _ = observe_infer_path(runner, infer, train, cases[0], mode=request.mode,
-                                                              seed=request.seed, device="cpu",
-                                                              workdir=out / "observed")
-    session = ParitySession(train, observed or infer, cases, mode=request.mode,
-                            tolerances=thresholds.tolerances or None, infer_failure=observation.failure,
-                            unreconciled=observation.unreconciled(), path_kind=runner.kind)
-    session.notes.extend(observation.notes)
-    session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=request.seed, mode=request.mode,
-                                                           seeds=request.seeds))
+    # The demo is a run like a user's, assembled by the same code: its inputs are the bundled fixture's files
+    # with the infer side broken on purpose, its infer path infer_cli's real wiring, observed.
+    run = RunRequest(checkpoint=inputs.checkpoint, train_config=str(inputs.train_config),
+                     train_vocab=inputs.train_vocab, infer_config=str(inputs.infer_config),
+                     infer_vocab=inputs.infer_vocab, infer_ema=True, mode=request.mode, seed=request.seed,
+                     seeds=request.seeds, asr_backend=request.asr_backend)
+    run.validate()  # the prepared files, checked as a user's are
+    built = build_session(run, thresholds, workdir=out / "observed",
+                          cases=builtin_cases(cache_dir() / "cases", request.cases))
+    session, runner, observation, generation = built.session, built.runner, built.observation, built.generation
     session.notes.append("demo: the infer side is broken on purpose (v1 flags on a v0 model, EMA weights, "
                          "permuted vocab); the vocoder is Griffin-Lim because no vocoder weights can be downloaded")
     opts = PipelineOptions(out_dir=out, command=_command(command), seed=request.seed, seeds=request.seeds,

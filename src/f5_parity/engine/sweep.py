@@ -12,12 +12,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from f5_parity.engine.requests import SweepRequest
+from f5_parity.engine.requests import RunRequest, SweepRequest
 from f5_parity.errors import InputError
 from f5_parity.sweeps.report import SweepReport
 from f5_parity.sweeps.run import ObservedPath
+
+if TYPE_CHECKING:  # the shared parts' types (their modules load torch and f5-tts)
+    from f5_parity.cases.case import Case
+    from f5_parity.observe.path import InferRunner
+    from f5_parity.parity.gate import Thresholds
+    from f5_parity.paths.spec import PathSpec
+    from f5_parity.sweeps.processes import Processes
 
 
 @dataclass
@@ -72,17 +79,17 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         thresholds, source = load_thresholds(gate_flags(request), request.cwd)
         first = _first_checkpoint(request, procs)
         out = request.out_folder
-        (train, infer, cases, runner, fingerprint, notes, predicted, mirror_reference), observed_first = _built_on_main(
-            request.for_checkpoint(first), thresholds, out, procs)
+        shared, observed_first = _built_on_main(request.for_checkpoint(first), thresholds, out, procs)
         settings = SweepSettings(
-            train=train, infer=infer, cases=cases, mode=request.mode,
+            train=shared.train, infer=shared.infer, cases=shared.cases, mode=request.mode,
             seeds=tuple(range(request.seed, request.seed + request.seeds)), weight_sets=request.weight_sets,
             tolerances=thresholds.tolerances, thresholds=thresholds, threshold_source=source,
             gate=request.gate, device=request.device, asr_model=request.asr_model, asr_backend=request.asr_backend,
-            language=request.language, infer_runner=runner, inspect_config=request.train_config,
-            fingerprint=fingerprint, command=command if command is not None else exact_command(), notes=notes,
-            held_out=held_out_clips(request.held_out) if request.held_out else [],
-            quality_draws=request.quality_draws, infer_predicted=predicted, mirror_reference=mirror_reference,
+            language=request.language, infer_runner=shared.runner, inspect_config=request.train_config,
+            fingerprint=shared.fingerprint, command=command if command is not None else exact_command(),
+            notes=shared.notes, held_out=held_out_clips(request.held_out) if request.held_out else [],
+            quality_draws=request.quality_draws, infer_predicted=shared.predicted,
+            mirror_reference=shared.mirror_reference,
             train_logs=[str(Path(request.train_log).absolute())] if request.train_log
             else [str(p.absolute()) for p in find_training_logs(request.run)])
         if not procs.is_main:
@@ -105,16 +112,31 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
         procs.close()
 
 
-def _built_on_main(request, thresholds, out: Path, procs):
+@dataclass
+class SharedSpecs:
+    """What the main process assembles once and sends to the others (pickled): every checkpoint is judged
+    against these, retargeted to its own file."""
+
+    train: PathSpec
+    infer: PathSpec  # as the user's path really ran on the oldest checkpoint (observed)
+    cases: list[Case]
+    runner: InferRunner
+    fingerprint: list[dict[str, Any]] | None
+    notes: list[str]
+    predicted: PathSpec  # what the flags predict: each checkpoint's observation is compared with it again
+    mirror_reference: tuple[str, str] | None  # (spec key, checkpoint) of a passed mirror check, reused
+
+
+def _built_on_main(request: RunRequest, thresholds: Thresholds, out: Path, procs: Processes
+                   ) -> tuple[SharedSpecs, ObservedPath | None]:
     """The specs, cases and infer runner, built once on the main process and sent to the others; and, on the
     main process, the observation of the user's path made while building them (None elsewhere).
 
     The user's infer path is observed here on the oldest checkpoint (bad input is said before any work), in
-    fast mode whatever the sweep's mode: every checkpoint's verdict observes the path in fast mode (parity/
-    sweep.py _verdict), and a full generation here would be thrown away. That observation is the oldest
+    fast mode whatever the sweep's mode: every checkpoint's verdict observes the path in fast mode (sweeps/
+    run.py _verdict), and a full generation here would be thrown away. That observation is the oldest
     checkpoint's own: its verdict takes it instead of observing the same file again with the same inputs."""
-    from f5_parity.engine.assemble import build_session, infer_kwargs
-    from f5_parity.paths.spec import infer_spec
+    from f5_parity.engine.assemble import build_session
 
     payload, observed_first = None, None
     if procs.is_main:
@@ -122,16 +144,12 @@ def _built_on_main(request, thresholds, out: Path, procs):
             request.mode = "fast"  # a copy made for this checkpoint (SweepRequest.for_checkpoint)
             built = build_session(request, thresholds, workdir=out / "observed")
             s = built.session
-            ckpt = Path(request.checkpoint)  # the spec the flags predict: observed again on every checkpoint
-            vocoder_path = None if request.vocoder == "griffin-lim" else request.vocoder_path
-            predicted = infer_spec(ckpt, seed=request.seed, device=request.device,
-                                   **infer_kwargs(request, ckpt, vocoder_path, [], runner=built.runner.kind,
-                                                  train_vocab=s.train.locate("vocab", "path")))
-            check = built.observation.mirror_check if built.observation is not None else None
-            mirror_reference = ((check.spec_key, ckpt.name) if check is not None and check.passed
-                                and check.velocity_passed and check.spec_key else None)
-            payload = ("ok", (s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes), predicted,
-                              mirror_reference))
+            check = built.observation.mirror_check
+            mirror_reference = ((check.spec_key, Path(request.checkpoint).name)
+                                if check is not None and check.passed and check.velocity_passed and check.spec_key
+                                else None)
+            payload = ("ok", SharedSpecs(s.train, s.infer, s.cases, built.runner, built.fingerprint, list(s.notes),
+                                         built.predicted, mirror_reference))
             observed = None if built.observation.failure is not None else s.infer
             observed_first = ObservedPath(built.observation, observed, s.cases[0], list(built.runner.observed))
         except InputError as exc:
