@@ -39,7 +39,7 @@ class InspectReport:
 
 
 def build_context(checkpoint: str | os.PathLike, config: str | None = None, vocab: str | None = None,
-                  train_vocab: str | None = None, texts: list[str] | None = None) -> ProbeContext:
+                  train_vocab: str | None = None, texts: list[str] | None = None, *, opened=None) -> ProbeContext:
     """Open the inputs (raises InputError with one clear line for a bad one) into a probe context."""
     from f5_parity.checkpoint.architecture import load_config
     from f5_parity.checkpoint.file import open_checkpoint
@@ -47,7 +47,7 @@ def build_context(checkpoint: str | os.PathLike, config: str | None = None, voca
     for label, f in (("--vocab", vocab), ("--train-vocab", train_vocab)):
         if f is not None and not Path(f).is_file():
             raise InputError(f"{label} {f}: no such file", "pass the path of a vocab.txt")
-    ck = open_checkpoint(checkpoint)
+    ck = opened if opened is not None else open_checkpoint(checkpoint)  # `run` hands its opened file down
     cfg = load_config(config) if config else None
     return ProbeContext(resources={
         "checkpoint": ck,
@@ -60,9 +60,9 @@ def build_context(checkpoint: str | os.PathLike, config: str | None = None, voca
 
 def inspect_checkpoint(checkpoint: str | os.PathLike, config: str | None = None, vocab: str | None = None,
                        train_vocab: str | None = None, texts: list[str] | None = None,
-                       on_result=None) -> InspectReport:
-    """Run the inspect probes; `run` and the benchmark call this too."""
-    ctx = build_context(checkpoint, config, vocab, train_vocab, texts)
+                       on_result=None, opened=None) -> InspectReport:
+    """Run the inspect probes; `run` and the benchmark call this too (`run` with the file it opened)."""
+    ctx = build_context(checkpoint, config, vocab, train_vocab, texts, opened=opened)
     catalog = discover()
     results = run_group(GROUP, ctx, catalog=catalog, on_result=on_result)
     ck = ctx["checkpoint"]

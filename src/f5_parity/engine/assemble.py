@@ -42,7 +42,6 @@ def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdi
     (engine/requests.py: files, vocabs, configs, the vocoder folder), so nothing here checks it again; the
     user's path failing is a finding, not bad input. `cases`: the demo's built-in sentences, instead of the
     request's."""
-    from f5_parity.checkpoint.file import open_checkpoint
     from f5_parity.checkpoint.loads import architecture
     from f5_parity.observe.path import observe_infer_path
     from f5_parity.parity.session import ParitySession
@@ -50,7 +49,8 @@ def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdi
     from f5_parity.paths.stages import ModelPool
 
     ckpt_path = Path(args.checkpoint)
-    ckpt = open_checkpoint(ckpt_path)  # refuses unsafe or broken files with one clear line
+    pool = ModelPool(args.device)  # one pool: its models, vocoders and opened file serve the whole run
+    ckpt = pool.checkpoint(ckpt_path)  # refuses unsafe or broken files with one clear line; opened once
     notes: list[str] = []
     vocoder_path = None if args.vocoder == "griffin-lim" else args.vocoder_path
     train_vocab = trainer_vocab(args, ckpt, notes)  # an --infer-vocab that does not fit is the path failing
@@ -77,7 +77,6 @@ def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdi
     if train.unknown:
         train, fingerprint_result, note = settle_unknown_flags(train, cases, args.seed)
         notes.append(note)
-    pool = ModelPool(args.device)  # one pool: the mirror check's model is the session's
     observation, observed, generation, case = observe_infer_path(
         runner, infer, train, cases[0], mode=args.mode, seed=args.seed, device=args.device,
         workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool)

@@ -109,7 +109,7 @@ def _layout_mistake(checkpoint: str, file, sets: dict[str, Any], wanted: str,
 
 
 def diagnose_load(obs, *, checkpoint: str | None, use_ema: bool, runner_kind: str,
-                  train_config: str | None) -> LoadDiagnosis | None:
+                  train_config: str | None, pool=None) -> LoadDiagnosis | None:
     """The factor responsible for a failed load, from the observed construction and the file's shapes.
 
     None when there is nothing to read (no construction observed, or the file cannot be opened):
@@ -121,7 +121,7 @@ def diagnose_load(obs, *, checkpoint: str | None, use_ema: bool, runner_kind: st
     if not checkpoint or not Path(checkpoint).is_file():
         return None
     try:
-        file = open_checkpoint(checkpoint)
+        file = pool.checkpoint(checkpoint) if pool is not None else open_checkpoint(checkpoint)  # the run's copy
         sets = file.weight_sets()
     except InputError:
         return None

@@ -269,7 +269,7 @@ _MISSING_KEYS = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError)")
 
 
 def classify_failure(obs: Observation, *, predicted: PathSpec | None = None, runner_kind: str = "infer-cli",
-                     train_config: str | None = None) -> PathFailure:
+                     train_config: str | None = None, pool=None) -> PathFailure:
     """The factor responsible for a path that did not reach CFM.sample.
 
     A load failure is explained by what was observed (the model built against the checkpoint's shapes,
@@ -287,7 +287,7 @@ def classify_failure(obs: Observation, *, predicted: PathSpec | None = None, run
         load = failed_loads[-1] if failed_loads else {}
         checkpoint = load.get("checkpoint") or (predicted.locate("weights", "checkpoint") if predicted else None)
         use_ema = load.get("use_ema", predicted.value("weights")["set"] == "ema" if predicted else True)
-        found = diagnose_load(obs, checkpoint=checkpoint, use_ema=use_ema, runner_kind=runner_kind,
+        found = diagnose_load(obs, checkpoint=checkpoint, use_ema=use_ema, runner_kind=runner_kind, pool=pool,
                               train_config=train_config)
         if found is not None:
             return PathFailure(found.factor, error, f"{found.why}: {found.fix}", "load", evidence=found.evidence)
@@ -402,7 +402,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
     if not obs.reached_sample:
         report.status = "failed"
         report.failure = classify_failure(obs, predicted=predicted, runner_kind=runner.kind,
-                                          train_config=train.locate("arch", "config"))
+                                          train_config=train.locate("arch", "config"), pool=pool)
         return report, None, None, case
     bad_weights = nonfinite_failure(obs.samples[0].model)
     if bad_weights is not None:
@@ -421,7 +421,7 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
         if chunked.compared is not None:
             gen_text = chunked.chunks[chunked.compared]
     observed, findings, notes = derive_spec(obs, predicted, case, gen_text=gen_text, candidates=[train],
-                                            workdir=workdir, case_is_truth=runner.kind != "script")
+                                            workdir=workdir, case_is_truth=runner.kind != "script", pool=pool)
     given = set(predicted.values) if runner.predicted is None else set(runner.predicted)
     # the tool's own defaults are no prediction of a wrapper's or a script's: their findings are the rules' only
     report.findings = [f for f in findings if f.rule is not None or f.factor in given]

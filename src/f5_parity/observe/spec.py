@@ -91,7 +91,7 @@ class WeightMatch:
         return f"{len(self.neither)} of {self.total} tensors: " + ", ".join(modules)
 
 
-def match_weights(model, checkpoint: str, prefer: str | None = None) -> WeightMatch:
+def match_weights(model, checkpoint: str, prefer: str | None = None, *, opened=None) -> WeightMatch:
     """Which of the checkpoint's weight sets the model's tensors equal ('raw', 'ema' or 'neither'), by exact
     comparison after casting the file's tensors to the model's dtype, tensor by tensor: a model that loaded
     only part of a set (a strict=False load with renamed keys) is 'neither', with the tensors that hold
@@ -101,7 +101,7 @@ def match_weights(model, checkpoint: str, prefer: str | None = None) -> WeightMa
     used = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     evidence: dict[str, Any] = {}
     matched: set[str] = set()
-    ck = open_checkpoint(checkpoint)
+    ck = opened if opened is not None else open_checkpoint(checkpoint)  # the run's opened file, when it has one
     for name in ck.weight_sets():
         ref = ck.state_dict(name)
         common = [k for k in used if k in ref and used[k].shape == ref[k].shape]
@@ -392,7 +392,7 @@ def _duration_of(obs: Observation, call: SampleCall, spec: PathSpec, case: Case,
 
 
 def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: str, candidates: list[PathSpec],
-                workdir: Path, label: str = "infer (observed)", case_is_truth: bool = True
+                workdir: Path, label: str = "infer (observed)", case_is_truth: bool = True, pool=None
                 ) -> tuple[PathSpec, list[Finding], list[str]]:
     """(the observed spec, flags-vs-observation findings, notes on what could not be derived).
 
@@ -408,7 +408,7 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     loaded = [r["checkpoint"] for r in obs.loads if not r.get("error")]
     if loaded and Path(loaded[-1]).resolve() != Path(checkpoint).resolve():
         notes.append(f"your path loaded {loaded[-1]}, not {checkpoint}")
-    values["weights"], weights_locator, rule_findings, weight_evidence = _weights_of(obs, model, predicted, workdir)
+    values["weights"], weights_locator, rule_findings, weight_evidence = _weights_of(obs, model, predicted, workdir, pool)
     locators["weights"] = {**locators.get("weights", {}), **weights_locator}
     values["arch"] = _arch_of(obs, model, predicted)
     values["vocab"], locators["vocab"] = _vocab_of(model, [predicted, *candidates], workdir)
@@ -460,7 +460,7 @@ def derive_spec(obs: Observation, predicted: PathSpec, case: Case, *, gen_text: 
     return derived, findings + rule_findings, notes
 
 
-def _weights_of(obs: Observation, model, predicted: PathSpec, workdir: Path
+def _weights_of(obs: Observation, model, predicted: PathSpec, workdir: Path, pool=None
                 ) -> tuple[dict[str, Any], dict[str, Any], list[Finding], Any]:
     """The weight set the model's tensors really equal (exact comparison), against the loader's use_ema (the rule):
     (value, locator additions, rule findings, the comparison's evidence)."""
@@ -468,7 +468,7 @@ def _weights_of(obs: Observation, model, predicted: PathSpec, workdir: Path
     load = next((r for r in reversed(obs.loads) if not r.get("error")), None)
     asked = ("ema" if load["use_ema"] else "raw") if load else predicted.value("weights")["set"]
     asked_by = f"load_checkpoint(use_ema={load['use_ema']})" if load else "the flags"
-    found = match_weights(model, checkpoint, prefer=asked)
+    found = match_weights(model, checkpoint, prefer=asked, opened=pool.checkpoint(checkpoint) if pool else None)
     if found.set == "neither":
         # Not a set the engine can name: the path's own tensors are the observed value, kept in a file so the
         # stages run on the very model the path sampled from (and the mirror check compares against it).

@@ -84,7 +84,8 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     texts = sorted({t for c in session.cases for t in (c.ref_text, c.gen_text)})
     inspected = inspect_checkpoint(checkpoint, config=opts.inspect_config,
                                    vocab=session.infer.locate("vocab", "path"),
-                                   train_vocab=session.train.locate("vocab", "path"), texts=texts)
+                                   train_vocab=session.train.locate("vocab", "path"), texts=texts,
+                                   opened=session.runner.pool.checkpoint(checkpoint))
     ck = inspected.context["checkpoint"]
     run = result.to_dict()
     report = RunReport(

@@ -118,13 +118,11 @@ class ParitySession:
     def _trainer_weights_missing(self) -> tuple[str, list[str]] | None:
         """(the set the Trainer sampled from, the sets the file holds) when the file lacks the former: a pruned
         export (F5-TTS #895: the finetune tab's EMA-only copy) no longer has the weights the samples came from."""
-        from f5_parity.checkpoint.file import open_checkpoint
-
         wanted = self.train.value("weights").get("set")
         checkpoint = self.train.locate("weights", "checkpoint")
         if not wanted or not checkpoint:
             return None
-        held = sorted(open_checkpoint(checkpoint).weight_sets())
+        held = sorted(self.runner.pool.checkpoint(checkpoint).weight_sets())  # the run's opened file
         return None if not held or wanted in held else (wanted, held)
 
     def _unreproducible_trainer_result(self, wanted: str, held: list[str]) -> RunResult:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import unicodedata
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -64,11 +65,25 @@ class ModelPool:
         self._models: dict[str, Any] = {}
         self._vocoders: dict[str, Any] = {}
         self._weights: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-        self._files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile
+        self._files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile, read by the run
+        self._model_files: dict[str, Any] = {}  # checkpoint path -> CheckpointFile, the engine models' own
 
-    def _weight_set(self, checkpoint: str, which: str, tensors: str | None = None) -> dict[str, torch.Tensor]:
+    def checkpoint(self, path: str | Path):
+        """The run's opened copy of a checkpoint file (checkpoint.file.CheckpointFile, memory-mapped) for
+        reading: the assembly opens it, the observation's weight match, the session, the load diagnosis and the
+        inspect probes read it from here. The engine's models load from a copy of their own (_weight_set)."""
+        return self._opened(self._files, path)
+
+    @staticmethod
+    def _opened(files: dict[str, Any], path: str | Path):
         from f5_parity.checkpoint.file import open_checkpoint
 
+        key = str(Path(path).absolute())
+        if key not in files:
+            files[key] = open_checkpoint(path)
+        return files[key]
+
+    def _weight_set(self, checkpoint: str, which: str, tensors: str | None = None) -> dict[str, torch.Tensor]:
         if which == "neither":  # an observed path's own tensors (observe/spec.py save_observed_weights)
             if not tensors:
                 raise UnbuildableSpec("weights that are neither set of the checkpoint and were not kept")
@@ -80,9 +95,11 @@ class ModelPool:
             return self._weights[key]
         key = (checkpoint, which)
         if key not in self._weights:
-            if checkpoint not in self._files:  # parse the file once, whichever weight sets are asked for
-                self._files[checkpoint] = open_checkpoint(checkpoint)
-            ckpt = self._files[checkpoint]
+            # Parsed once, whichever weight sets are asked for, and apart from the run's reading copy: the models
+            # take these tensors as their parameters (assign=True, no copy), so a model changed in place would
+            # change what this mapping holds; the evidence they are judged against (the path's weights equal
+            # the file's raw or EMA set, the probes) must not read the same mapping.
+            ckpt = self._opened(self._model_files, checkpoint)
             try:
                 self._weights[key] = ckpt.state_dict(which)
             except KeyError as exc:
