@@ -213,18 +213,20 @@ def test_a_clean_pass_fits_one_screen_and_prints_like_python(fixture_set, pt_cas
 
 
 def test_the_best_gate_says_when_it_passes_only_with_the_recommendation():
-    from f5_parity.sweeps.report import evaluate_sweep_gate
+    from f5_parity.sweeps.report import CheckpointResult, Recommendation, evaluate_sweep_gate
 
-    checkpoints = [{"name": f"model_{u}.pt", "update": u, "verdict": "fail"} for u in (100, 200)]
-    rec = {"checkpoint": "model_200.pt", "weights": "raw", "load": "load it with use_ema=False"}
-    gate = evaluate_sweep_gate(checkpoints, rec, "best")
+    checkpoints = [CheckpointResult.from_dict({"name": f"model_{u}.pt", "update": u, "status": "done",
+                                               "verdict": "fail"}) for u in (100, 200)]
+    rec = Recommendation.from_dict({"checkpoint": "model_200.pt", "weights": "raw",
+                                    "load": "load it with use_ema=False"})
+    gate = evaluate_sweep_gate(checkpoints, rec, "best").to_dict()
     assert gate["passed"] and "not your infer path as it is" in gate["judges"]
     assert gate["condition"] == ("your infer path as it is fails at every checkpoint: the gate passes only if you "
                                  "ship model_200.pt with the raw weights (load it with use_ema=False)")
     assert re.search("your infer path as it is fails here", gate["checks"][0]["reason"])
-    checkpoints[1]["verdict"] = "pass"  # the user's path passes somewhere: no condition to state
-    assert "condition" not in evaluate_sweep_gate(checkpoints, rec, "best")
-    assert evaluate_sweep_gate(checkpoints, rec, "all")["judges"] == "your infer path as it is, on every checkpoint"
+    checkpoints[1].verdict = "pass"  # the user's path passes somewhere: no condition to state
+    assert "condition" not in evaluate_sweep_gate(checkpoints, rec, "best").to_dict()
+    assert evaluate_sweep_gate(checkpoints, rec, "all").judges == "your infer path as it is, on every checkpoint"
 
 
 @pytest.mark.slow

@@ -183,10 +183,12 @@ def test_report_curves_and_junit_are_rendered_from_sweep_json(one_process):
 
 
 def test_gate_modes(one_process):
-    from f5_parity.sweeps.report import evaluate_sweep_gate
+    from f5_parity.sweeps.report import SweepReport, evaluate_sweep_gate
 
-    final = one_process["final"]
-    judged = {mode: evaluate_sweep_gate(final["checkpoints"], final["recommendation"], mode)
+    final = SweepReport.from_json(one_process["final"])  # sweep.json read back into the typed report
+    assert final.to_json() == one_process["final"]  # one codec: nothing lost or reordered by the typed parts
+    assert json.dumps(final.to_json()) == json.dumps(one_process["final"])
+    judged = {mode: evaluate_sweep_gate(final.checkpoints, final.recommendation, mode).to_dict()
               for mode in ("best", "all", "last")}
     assert judged["best"]["passed"] and [c["checkpoint"] for c in judged["best"]["checks"]] == ["model_3.pt"]
     assert not judged["all"]["passed"] and len(judged["all"]["checks"]) == 7
@@ -347,7 +349,7 @@ def test_watch_sweeps_checkpoints_as_they_land_and_never_a_partial_file(one_proc
 
 
 def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
-    from f5_parity.sweeps.report import breaks
+    from f5_parity.sweeps.report import CheckpointResult, breaks
 
     def row(name, update, **kw):
         return {"name": name, "update": update, "status": "done", "verdict": "pass", "parity_verdict": "pass",
@@ -362,7 +364,8 @@ def test_a_failing_probe_or_a_pending_checkpoint_is_never_a_parity_break():
             row("model_5.pt", 5, verdict="fail", parity_verdict="fail", culprits=["vocab"],
                 failed_checks=[{"name": "parity", "summary": "parity: fail", "fix": None},
                                {"name": "probe:run.isolation", "summary": "culprits: vocab", "fix": "use the vocab"}])]
-    first, parity, checks = breaks(rows)
+    first, parity, checks = breaks([CheckpointResult.from_dict(r) for r in rows])
+    first, parity, checks = first.to_dict(), [b.to_dict() for b in parity], [b.to_dict() for b in checks]
     assert [(b["checkpoint"], b["kind"], b["culprits"]) for b in checks] == [
         ("model_3.pt", "probe", ["probe:ckpt.load_simulation"])]
     # the score gate at update 4 is neither: the parity break at 5 follows the pass at 4

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_parity.files import write_text_atomic
-from f5_parity.sweeps.report import RUN_PROBES, SCORED_PATHS, SweepReport, failure_kind
+from f5_parity.sweeps.report import RUN_PROBES, SCORED_PATHS, Break, CheckpointResult, SweepReport, failure_kind
 
 DPI, FIGSIZE = 100, (7.0, 3.6)
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: the bytes depend on the data only
@@ -37,27 +37,27 @@ def _figure():
     return fig
 
 
-def _numbered(report: SweepReport) -> list[dict[str, Any]]:
-    return [c for c in report.checkpoints if c.get("update") is not None and c.get("status") == "done"]
+def _numbered(report: SweepReport) -> list[CheckpointResult]:
+    return [c for c in report.checkpoints if c.update is not None and c.status == "done"]
 
 
 def _mark_break(ax, report: SweepReport) -> None:
     """The judgements on a curve: the first parity break (red), the quality break (orange), the recommended
     checkpoint (green)."""
     first = report.parity_breaks[0] if report.parity_breaks else None
-    if first and first.get("update") is not None:
-        ax.axvline(first["update"], color="tab:red", linewidth=1, linestyle=":")
-        ax.annotate(f"parity breaks ({', '.join(first['culprits'])})", (first["update"], 1),
+    if first and first.update is not None:
+        ax.axvline(first.update, color="tab:red", linewidth=1, linestyle=":")
+        ax.annotate(f"parity breaks ({', '.join(first.culprits)})", (first.update, 1),
                     xycoords=("data", "axes fraction"), fontsize=7, color="tab:red", ha="left", va="top")
     qb = report.quality_break
-    if qb and qb.get("update") is not None:
-        ax.axvline(qb["update"], color="tab:orange", linewidth=1, linestyle="--")
-        ax.annotate(f"quality break ({qb['weights']})", (qb["update"], 0.92), xycoords=("data", "axes fraction"),
+    if qb and qb.update is not None:
+        ax.axvline(qb.update, color="tab:orange", linewidth=1, linestyle="--")
+        ax.annotate(f"quality break ({qb.weights})", (qb.update, 0.92), xycoords=("data", "axes fraction"),
                     fontsize=7, color="tab:orange", ha="left", va="top")
     rec = report.recommendation
-    if rec and rec.get("update") is not None:
-        ax.axvline(rec["update"], color="tab:green", linewidth=1, linestyle="-", alpha=0.6)
-        ax.annotate(f"ship ({rec['weights']})", (rec["update"], 0.84), xycoords=("data", "axes fraction"),
+    if rec and rec.update is not None:
+        ax.axvline(rec.update, color="tab:green", linewidth=1, linestyle="-", alpha=0.6)
+        ax.annotate(f"ship ({rec.weights})", (rec.update, 0.84), xycoords=("data", "axes fraction"),
                     fontsize=7, color="tab:green", ha="left", va="top")
 
 
@@ -65,11 +65,11 @@ def flow_loss_png(report: SweepReport, path: Path) -> Path | None:
     """The flow-matching loss (mean and 95 % interval) vs update, a line per weight set and split."""
     series: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
     for c in _numbered(report):
-        for weights, per in (((c.get("quality") or {}).get("sets")) or {}).items():
+        for weights, per in (c.quality.sets if c.quality else {}).items():
             for split in ("fit", "held-out"):
                 v = per.get(split)
                 if v and all(isinstance(v.get(k), (int, float)) for k in ("mean", "lo", "hi")):
-                    series.setdefault((weights, split), []).append((c["update"], v["mean"], v["lo"], v["hi"]))
+                    series.setdefault((weights, split), []).append((c.update, v["mean"], v["lo"], v["hi"]))
     log = report.training_log or {}
     if not series and not log.get("series"):
         return None
@@ -122,12 +122,12 @@ def score_curve_png(report: SweepReport, metric: str, path: Path) -> Path | None
     rows = _numbered(report)
     series: dict[str, list[tuple[int, float, float | None, float | None]]] = {}
     for c in rows:
-        for key, s in (c.get("scores") or {}).items():
+        for key, s in (c.scores or {}).items():
             spread = (s.get("over_seeds") or {}).get(metric) or {}
             if isinstance(spread.get("mean"), (int, float)):
-                series.setdefault(key, []).append((c["update"], spread["mean"], spread.get("lo"), spread.get("hi")))
+                series.setdefault(key, []).append((c.update, spread["mean"], spread.get("lo"), spread.get("hi")))
             elif isinstance(s.get(metric), (int, float)):
-                series.setdefault(key, []).append((c["update"], s[metric], None, None))
+                series.setdefault(key, []).append((c.update, s[metric], None, None))
     if not series:
         return None
     fig = _figure()
@@ -154,8 +154,7 @@ def score_curve_png(report: SweepReport, metric: str, path: Path) -> Path | None
 
 
 def ema_curve_png(report: SweepReport, path: Path) -> Path | None:
-    points = [(c["update"], c["ema"]["rel_l2"]) for c in _numbered(report)
-              if isinstance((c.get("ema") or {}).get("rel_l2"), (int, float))]
+    points = [(c.update, c.ema.rel_l2) for c in _numbered(report) if c.ema and isinstance(c.ema.rel_l2, (int, float))]
     if not points:
         return None
     fig = _figure()
@@ -175,8 +174,8 @@ def _num(x: Any, fmt: str = ".3f") -> str:
     return format(x, fmt) if isinstance(x, (int, float)) and not isinstance(x, bool) else "-"
 
 
-def _score_cell(c: dict[str, Any], key: str) -> str:
-    s = (c.get("scores") or {}).get(key)
+def _score_cell(c: CheckpointResult, key: str) -> str:
+    s = (c.scores or {}).get(key)
     if not s:
         return "-"
     if not s.get("n"):
@@ -196,21 +195,24 @@ def _loss(v: dict[str, Any] | None) -> str:
     return f"{v['mean']:.4g} [{_num(v.get('lo'), '.4g')}, {_num(v.get('hi'), '.4g')}]"
 
 
-def _where(entry: dict[str, Any]) -> str:
-    return f"update {entry['update']}" if entry.get("update") is not None else f"`{entry['checkpoint']}`"
+def _where(entry: Break | Any) -> str:
+    """Where a break is: its update, else its file (a Break, a QualityBreak, or the best-before record)."""
+    update, checkpoint = ((entry.get("update"), entry.get("checkpoint")) if isinstance(entry, dict)
+                          else (entry.update, entry.checkpoint))
+    return f"update {update}" if update is not None else f"`{checkpoint}`"
 
 
-def _parity_culprits(c: dict[str, Any]) -> str:
-    if c.get("status") == "error":
-        return f"error: {c.get('error') or 'unreadable'}"
-    return ", ".join(c.get("culprits") or []) or "-"
+def _parity_culprits(c: CheckpointResult) -> str:
+    if c.status == "error":
+        return f"error: {c.error or 'unreadable'}"
+    return ", ".join(c.culprits) or "-"
 
 
-def _failed_checks(c: dict[str, Any]) -> str:
+def _failed_checks(c: CheckpointResult) -> str:
     """Failed checks apart from the parity result (the parity summary and the run group's probes restate it):
     probes of the file and load path, and (full mode) score thresholds, marked as such."""
-    names = [f"{f['name']} (score gate)" if f.get("kind") == "score" else f["name"]
-             for f in c.get("failed_checks") or [] if f["name"] != "parity" and not f["name"].startswith(RUN_PROBES)]
+    names = [f"{f.name} (score gate)" if f.kind == "score" else f.name
+             for f in c.failed_checks if f.name != "parity" and not f.name.startswith(RUN_PROBES)]
     return ", ".join(names) or "-"
 
 
@@ -218,80 +220,81 @@ def _judgement_lines(report: SweepReport) -> list[str]:
     lines = []
     rec = report.recommendation
     if rec:
-        update = f"update {rec['update']}" if rec.get("update") is not None else "no update number"
-        lines += [f"**Ship `{rec['checkpoint']}`** ({update}) with the **{rec['weights']}** weights "
-                  f"(`use_ema={rec['use_ema']}`): {rec['reason']}."]
-        if rec.get("load"):
-            lines.append(f"- how to load it: {rec['load']}")
-        if rec.get("tied"):
+        update = f"update {rec.update}" if rec.update is not None else "no update number"
+        lines += [f"**Ship `{rec.checkpoint}`** ({update}) with the **{rec.weights}** weights "
+                  f"(`use_ema={rec.use_ema}`): {rec.reason}."]
+        if rec.load:
+            lines.append(f"- how to load it: {rec.load}")
+        if rec.tied:
             lines.append("- tied with it (the paired interval of the difference holds 0): "
                          + ", ".join(f"`{t['checkpoint']}` ({t['weights']}, difference "
-                                     f"{_loss(t.get('difference'))})" for t in rec["tied"]))
+                                     f"{_loss(t.get('difference'))})" for t in rec.tied))
     else:
         lines.append(f"**No checkpoint to recommend**: {report.no_recommendation or 'nothing could be judged'}.")
     lines.append("")
     qb = report.quality_break
     if qb:
-        best = qb["best_before"]
-        lines += [f"**Quality breaks at {_where(qb)}** (`{qb['checkpoint']}`, {qb['weights']} weights): "
-                  f"{qb['computed_on']} flow-matching loss {_loss(qb['value'])}, against the best before it "
-                  f"{_loss(best['value'])} at {_where(best)} (paired difference {_loss(qb['difference'])}).", ""]
+        best = qb.best_before
+        lines += [f"**Quality breaks at {_where(qb)}** (`{qb.checkpoint}`, {qb.weights} weights): "
+                  f"{qb.computed_on} flow-matching loss {_loss(qb.value)}, against the best before it "
+                  f"{_loss(best['value'])} at {_where(best)} (paired difference {_loss(qb.difference)}).", ""]
     elif any(v is None for v in report.quality_breaks.values()) or report.quality_breaks:
         lines += ["No quality break: no save is worse than the best before it beyond the paired interval"
-                  + (f" ({rec['weights']} weights)." if rec else "."), ""]
+                  + (f" ({rec.weights} weights)." if rec else "."), ""]
     for weights, other in sorted(report.quality_breaks.items()):
-        if other and (not qb or other["weights"] != qb["weights"]):
-            lines.append(f"- the {weights} weights break at {_where(other)}: loss {_loss(other['value'])} "
-                         f"against {_loss(other['best_before']['value'])} at {_where(other['best_before'])}")
+        if other and (not qb or other.weights != qb.weights):
+            lines.append(f"- the {weights} weights break at {_where(other)}: loss {_loss(other.value)} "
+                         f"against {_loss(other.best_before['value'])} at {_where(other.best_before)}")
     if report.parity_breaks:
         first = report.parity_breaks[0]
-        after = f" (after `{first['after']}`, which passes)" if first.get("after") else " (the oldest checkpoint)"
-        lines.append(f"**Parity first breaks at {_where(first)}** — `{first['checkpoint']}`{after}; culprit: "
-                     f"**{', '.join(first['culprits']) or 'unknown'}**.")
-        lines += [f"- fix: {fix}" for fix in first.get("fixes") or []]
+        after = f" (after `{first.after}`, which passes)" if first.after else " (the oldest checkpoint)"
+        lines.append(f"**Parity first breaks at {_where(first)}** — `{first.checkpoint}`{after}; culprit: "
+                     f"**{', '.join(first.culprits) or 'unknown'}**.")
+        lines += [f"- fix: {fix}" for fix in first.fixes]
         if len(report.parity_breaks) > 1:
             lines.append(f"- parity broke {len(report.parity_breaks)} times: "
-                         + ", ".join(f"{b['checkpoint']} ({', '.join(b['culprits'])})" for b in report.parity_breaks))
+                         + ", ".join(f"{b.checkpoint} ({', '.join(b.culprits)})" for b in report.parity_breaks))
     else:
         lines.append("Parity holds in every checkpoint with a verdict (a failing check is not a parity break).")
     lines.append("")
     for f in report.check_failures:
-        what = "a check fails" if f["kind"] == "probe" else "the file or its verdict could not be read"
-        lines.append(f"**From {_where(f)}, {what}** — `{f['checkpoint']}`: {', '.join(f['culprits']) or 'unknown'} "
+        what = "a check fails" if f.kind == "probe" else "the file or its verdict could not be read"
+        lines.append(f"**From {_where(f)}, {what}** — `{f.checkpoint}`: {', '.join(f.culprits) or 'unknown'} "
                      f"(not a parity break).")
-        lines += [f"- fix: {fix}" for fix in f.get("fixes") or []]
+        lines += [f"- fix: {fix}" for fix in f.fixes]
     if report.check_failures:
         lines.append("")
     return lines
 
 
 def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -> str:
-    lines = [f"# Sweep: {len(report.checkpoints)} checkpoint(s) — gate `{report.gate.get('mode')}` "
-             f"**{report.verdict.upper()}**", ""]
-    if report.gate.get("judges"):
-        lines += [f"The gate `{report.gate.get('mode')}` judges {report.gate['judges']}."
-                  + (f" **{report.gate['condition']}.**" if report.gate.get("condition") else ""), ""]
+    gate = report.gate
+    lines = [f"# Sweep: {len(report.checkpoints)} checkpoint(s) — gate `{gate.mode}` **{report.verdict.upper()}**",
+             ""]
+    if gate.judges:
+        lines += [f"The gate `{gate.mode}` judges {gate.judges}." + (f" **{gate.condition}.**" if gate.condition
+                                                                     else ""), ""]
     lines += _judgement_lines(report)
     rec = report.recommendation
     full = report.settings.get("mode") == "full"
-    split = (rec or {}).get("computed_on") or next(
-        (split for c in report.checkpoints for per in ((c.get("quality") or {}).get("sets") or {}).values()
+    split = (rec.computed_on if rec else None) or next(
+        (split for c in report.checkpoints for per in (c.quality.sets if c.quality else {}).values()
          for split in ("held-out", "fit") if per.get(split)), "fit")
-    keys = sorted({k for c in report.checkpoints for k in (c.get("scores") or {})},
+    keys = sorted({k for c in report.checkpoints for k in (c.scores or {})},
                   key=lambda k: (SCORED_PATHS.index(k.split("/")[0]) if k.split("/")[0] in SCORED_PATHS else 9, k))
     head = ["checkpoint", "update", "verdict", "parity culprits", "failed checks",
             f"flow loss raw ({split})", f"flow loss EMA ({split})", "EMA-raw dist.", "velocity rel. L2"]
     head += [f"{k} CER / sim." for k in keys] if full else []
     lines += ["## Checkpoints (oldest first)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in report.checkpoints:
-        name = f"[`{c['name']}`]({c['run']})" if c.get("run") and (out_dir / c["run"]).exists() else f"`{c['name']}`"
-        if rec and rec["checkpoint"] == c["name"]:
+        name = f"[`{c.name}`]({c.run})" if c.run and (out_dir / c.run).exists() else f"`{c.name}`"
+        if rec and rec.checkpoint == c.name:
             name += " ⭐"
-        sets = (c.get("quality") or {}).get("sets") or {}
-        cells = [name, str(c["update"]) if c.get("update") is not None else "-", c.get("verdict") or "-",
+        sets = c.quality.sets if c.quality else {}
+        cells = [name, str(c.update) if c.update is not None else "-", c.verdict or "-",
                  _parity_culprits(c), _failed_checks(c), _loss((sets.get("raw") or {}).get(split)),
-                 _loss((sets.get("ema") or {}).get(split)), _num((c.get("ema") or {}).get("rel_l2"), ".4f"),
-                 _num(c.get("velocity_rel_l2"), ".2e")]
+                 _loss((sets.get("ema") or {}).get(split)), _num(c.ema.rel_l2 if c.ema else None, ".4f"),
+                 _num(c.velocity_rel_l2, ".2e")]
         cells += [_score_cell(c, k) for k in keys] if full else []
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", "Flow loss: the conditional flow-matching loss f5-tts's CFM.forward computes (what training "
@@ -308,13 +311,12 @@ def render_markdown(report: SweepReport, pngs: dict[str, Path], out_dir: Path) -
         lines += ["## Curves", ""]
         for name, p in pngs.items():
             lines += [f"![{name}]({p.relative_to(out_dir).as_posix()})", ""]
-    checks = report.gate.get("checks") or []
-    lines += [f"## Gate `{report.gate.get('mode')}`", "",
+    lines += [f"## Gate `{gate.mode}`", "",
               "best: there is a checkpoint to recommend; all: every checkpoint passes; last: the newest passes.", ""]
-    for ch in checks:
-        what = (f"`{ch['checkpoint']}` (your path's verdict there: {ch.get('verdict') or '-'})" if ch.get("checkpoint")
+    for ch in gate.checks:
+        what = (f"`{ch.checkpoint}` (your path's verdict there: {ch.verdict or '-'})" if ch.checkpoint
                 else "no checkpoint")
-        lines.append(f"- {'PASS' if ch['passed'] else 'FAIL'} {what}" + (f": {ch['reason']}" if ch.get("reason") else ""))
+        lines.append(f"- {'PASS' if ch.passed else 'FAIL'} {what}" + (f": {ch.reason}" if ch.reason else ""))
     s = report.settings
     q = s.get("quality") or {}
     seeds = s.get("seeds") or []
@@ -339,22 +341,20 @@ def write_junit_sweep(report: SweepReport, path: str | Path) -> Path:
     suite = ET.Element("testsuite", name="parity-check-sweep")
     failures = 0
     for c in report.checkpoints:
-        tc = ET.SubElement(suite, "testcase", classname="sweep.checkpoint", name=c["name"], time="0")
-        if c.get("status") == "pending":  # not computed yet (an interrupted sweep): not a failure
+        tc = ET.SubElement(suite, "testcase", classname="sweep.checkpoint", name=c.name, time="0")
+        if c.status == "pending":  # not computed yet (an interrupted sweep): not a failure
             ET.SubElement(tc, "skipped", message="pending: not computed yet")
-        elif c.get("verdict") != "pass":
+        elif c.verdict != "pass":
             failures += 1
             kind = failure_kind(c) or "score"  # no parity/probe/error failure left: a score threshold failed
-            culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []]) or c.get(
-                "error") or c.get("verdict")
-            update = c.get("update") if c.get("update") is not None else "-"
+            culprits = ", ".join(c.culprits or [f.name for f in c.failed_checks]) or c.error or c.verdict
+            update = c.update if c.update is not None else "-"
             el = ET.SubElement(tc, "failure", message=f"update {update}: {culprits}", type=kind)
-            el.text = "\n".join([*(c.get("fixes") or {}).values(), *[f"{f['name']}: {f['summary']}"
-                                                                     for f in c.get("failed_checks") or []]])
-    tc = ET.SubElement(suite, "testcase", classname="sweep", name=f"gate[{report.gate.get('mode')}]", time="0")
+            el.text = "\n".join([*c.fixes.values(), *[f"{f.name}: {f.summary}" for f in c.failed_checks]])
+    tc = ET.SubElement(suite, "testcase", classname="sweep", name=f"gate[{report.gate.mode}]", time="0")
     if not report.passed:
         failures += 1
-        ET.SubElement(tc, "failure", message=f"gate {report.gate.get('mode')} failed", type="gate")
+        ET.SubElement(tc, "failure", message=f"gate {report.gate.mode} failed", type="gate")
     suite.set("tests", str(len(report.checkpoints) + 1))
     suite.set("failures", str(failures))
     root = ET.Element("testsuites")

@@ -8,6 +8,7 @@ from typing import Any
 
 from f5_parity.parity.result import GateCheck, RunReport
 from f5_parity.results import Status
+from f5_parity.sweeps.report import SweepReport
 
 
 def _num(x: Any, fmt: str = ".3g") -> str:
@@ -175,36 +176,35 @@ def render_inspect(report, console) -> None:
     console.print(f"{verdict} ({line})")
 
 
-def render_sweep_summary(report, console, out: Path) -> None:
+def render_sweep_summary(report: SweepReport, console, out: Path) -> None:
     """A sweep in a few lines: a row per checkpoint, the first break, the recommendation, the gate, the report."""
     from rich.markup import escape  # check names hold brackets (cer[infer]) that rich would eat
 
     for c in report.checkpoints:
-        culprits = ", ".join(c.get("culprits") or [f["name"] for f in c.get("failed_checks") or []
-                                                   if f["name"] != "parity"])
-        ema = (c.get("ema") or {}).get("rel_l2")
-        console.print(escape(f"{c['name']:<28} update {str(c.get('update')):>8}  {c.get('verdict', '-'):<7} "
+        culprits = ", ".join(c.culprits or [f.name for f in c.failed_checks if f.name != "parity"])
+        ema = c.ema.rel_l2 if c.ema else None
+        console.print(escape(f"{c.name:<28} update {str(c.update):>8}  {c.verdict:<7} "
                              f"EMA-raw {ema if ema is not None else '-'}  {culprits}"))
     rec = report.recommendation
     for b in report.parity_breaks[:1] + report.check_failures[:1]:
-        what = "parity first breaks" if b["kind"] == "parity" else "a check first fails"
-        console.print(escape(f"{what} at {b['checkpoint']} (update {b['update'] if b['update'] is not None else '-'}):"
-                             f" {', '.join(b['culprits'])}"))
+        what = "parity first breaks" if b.kind == "parity" else "a check first fails"
+        console.print(escape(f"{what} at {b.checkpoint} (update {b.update if b.update is not None else '-'}):"
+                             f" {', '.join(b.culprits)}"))
     if report.quality_break:
         qb = report.quality_break
-        console.print(escape(f"quality breaks at {qb['checkpoint']} ({qb['weights']}): flow loss "
-                             f"{qb['value']['mean']} vs {qb['best_before']['value']['mean']} at "
-                             f"{qb['best_before']['checkpoint']}"))
+        console.print(escape(f"quality breaks at {qb.checkpoint} ({qb.weights}): flow loss "
+                             f"{qb.value['mean']} vs {qb.best_before['value']['mean']} at "
+                             f"{qb.best_before['checkpoint']}"))
     if rec:
-        console.print(escape(f"recommended: {rec['checkpoint']} with the {rec['weights']} weights — {rec['reason']}"))
+        console.print(escape(f"recommended: {rec.checkpoint} with the {rec.weights} weights — {rec.reason}"))
     else:
         console.print(escape(f"no checkpoint to recommend: {report.no_recommendation}"))
     e = report.execution
-    console.print(f"gate {report.gate.get('mode')}: {'PASS' if report.passed else 'FAIL'} "
-                  + escape(f"(it judges {report.gate.get('judges')})") + f"  ({e.get('units_computed')} units "
+    console.print(f"gate {report.gate.mode}: {'PASS' if report.passed else 'FAIL'} "
+                  + escape(f"(it judges {report.gate.judges})") + f"  ({e.get('units_computed')} units "
                   f"computed, {e.get('units_from_cache')} cached, {e.get('processes')} process(es))")
-    if report.gate.get("condition"):
-        console.print(f"[bold yellow]{escape(report.gate['condition'])}[/]")
+    if report.gate.condition:
+        console.print(f"[bold yellow]{escape(report.gate.condition)}[/]")
     for note in report.notes:
         console.print(escape(f"note: {note}"), highlight=False)
     console.print(f"report: {out / 'sweep.md'}")

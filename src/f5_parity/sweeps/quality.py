@@ -100,17 +100,18 @@ def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:
     return {"mean": sig(t.mean_difference), "lo": sig(ci["lo"]), "hi": sig(ci["hi"]), "n": t.n}
 
 
-def judged_split(row: dict[str, Any]) -> str | None:
-    """The split the judgement uses: held-out where the sweep has it, else fit."""
-    q = row.get("quality") or {}
+def judged_split(row) -> str | None:
+    """The split the judgement uses: held-out where the sweep has it, else fit (`row`: a CheckpointResult)."""
+    sets = row.quality.sets if row.quality is not None else {}
     for split in ("held-out", "fit"):
-        if any(split in (per.get("draws") or {}) for per in (q.get("sets") or {}).values()):
+        if any(split in (per.get("draws") or {}) for per in sets.values()):
             return split
     return None
 
 
-def samples_of(row: dict[str, Any], weights: str, split: str) -> list[float] | None:
-    per = ((row.get("quality") or {}).get("sets") or {}).get(weights) or {}
+def samples_of(row, weights: str, split: str) -> list[float] | None:
+    """The flow-loss draws of one weight set and split of a checkpoint (`row`: a CheckpointResult)."""
+    per = (row.quality.sets if row.quality is not None else {}).get(weights) or {}
     values = (per.get("draws") or {}).get(split)
     return list(values) if values and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) else None
 

@@ -8,53 +8,47 @@ from typing import Any
 
 from f5_parity.sweeps.quality import quality_row
 from f5_parity.scoring.stats import sig
-from f5_parity.sweeps.report import pool_rows, score_key
+from f5_parity.sweeps.report import (CheckpointResult, EmaHealth, FailedCheck, QualitySignal, pool_rows,
+                                     score_key)
 from f5_parity.sweeps.units import PlannedCheckpoint, SweepSettings
 
 
 def checkpoint_result(entry: PlannedCheckpoint, results: dict[str, dict[str, Any]],
-                      settings: SweepSettings) -> dict[str, Any]:
+                      settings: SweepSettings) -> CheckpointResult:
     """A checkpoint's row of the report, from its units' results (cached or just computed)."""
-    out: dict[str, Any] = {"name": entry.name, "path": entry.path, "update": entry.update, "sha256": entry.sha256,
-                           "bytes": entry.bytes, "format": entry.format, "weight_sets": entry.weight_sets}
+    row = CheckpointResult(entry.name, entry.path, entry.update, entry.sha256, entry.bytes, entry.format,
+                           entry.weight_sets)
     if entry.error:
-        return {**out, "status": "error", "error": entry.error, "verdict": "fail"}
-    quality = quality_row(results.get("quality"))
-    if quality is not None:
-        out["quality"] = quality
+        row.status, row.error, row.verdict = "error", entry.error, "fail"
+        return row
+    row.quality = QualitySignal.from_dict(quality_row(results.get("quality")))
     verdict = results.get("verdict")
     if verdict is None:
-        return {**out, "status": "pending", "verdict": "pending"}
+        return row  # pending
     if "error" in verdict:
-        return {**out, "status": "error", "error": verdict["error"], "verdict": "fail"}
+        row.status, row.error, row.verdict = "error", verdict["error"], "fail"
+        return row
     run = verdict["run"]
     probes = {p["probe"]: p for p in run.get("probes") or []}
     ema = (probes.get("ckpt.ema_health") or {}).get("metrics") or {}
-    failed = []
     for check in (run.get("gate") or {}).get("checks") or []:
         if check.get("passed"):
             continue
         name = check["name"]
         probe = probes.get(name.removeprefix("probe:")) if name.startswith("probe:") else None
-        failed.append({"name": name, "summary": probe["summary"] if probe else f"{name}: {check.get('value')}",
-                       "fix": probe.get("fix") if probe else None})
+        row.failed_checks.append(FailedCheck(name, probe["summary"] if probe else f"{name}: {check.get('value')}",
+                                             probe.get("fix") if probe else None))
     factors = run.get("factors") or {}
-    row = {
-        **out,
-        "status": "done",
-        "verdict": run["verdict"],
-        "parity_verdict": run["parity_verdict"],
-        "culprits": run.get("culprits") or [],
-        "fixes": {f: factors[f]["fix"] for f in run.get("culprits") or [] if factors.get(f, {}).get("fix")},
-        "failed_checks": failed,
-        "first_divergence": run.get("first_divergence") or {},
-        "velocity_rel_l2": _velocity(run),
-        "ema": {"step": ema.get("ema_step"), "share": sig(ema.get("share")), "rel_l2": sig(ema.get("rel_l2")),
-                "summary": (probes.get("ckpt.ema_health") or {}).get("summary")},
-        "run": run_json_path(entry.name),
-    }
+    row.status, row.verdict, row.parity_verdict = "done", run["verdict"], run["parity_verdict"]
+    row.culprits = run.get("culprits") or []
+    row.fixes = {f: factors[f]["fix"] for f in row.culprits if factors.get(f, {}).get("fix")}
+    row.first_divergence = run.get("first_divergence") or {}
+    row.velocity_rel_l2 = _velocity(run)
+    row.ema = EmaHealth(ema.get("ema_step"), sig(ema.get("share")), sig(ema.get("rel_l2")),
+                        (probes.get("ckpt.ema_health") or {}).get("summary"))
+    row.run = run_json_path(entry.name)
     if settings.mode == "full":
-        row["scores"] = _scores(results)
+        row.scores = _scores(results)
         _gate_with_scores(row, run, settings)
     return row
 
@@ -113,14 +107,14 @@ def over_seeds(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                 if any(x is not None for x in v)}}
 
 
-def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepSettings) -> None:
+def _gate_with_scores(row: CheckpointResult, run: dict[str, Any], settings: SweepSettings) -> None:
     """The run's gate again, now with the sweep's scores: the trainer's set on the trainer path, the user's
     set on the infer path (the pairs `run --mode full` gates)."""
     from f5_parity.parity.gate import evaluate_gate
     from f5_parity.parity.scores import RunScores
     from f5_parity.results import ProbeResult
 
-    scores = row.get("scores") or {}
+    scores = row.scores or {}
     trainer = scores.get(score_key("trainer-heldout", settings.train.value("weights")["set"]))
     infer_set = ("as-run" if settings.runner_kind()[0] in ("custom", "script")
                  else settings.infer.value("weights")["set"])
@@ -131,11 +125,11 @@ def _gate_with_scores(row: dict[str, Any], run: dict[str, Any], settings: SweepS
     probes = [ProbeResult.from_dict(p) for p in run.get("probes") or []]
     gate = evaluate_gate(run["parity_verdict"], probes, RunScores.from_dict({"pooled": pooled}), settings.thresholds,
                          source=settings.threshold_source)
-    row["verdict"] = "pass" if run["parity_verdict"] == "pass" and gate["passed"] else "fail"
-    known = {f["name"] for f in row["failed_checks"]}
+    row.verdict = "pass" if run["parity_verdict"] == "pass" and gate["passed"] else "fail"
+    known = {f.name for f in row.failed_checks}
     for check in gate["checks"]:
         name = check["name"] if check.get("path") is None else f"{check['name']}[{check['path']}]"
         if not check["passed"] and name not in known and check["name"] not in known:
-            # kind "score": a quality threshold, never a parity culprit (sweep_report.py)
-            row["failed_checks"].append({"name": name, "kind": "score", "summary": f"{name} = {check.get('value')} "
-                                         f"(limit {check.get('op')} {check.get('threshold')})", "fix": None})
+            # kind "score": a quality threshold, never a parity culprit (sweeps/report.py)
+            row.failed_checks.append(FailedCheck(name, f"{name} = {check.get('value')} (limit {check.get('op')} "
+                                                 f"{check.get('threshold')})", None, kind="score"))

@@ -22,8 +22,8 @@ from f5_parity.sweeps.discovery import (WEIGHT_SETS, FileChanging, FileState, Ha
 from f5_parity.sweeps.heldout import trainer_heldout
 from f5_parity.sweeps.processes import Processes
 from f5_parity.sweeps.quality import compute_quality
-from f5_parity.sweeps.report import (SweepReport, breaks, evaluate_sweep_gate, quality_break, quality_breaks,
-                                    recommend, why_no_recommendation)
+from f5_parity.sweeps.report import (SweepGate, SweepReport, breaks, evaluate_sweep_gate, quality_break,
+                                     quality_breaks, recommend, why_no_recommendation)
 from f5_parity.sweeps.results import checkpoint_result, run_json_path
 from f5_parity.sweeps.units import PlannedCheckpoint, SweepSettings, WorkUnit, units_for
 
@@ -348,21 +348,20 @@ class Sweep:
                     if r is not None:
                         results[unit.key] = r
             checkpoints.append(checkpoint_result(entry, results, s))
-        checkpoints.sort(key=lambda c: (c["update"] is None, c["update"] or 0, c["name"]))
+        checkpoints.sort(key=lambda c: (c.update is None, c.update or 0, c.name))
         infer_set = s.infer.value("weights")["set"]
         trainer_set = s.train.value("weights")["set"]
         rec = recommend(checkpoints, infer_set=infer_set, trainer_set=trainer_set)
         by_set = quality_breaks(checkpoints)
         first, parity_breaks, check_failures = breaks(checkpoints)
-        gate = evaluate_sweep_gate(checkpoints, rec, s.gate) if checkpoints else {"mode": s.gate, "passed": False,
-                                                                                  "checks": []}
+        gate = evaluate_sweep_gate(checkpoints, rec, s.gate) if checkpoints else SweepGate(s.gate, False)
         return SweepReport(
             sources=self.sources, settings={"digest": self.digest, **self.described}, checkpoints=checkpoints,
             recommendation=rec, first_bad=first, parity_breaks=parity_breaks, check_failures=check_failures, gate=gate,
             quality_break=quality_break(by_set, rec, infer_set), quality_breaks=by_set,
             no_recommendation=None if rec else why_no_recommendation(checkpoints, infer_set=infer_set),
-            verdict="pass" if gate["passed"] else "fail", notes=list(s.notes),
-            training_log=self.training_log([c["update"] for c in checkpoints if c["update"] is not None]),
+            verdict="pass" if gate.passed else "fail", notes=list(s.notes),
+            training_log=self.training_log([c.update for c in checkpoints if c.update is not None]),
             execution={"processes": self.procs.count, "units_computed": self.units_run_total,
                        "units_from_cache": self.units_cached, "seconds": round(time.perf_counter() - self.started, 2),
                        "seconds_per_checkpoint": {k: round(v, 2) for k, v in self._seconds.items()},
