@@ -141,3 +141,26 @@ def test_the_circle_check_fails_on_a_planted_circle(tmp_path):
     target.write_text(target.read_text(encoding="utf-8") + "\n\ndef _planted():\n"
                       "    from f5_parity.render.junit import build_junit  # noqa: F401\n", encoding="utf-8")
     assert "f5_parity.parity.gate <-> f5_parity.render.junit" in _import_cycles(src)
+
+
+def _long_functions(folder: Path, limit: int = 80) -> list[str]:
+    found = []
+    for f in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > limit:
+                    found.append(f"{f.name}:{node.name} ({lines} lines)")
+    return found
+
+
+@pytest.mark.parametrize("package", ["observe", "sweeps"])
+def test_the_observation_and_the_sweep_have_no_function_over_80_lines(package):
+    """Issue 34: observe() was 250 lines (every seam it patches in one body) and the sweep's Sweep class held
+    discovery, the cache, processes, units and the report; each is now a set of functions a reader can hold."""
+    assert _long_functions(ROOT / "src" / "f5_parity" / package) == []
+
+
+def test_the_length_check_sees_a_long_function(tmp_path):
+    (tmp_path / "long.py").write_text("def long():\n" + "    x = 1\n" * 80, encoding="utf-8")
+    assert _long_functions(tmp_path) == ["long.py:long (81 lines)"]

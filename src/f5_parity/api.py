@@ -178,7 +178,8 @@ def sweep(run: PathLike | Iterable[PathLike], *,
     with the same default; `weights` is a list of "raw" and "ema". Several processes: `parity-check sweep
     --launch N` (torchrun), which a Python call cannot start on itself.
 
-    Returns the SweepReport: `.passed`, `.checkpoints`, `.first_bad`, `.recommendation`.
+    Returns the SweepReport: `.passed`, `.checkpoints` (a CheckpointResult each: `.verdict`, `.culprits`,
+    `.quality`, `.scores`), `.first_bad`, `.recommendation` (`.checkpoint`, `.weights`, `.reason`), `.gate`.
     Raises InputError naming the keyword on bad input (nothing is written then).
 
     Example::
