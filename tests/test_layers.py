@@ -164,3 +164,15 @@ def test_the_observation_and_the_sweep_have_no_function_over_80_lines(package):
 def test_the_length_check_sees_a_long_function(tmp_path):
     (tmp_path / "long.py").write_text("def long():\n" + "    x = 1\n" * 80, encoding="utf-8")
     assert _long_functions(tmp_path) == ["long.py:long (81 lines)"]
+
+
+def test_every_subpackage_is_shipped_in_the_wheel():
+    """pyproject lists the packages (find() cannot see probes/, outside src/): a new folder of src/f5_parity left
+    out of the list installs as an editable checkout and breaks after `pip install .` (observe/ and sweeps/ were,
+    until this test)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    src = ROOT / "src"
+    found = {".".join(p.parent.relative_to(src).parts) for p in src.glob("f5_parity/**/__init__.py")}
+    assert found - listed == set(), sorted(found - listed)
