@@ -108,7 +108,7 @@ def check(checkpoint: PathLike, *,
           max_gap: Gaps = None, max_mcd: Threshold = None, min_speaker_similarity: Threshold = None,
           # how, and where
           mode: Mode = "fast", seed: int = 0, seeds: int = 3, cross_paths: bool = False, device: str = "cpu",
-          out: PathLike | None = None, json: PathLike | None = None, junit: PathLike | None = None) -> "RunReport":
+          out: PathLike | None = None, json: PathLike | None = None, junit: PathLike | None = None) -> RunReport:
     """Compare the trainer path and your infer path on one checkpoint and name the culprits (`parity-check run`).
 
     The infer side is your f5-tts_infer-cli command line (`infer_cli`), your whole script (`infer_script`
@@ -169,7 +169,7 @@ def sweep(run: PathLike | Iterable[PathLike], *,
           quality_draws: int = DEFAULT_DRAWS, train_log: PathLike | None = None,
           gate: Literal["best", "all", "last"] = "best", device: str = "cpu",
           out: PathLike | None = None, junit: PathLike | None = None,
-          watch: bool = False, poll: float = 10.0, watch_timeout: float = 3600.0) -> "SweepReport":
+          watch: bool = False, poll: float = 10.0, watch_timeout: float = 3600.0) -> SweepReport:
     """Judge every checkpoint of a training run as `check` judges one (`parity-check sweep`).
 
     `run` is F5's ckpts/<exp>/ folder, a glob, or checkpoint files. The output folder (`out`, default
@@ -200,7 +200,7 @@ def sweep(run: PathLike | Iterable[PathLike], *,
 
 def inspect(checkpoint: PathLike, *, config: str | PathLike | None = None, vocab: PathLike | None = None,
             train_vocab: PathLike | None = None, text: str | Iterable[str] = (),
-            json: PathLike | None = None) -> "InspectReport":
+            json: PathLike | None = None) -> InspectReport:
     """What a checkpoint file holds and what F5-TTS's loaders will do with it (`parity-check inspect`),
     read without executing a pickle.
 
@@ -224,7 +224,7 @@ def inspect(checkpoint: PathLike, *, config: str | PathLike | None = None, vocab
 def fingerprint(checkpoint: PathLike, *, vocab: PathLike | Iterable[PathLike] = (), dataset: PathLike | None = None,
                 ref_audio: PathLike | Iterable[PathLike] = (), ref_text: str | Iterable[str] = (), cases: int = 3,
                 draws: int = 6, max_draws: int = 30, seed: int = 0, device: str = "cpu",
-                json: PathLike | None = None) -> "list[FamilyVerdict]":
+                json: PathLike | None = None) -> list[FamilyVerdict]:
     """The training settings the weights cannot reveal (v0/v1 flags, vocab order, raw/EMA), settled by the
     checkpoint's own flow-matching loss on your audio (`parity-check fingerprint`). `cases` is a count of clips
     (from `dataset`, or the `ref_audio`/`ref_text` pairs); each keyword is the flag of the same name.
@@ -250,7 +250,7 @@ def fingerprint(checkpoint: PathLike, *, vocab: PathLike | Iterable[PathLike] = 
 
 def score(wavs: PathLike | Iterable[PathLike], text: str | Iterable[str], *, asr_model: str | None = None,
           asr_backend: AsrBackend = "faster-whisper", language: str = "pt", device: str = "cpu",
-          strip_diacritics: bool = False, json: PathLike | None = None) -> "Scored":
+          strip_diacritics: bool = False, json: PathLike | None = None) -> Scored:
     """Transcribe wavs with the offline Whisper and score them against their texts (`parity-check score`),
     one text per wav.
 
@@ -272,7 +272,7 @@ def score(wavs: PathLike | Iterable[PathLike], text: str | Iterable[str], *, asr
 
 
 def export(checkpoint: PathLike, out: PathLike, *, weights: WeightSet = "raw",
-           for_: Literal["infer-cli"] = "infer-cli") -> "Exported":
+           for_: Literal["infer-cli"] = "infer-cli") -> Exported:
     """Write `out`, a new checkpoint whose EMA slot holds `weights` ("raw": what the Trainer's samples came from)
     for f5-tts_infer-cli, which always loads that slot (`parity-check export`). The input is never written; an
     existing `out` is refused.

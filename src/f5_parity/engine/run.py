@@ -16,8 +16,11 @@ from f5_parity.engine.requests import (DamageRequest, DemoRequest, ExportRequest
 from f5_parity.errors import InputError
 
 if TYPE_CHECKING:  # the results' types (their modules load torch and f5-tts)
+    from f5_parity.demo.damage import DamageTable
+    from f5_parity.parity.fingerprint import FamilyVerdict
     from f5_parity.parity.result import RunReport
     from f5_parity.render.outputs import RunFiles
+    from f5_parity.scoring.metrics import PooledScore, UtteranceScore
 
 Progress = Callable[[str, "float | None"], None]
 
@@ -132,7 +135,7 @@ def demo(request: DemoRequest, progress: Progress | None = None, *, command: str
 
 @dataclass
 class Damaged:
-    table: Any  # testing.damage.DamageTable
+    table: DamageTable
     out: Path
     markdown: Path
 
@@ -186,7 +189,7 @@ def inspect(request: InspectRequest, *, validated: bool = False):
 
 @dataclass
 class Fingerprinted:
-    verdicts: list  # parity.fingerprint verdicts, one per family
+    verdicts: list[FamilyVerdict]  # one per family
     skipped: list[str]  # candidate vocabs left out, and why
 
 
@@ -250,8 +253,8 @@ def fingerprint(request: FingerprintRequest, progress: Progress | None = None, *
 
 @dataclass
 class Scored:
-    scores: list  # scoring.metrics scores, one per wav
-    pooled: Any
+    scores: list[UtteranceScore]  # one per wav
+    pooled: PooledScore
     findings: list[list[str]]  # per wav: what the audio itself shows (silent, clipped, ...)
     asr: dict[str, Any]  # the ASR's description
     normalizer: str
