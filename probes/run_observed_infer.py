@@ -23,6 +23,19 @@ def check(ctx: ProbeContext) -> ProbeResult:
                            f"your infer path failed before it generated ({failure.stage}): "
                            f"{err.get('type')}: {err.get('message')}", metrics, evidence=evidence,
                            fix=failure.fix)
+    port = observed.port
+    if port is not None:  # a runtime port: its graphs were judged stage by stage (ports/judge.py)
+        evidence["port"] = port.to_dict()
+        stages = ", ".join(f"{g.stage} ({g.graph.rsplit('/', 1)[-1]}, {g.calls} calls)" for g in port.graphs)
+        metrics.update(graphs=len(port.graphs), stages_compared=len(port.stages))
+        if port.culprits or port.unexplained:
+            return ProbeResult("run.observed_infer", Status.FAIL,
+                               "your runtime port departs from the checkpoint: " + "; ".join(
+                                   [f"{c.stage}: {c.what}" for c in port.culprits] + port.unexplained),
+                               metrics, evidence=evidence, fix="; ".join(c.fix for c in port.culprits) or None)
+        return ProbeResult("run.observed_infer", Status.PASS if port.stages else Status.WARN,
+                           f"your path ran a runtime port, judged graph by graph: {stages}" +
+                           ("" if port.stages else "; no graph could be compared"), metrics, evidence=evidence)
     if mirror is not None and mirror.checked and not mirror.passed:
         return ProbeResult("run.observed_infer", Status.FAIL,
                            "the engine's rebuild of your path's spec does not compute what your path computes "

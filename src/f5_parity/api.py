@@ -91,7 +91,7 @@ def check(checkpoint: PathLike, *,
           mixed_precision: Precision = "no",
           # the infer side: an infer_cli line or TOML, the F5TTS class ("api"), a wrapper, or a whole script
           infer_cli: str | None = None, infer_cli_config: PathLike | None = None, infer_path: str = "infer-cli",
-          infer_script: PathLike | None = None, script_args: Iterable[str] = (),
+          infer_script: PathLike | None = None, script_args: Iterable[str] = (), port_map: PathLike | None = None,
           infer_config: str | PathLike | None = None, infer_vocab: PathLike | None = None,
           infer_ema: bool | None = None, nfe_step: int | None = None, cfg_strength: float | None = None,
           sway_sampling_coef: float | None = None, speed: float | None = None, fix_duration: float | None = None,
@@ -112,7 +112,8 @@ def check(checkpoint: PathLike, *,
     """Compare the trainer path and your infer path on one checkpoint and name the culprits (`parity-check run`).
 
     The infer side is your f5-tts_infer-cli command line (`infer_cli`), your whole script (`infer_script`
-    with `script_args`), `infer_path="api"` (the F5TTS class) or your wrapper ("my_pkg.tts:synthesize"),
+    with `script_args`; an ONNX port it runs through onnxruntime is judged graph by graph, `port_map` naming
+    each graph's stage where its names do not), `infer_path="api"` (the F5TTS class) or your wrapper ("my_pkg.tts:synthesize"),
     observed as it really runs. The report folder (`out`; default reports/<checkpoint>-<time>, relative to the
     working directory at the call, as the command line does) gets run.json and report.md. Each keyword is the
     `parity-check run` flag of the same name, with the same default; thresholds are a number, or a dict per
@@ -148,7 +149,7 @@ def sweep(run: PathLike | Iterable[PathLike], *,
           mixed_precision: Precision = "no",
           # the infer side, as `check`
           infer_cli: str | None = None, infer_cli_config: PathLike | None = None, infer_path: str = "infer-cli",
-          infer_script: PathLike | None = None, script_args: Iterable[str] = (),
+          infer_script: PathLike | None = None, script_args: Iterable[str] = (), port_map: PathLike | None = None,
           infer_config: str | PathLike | None = None, infer_vocab: PathLike | None = None,
           infer_ema: bool | None = None, nfe_step: int | None = None, cfg_strength: float | None = None,
           sway_sampling_coef: float | None = None, speed: float | None = None, fix_duration: float | None = None,

@@ -79,14 +79,19 @@ def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdi
         notes.append(note)
     observation, observed, generation, case = observe_infer_path(
         runner, infer, train, cases[0], mode=args.mode, seed=args.seed, device=args.device,
-        workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool)
+        workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool,
+        tolerances=thresholds.tolerances if thresholds else None, port_map=args.port_map_settings)
     if runner.kind == "script" and observed is not None:
         cases = [case]  # the script's own reference and text
         notes = [n for n in notes if not n.startswith("no cases given")]  # the script's case stands there
-    session = ParitySession(train, observed or infer, cases, mode=args.mode, device=args.device,
+    if observation.port is not None:  # a port's own inputs are what its stages were compared on
+        notes = [n for n in notes if not n.startswith("no cases given")]
+    # a runtime port loads nothing through f5: the checkpoint's own settings stand for its side, so the probes
+    # that read the infer side's vocab and config read the Trainer's (the port's graphs are judged apart)
+    session = ParitySession(train, observed or (train if observation.port is not None else infer), cases, mode=args.mode, device=args.device,
                             tolerances=thresholds.tolerances if thresholds else None,
                             infer_failure=observation.failure, pool=pool,
-                            unreconciled=observation.unreconciled(), path_kind=runner.kind)
+                            unreconciled=observation.unreconciled(), path_kind=runner.kind, port=observation.port)
     session.notes.extend(notes + observation.notes)
     session.path_warnings.extend(observation.path_warnings(case.name, seed=args.seed, mode=args.mode,
                                                            seeds=args.seeds))

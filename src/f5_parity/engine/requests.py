@@ -134,6 +134,7 @@ class RunRequest(Request):
     infer_path: str = "infer-cli"
     infer_script: PathLike | None = None
     script_args: list[str] = field(default_factory=list)
+    port_map: PathLike | None = None  # a runtime port's graphs: which stage each computes (ports/graphs.py)
     infer_config: str | None = None
     infer_vocab: PathLike | None = None
     infer_ema: bool | None = None  # None: not said (load_model's default, EMA; no prediction of a wrapper's set)
@@ -179,7 +180,8 @@ class RunRequest(Request):
     cwd: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
-        for name in ("checkpoint", "train_config", "train_vocab", "infer_cli_config", "infer_script", "infer_config",
+        for name in ("checkpoint", "train_config", "train_vocab", "infer_cli_config", "infer_script", "port_map",
+                     "infer_config",
                      "infer_vocab", "vocoder_path", "cases", "dataset", "samples", "json", "junit", "out"):
             setattr(self, name, _text(getattr(self, name)))
         for name in ("ref_audio", "ref_text", "gen_text", "script_args"):
@@ -200,6 +202,13 @@ class RunRequest(Request):
         if self.infer_cli_config:
             return load_infer_cli_toml(self.infer_cli_config, cwd=self.cwd)
         return None
+
+    @cached_property
+    def port_map_settings(self) -> dict | None:
+        """The --port-map file, parsed once: {graph file name: {"stage", "inputs", "output"}}; None without."""
+        from f5_parity.ports.graphs import read_port_map
+
+        return read_port_map(self.port_map) if self.port_map else None
 
     @cached_property
     def case_list(self) -> list:
@@ -236,8 +245,11 @@ class RunRequest(Request):
         if self.script_args and not self.infer_script:
             raise InputError(f"arguments after `--` ({' '.join(self.script_args)}) but no --infer-script",
                              "they are your script's arguments: give the script with --infer-script FILE")
-        for flag, path in (("--cases", self.cases), ("--infer-cli-config", self.infer_cli_config)):
+        for flag, path in (("--cases", self.cases), ("--infer-cli-config", self.infer_cli_config),
+                           ("--port-map", self.port_map)):
             check_file(flag, path)
+        if self.port_map:
+            self.port_map_settings  # noqa: B018 - a map that does not parse is bad input, said before the run
         for path in self.ref_audio:
             check_file("--ref-audio", path, "audio file")
         for flag, path in (("--dataset", self.dataset), ("--samples", self.samples)):
@@ -270,6 +282,7 @@ class RunRequest(Request):
         if self.cases and Path(self.cases).is_file():
             p.read("--cases", *[c.ref_audio for c in self.case_list])
         p.read("--infer-script", self.infer_script)
+        p.read("--port-map", self.port_map)
         p.read("--dataset", self.dataset)
         p.read("--samples", self.samples)
 

@@ -16,7 +16,9 @@ file memory-mapped, the same tensor values; see _memory_mapped_torch_load.) Seam
 - infer_batch_process (what infer_process hands it: the reference audio as loaded, the text batches,
   target_rms, cross-fade, speed, fix_duration) and what it returns (sample rate);
 - preprocess_ref_audio_text (the reference file and text in, the clipped file and framed text out);
-- the vocoder: load_vocoder's arguments and the weights of the Vocos that decodes.
+- the vocoder: load_vocoder's arguments and the weights of the Vocos that decodes;
+- a runtime port: every onnxruntime.InferenceSession.run (the graph file, the input and output names, the
+  arrays in and out), so a port that never calls CFM.sample is judged stage by stage (ports/).
 
 Module-level functions are replaced wherever a loaded module holds them (a user's `from
 f5_tts.infer.utils_infer import infer_process` binds the same object), so a wrapper or script
@@ -42,6 +44,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from f5_parity.paths.infer import ToolLimit, UnavailableVocoder
+from f5_parity.ports.graphs import PortCall, summary as port_call_summary
 
 # The fixed flow time of the velocity probe (same as paths/stages.py VELOCITY_T).
 VELOCITY_T = 0.5
@@ -117,6 +120,7 @@ class Observation:
     # torch.manual_seed calls the path's own code made: {"seed", "by" (the calling module), "before_call" (the
     # 1-based CFM.sample call it came before)}; the tool's own seeding (f5_parity's modules) is left out
     seedings: list[dict[str, Any]] = field(default_factory=list)
+    port_calls: list[PortCall] = field(default_factory=list)  # onnxruntime runs, in the order made
 
     @property
     def reached_sample(self) -> bool:
@@ -142,6 +146,7 @@ class Observation:
             "exit_code": self.exit_code,
             "stopped_at_first_sample": self.stopped,
             "seedings": self.seedings,
+            **({"port_calls": port_call_summary(self.port_calls)} if self.port_calls else {}),
             **({"not_observed": self.tool_limit} if self.tool_limit else {}),
         }
 
@@ -604,9 +609,35 @@ def _watch_vocos_decode(w: _Watch) -> None:
         patches.set(Vocos, "decode", observed_decode)
 
 
+def _watch_onnxruntime(w: _Watch) -> None:
+    """onnxruntime.InferenceSession.run: a runtime port's graphs, each call's arrays (onnxruntime is optional:
+    a path that cannot import it runs no port)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    import numpy as np
+
+    obs, patches = w.obs, w.patches
+    run = onnxruntime.InferenceSession.run  # defined on its base class, Session
+
+    @functools.wraps(run)
+    def observed_run(self, output_names, input_feed, run_options=None):
+        result = run(self, output_names, input_feed, run_options)
+        names = list(output_names) if output_names else [o.name for o in self.get_outputs()]
+        graph = getattr(self, "_model_path", None)
+        obs.port_calls.append(PortCall(
+            str(Path(graph).resolve()) if isinstance(graph, (str, Path)) else "<bytes>",
+            {k: np.array(v, copy=True) for k, v in input_feed.items()},
+            {k: np.array(v, copy=True) for k, v in zip(names, result)}))
+        return result
+
+    patches.set(onnxruntime.InferenceSession, "run", observed_run)
+
+
 # Each seam patches one f5-tts call (or class) and records what passes through it; `observe` applies them all.
 _SEAMS = (_watch_construction, _watch_sample, _watch_seeding, _watch_checkpoint_load, _watch_state_dict_load,
-          _watch_batches, _watch_reference_preprocess, _watch_vocoder_load, _watch_vocos_decode)
+          _watch_batches, _watch_reference_preprocess, _watch_vocoder_load, _watch_vocos_decode, _watch_onnxruntime)
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from f5_parity.observe.calls import Observation, run_observed
 from f5_parity.observe.chunks import chunked_generation
 from f5_parity.observe.spec import Finding, call_tokens, derive_spec
 from f5_parity.paths.spec import PathSpec
+from f5_parity.ports.judge import PortJudgement, judge_port
 
 
 @dataclass
@@ -204,7 +205,7 @@ class InferObservation:
 
     runner: str
     target: str | None
-    status: str  # "observed" | "failed"
+    status: str  # "observed" | "failed" | "port" (it ran a runtime port's graphs, judged in `port`)
     mode: str
     factors: dict[str, ObservedFactor] = field(default_factory=dict)  # fid -> predicted, observed, agrees
     findings: list[Finding] = field(default_factory=list)
@@ -214,6 +215,7 @@ class InferObservation:
     mirror_check: MirrorCheck | None = None  # the engine's velocity of the observed spec vs the path's own
     runs: list[dict[str, Any]] | None = None  # full mode: what each generation really did (OBSERVED columns)
     noise: NoiseSeeding | None = None  # where the first call's noise came from; None when no call was made
+    port: PortJudgement | None = None  # a runtime port's graphs, each judged against the checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -224,6 +226,8 @@ class InferObservation:
             "mirror_check": self.mirror_check.to_dict() if self.mirror_check else None,
             "noise": self.noise.to_dict() if self.noise else None,
         }
+        if self.port is not None:
+            out["port"] = self.port.to_dict()
         if self.runs is not None:
             out["runs"] = self.runs
         return out
@@ -262,7 +266,8 @@ class InferObservation:
                              for f in d.get("findings") or []],
                    notes=list(d.get("notes") or []), failure=PathFailure.from_dict(d.get("failure")),
                    observation=dict(d.get("observation") or {}), mirror_check=MirrorCheck.from_dict(d.get("mirror_check")),
-                   runs=d.get("runs"), noise=NoiseSeeding.from_dict(d.get("noise")))
+                   runs=d.get("runs"), noise=NoiseSeeding.from_dict(d.get("noise")),
+                   port=PortJudgement.from_dict(d.get("port")))
 
 
 _MISSING_KEYS = re.compile(r"(Missing key\(s\)|Unexpected key\(s\)|KeyError)")
@@ -369,9 +374,23 @@ def script_case(obs: Observation, fallback: Case) -> Case:
     return fallback
 
 
+def _never_sampled(report: InferObservation, obs: Observation, runner: InferRunner, predicted: PathSpec,
+                   train: PathSpec, pool, tolerances: dict[str, float] | None, port_map: dict[str, Any] | None) -> None:
+    """A path that never called CFM.sample: a runtime port whose graphs ran to the end (each judged against the
+    checkpoint, ports/judge.py), or a failure with its factor."""
+    if obs.port_calls and obs.error is None:
+        report.status = "port"
+        report.port = judge_port(obs.port_calls, train, pool, tolerances=tolerances, mapping=port_map)
+        return
+    report.status = "failed"
+    report.failure = classify_failure(obs, predicted=predicted, runner_kind=runner.kind,
+                                      train_config=train.locate("arch", "config"), pool=pool)
+
+
 def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec, case: Case, *, mode: str,
                        seed: int, device: str, workdir: Path, pool=None,
-                       mirror_reference: tuple[str, str] | None = None
+                       mirror_reference: tuple[str, str] | None = None, tolerances: dict[str, float] | None = None,
+                       port_map: dict[str, Any] | None = None
                        ) -> tuple[InferObservation, PathSpec | None, Any, Case]:
     """Run the user's infer path on `case` and derive the spec it really used.
 
@@ -399,10 +418,8 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
             report.notes.append(f"not observed: the path's wav ({predicted.value('mel').get('mel_spec_type')} mel "
                                 "features need that vocoder's weights; the tool's griffin-lim stand-in inverts vocos "
                                 "features only): fast mode judges the mel, which needs no vocoder")
-    if not obs.reached_sample:
-        report.status = "failed"
-        report.failure = classify_failure(obs, predicted=predicted, runner_kind=runner.kind,
-                                          train_config=train.locate("arch", "config"), pool=pool)
+    if not obs.reached_sample:  # a runtime port, or a path that failed before it sampled
+        _never_sampled(report, obs, runner, predicted, train, pool, tolerances, port_map)
         return report, None, None, case
     bad_weights = nonfinite_failure(obs.samples[0].model)
     if bad_weights is not None:

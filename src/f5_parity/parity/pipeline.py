@@ -75,7 +75,7 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
         say("running the installed Trainer's sample code", None)
         trainer_side.apply_installed_trainer(side, session, session.cases[0], opts.seed)
     trainer_samples = {}
-    if session.mode == "full" and session.infer_failure is None:
+    if session.mode == "full" and session.infer_failure is None and session.port is None:
         trainer_samples = _trainer_samples(session, opts, say)
     say("comparing stages and isolating", None)
     result = session.run()
@@ -103,7 +103,10 @@ def run_pipeline(session: ParitySession, checkpoint: str | Path, opts: PipelineO
     )
     if opts.observation is not None:
         report.observed_infer = replace(opts.observation)  # a copy: full mode adds its runs to the report's
-    if session.mode == "full" and session.infer_failure is None:
+    if session.mode == "full" and session.port is not None:
+        report.notes.append("full mode: a runtime port's wavs are not generated or scored over seeds here; its "
+                            "stages are judged graph by graph (fast mode judges the same)")
+    if session.mode == "full" and session.infer_failure is None and session.port is None:
         _generate_and_score(session, report, opts, out, say, side, trainer_samples)
     report.environment = side.to_dict()
 

@@ -74,7 +74,8 @@ class RunResult:
 class ParitySession:
     def __init__(self, train: PathSpec, infer: PathSpec, cases: list[Case], *, mode: str = "fast",
                  device: str = "cpu", tolerances: dict[str, float] | None = None, pool: ModelPool | None = None,
-                 infer_failure: Any = None, unreconciled: list[str] | None = None, path_kind: str | None = None):
+                 infer_failure: Any = None, unreconciled: list[str] | None = None, path_kind: str | None = None,
+                 port: Any = None):
         # infer_failure: the user's infer path could not load or run (observe.path.PathFailure); then
         # nothing is compared and its factor is the culprit.
         if mode not in ("fast", "full"):
@@ -86,6 +87,8 @@ class ParitySession:
         self.runner = StageRunner(pool or ModelPool(device))
         self.infer = infer
         self.infer_failure = infer_failure
+        # port: a runtime port's judgement (ports/judge.py PortJudgement): its stages are the run's stages
+        self.port = port
         # What the observation found the engine does not reproduce (a failed mirror check, a text it cannot
         # frame): a run whose stages all pass is then "undecided", never a pass (observe/path.py unreconciled)
         self.unreconciled = list(unreconciled or [])
@@ -314,9 +317,40 @@ class ParitySession:
 
     # -- the run -----------------------------------------------------------------------------------------------
 
+    def _port_result(self) -> RunResult:
+        """The user's path ran a runtime port: its graphs' stages, judged against the checkpoint on the Trainer's
+        settings, are the run's stages; each departure that reproduces a stage names its factor, with the port's
+        value beside the Trainer's and the departure's fix."""
+        port = self.port
+        found = {c.factor: c for c in port.culprits}
+        factors = {}
+        for f in FACTOR_IDS:
+            tv, c = self.train.value(f), found.get(f)
+            iv = {**tv, **c.value} if c is not None else None  # a port has only the values its stages showed
+            factors[f] = {"title": BY_ID[f].title, "train": tv, "infer": iv, "differs": c is not None,
+                          "differs_after_alignment": c is not None, "by_design_keys": [], "unknown": [],
+                          "culprit": c is not None,
+                          "effect": {"stage": c.stage, "what": c.what, "rel_l2_trainer": c.rel_l2_trainer,
+                                     "rel_l2_departure": c.rel_l2} if c is not None else None,
+                          "fix": c.fix if c is not None else None, "undecided": self.undecided.get(f)}
+        stages = {c.name: list(port.stages) for c in self.cases[:1]}
+        verdict = "pass" if port.passed else "fail"
+        undecided = []
+        if not port.stages:
+            verdict, undecided = "undecided", ["no graph of the port could be compared: " + "; ".join(port.not_separated)]
+        notes = self.notes + [f"port: {n}" for n in port.notes + port.not_separated] + \
+            [f"port: unexplained: {u}" for u in port.unexplained]
+        return RunResult(
+            verdict=verdict, culprits=list(found), factors=factors, warnings=[], stages=stages,
+            first_divergence={name: first_divergence(comps) for name, comps in stages.items()}, by_design=[],
+            isolation=Isolation(), specs={"trainer": self.train.to_dict()}, notes=notes, mode=self.mode,
+            tolerance_rule=rule_text(port.tolerances), seconds=0.0, undecided=undecided)
+
     def run(self) -> RunResult:
         if self.infer_failure is not None:
             return self._failed_path_result()
+        if self.port is not None:
+            return self._port_result()
         missing = self._trainer_weights_missing()
         if missing is not None:
             return self._unreproducible_trainer_result(*missing)

@@ -115,6 +115,11 @@ def report_dir_name(checkpoint_name: str, timestamp: datetime | str) -> str:
 def _effect_text(effect: dict[str, Any] | None) -> str:
     if not effect:
         return "not measured"
+    if "rel_l2_departure" in effect:  # a runtime port's stage (ports/judge.py)
+        against = effect["rel_l2_departure"]
+        return (f"at the port's {effect['stage']} graph: {effect['what']}; the port's output against the "
+                f"checkpoint's: rel L2 {_num(effect['rel_l2_trainer'])}" +
+                (f", against this departure recomputed: {_num(against)}" if against is not None else ""))
     if effect.get("buildable") is False:
         return "could not be built alone" + (f": {effect.get('detail')}" if effect.get("detail") else "")
     stages = [(k, v) for k, v in effect.items() if k not in ("buildable", "case", "first_divergence", "detail")]
@@ -489,7 +494,9 @@ def _observed_summary_lines(d: RunReport) -> list[str]:
     who = f"`{observed.runner}`" + (f" ({observed.target})" if observed.target else "")
     lines = ["## What your infer path really did", ""]
     failure = observed.failure
-    if observed.status == "failed" and failure:
+    if observed.port is not None:
+        lines += _port_lines(who, observed.port)
+    elif observed.status == "failed" and failure:
         err = failure.error
         lines += [f"{who} **failed before it generated** ({failure.stage}): "
                   f"`{err.get('type')}: {err.get('message')}`" + (f" at {err['where']}" if err.get("where") else ""),
@@ -523,6 +530,26 @@ def _observed_summary_lines(d: RunReport) -> list[str]:
                        f"(rel L2 {_num(check.rel_l2)}{grid_text}; "
                        f"{check.reason or check.note or ''}): "
                        "something your path does is not captured by the factors."), ""]
+    return lines + [""]
+
+
+def _port_lines(who: str, port) -> list[str]:
+    """What a runtime port ran: each graph, the F5 stage it computes, and how it compared."""
+    compared = {s.extra.get("graph"): s for s in port.stages}
+    lines = [f"{who} ran a **runtime port**: it never called `CFM.sample`; each graph it ran through onnxruntime "
+             "was recomputed from the checkpoint with the same inputs, on the Trainer's settings.", "",
+             "| graph | stage | calls | weights / compute | rel L2 (worst call) | tolerance | result |",
+             "|---|---|---|---|---|---|---|"]
+    for g in port.graphs:
+        name = g.graph.rsplit("/", 1)[-1]
+        c = compared.get(name)
+        types = ", ".join(f"{k} {v}" for k, v in g.weight_dtypes.items() if not k.startswith("cast to int")) or "-"
+        result = "-" if c is None else ("ok" if c.passed else f"**differs**{': ' + c.note if c.note else ''}")
+        lines.append(f"| {name} | {g.stage} ({g.how}) | {g.calls} | {types} | "
+                     f"{_num(c.rel_l2) if c else '-'} | {_num(c.rel_tol) if c else '-'} | {result} |")
+    lines.append("")
+    lines += [f"- not compared: {n}" for n in port.not_separated]
+    lines += [f"- unexplained: {u}" for u in port.unexplained]
     return lines + [""]
 
 

@@ -194,14 +194,15 @@ class Sweep:
                 else:
                     observation, observed, _, case = observe_infer_path(
                         runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
-                        workdir=scratch / "observed", pool=pool, mirror_reference=s.mirror_reference)
-                infer, failure = observed or predicted, observation.failure
+                        workdir=scratch / "observed", pool=pool, mirror_reference=s.mirror_reference,
+                        tolerances=s.tolerances)
+                infer, failure = observed or (train if observation.port is not None else predicted), observation.failure
                 if runner.kind == "script" and observed is not None:
                     cases = [case]
             session = ParitySession(train, infer, cases, mode="fast", device=self.device, tolerances=s.tolerances,
                                     pool=pool, infer_failure=failure,
                                     unreconciled=observation.unreconciled() if observation is not None else None,
-                                    path_kind=runner.kind)
+                                    path_kind=runner.kind, port=observation.port if observation is not None else None)
             if observation is not None:  # as `run` assembles its session (engine/assemble.py)
                 session.notes.extend(observation.notes)
                 session.path_warnings.extend(observation.path_warnings(cases[0].name, seed=s.seeds[0], mode=s.mode,

@@ -28,7 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "fn(ref_audio, ref_text, gen_text, *, checkpoint, vocab, seed, device) -> (wav, sample_rate)")
     g.add_argument("--infer-script", metavar="SCRIPT.py",  # its own arguments: after `--` (cli/main.py)
                    help="your whole inference script, run in this process with the arguments after `--` "
-                        "(e.g. --infer-script my_infer.py -- --text 'Olá'); what it does is observed")
+                        "(e.g. --infer-script my_infer.py -- --text 'Olá'); what it does is observed, an ONNX "
+                        "port's onnxruntime calls included")
+    g.add_argument("--port-map", metavar="FILE.json",
+                   help="a runtime port whose graph names and shapes do not say which F5 stage each computes: "
+                        '{"GRAPH.onnx": {"stage": "mel|step|decode", "inputs": {ROLE: NAME}, "output": NAME}}')
     g.add_argument("--infer-config", default=None, help="config the infer path uses (default F5TTS_v1_Base, infer_cli's -m default)")
     g.add_argument("--infer-vocab", help="vocab the infer path uses (default: f5-tts's own, as load_model; a "
                         "wrapper is handed the training vocab)")

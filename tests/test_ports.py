@@ -1,0 +1,150 @@
+"""A runtime port judged stage by stage (issue 36): the bundled fixture exported to three ONNX graphs in the shape of
+DakeQQ/F5-TTS-ONNX (testing/onnx_port.py), run by the user's own script through onnxruntime under `parity-check
+run --infer-script`; each known port fault is one export argument and must be named with its stage and fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import f5_parity
+from f5_parity import cli
+from f5_parity.demo.fixture import fixture_dir
+from f5_parity.testing.onnx_port import PortFaults, export_port, write_port_script
+
+FAULTS = {  # name -> (the export's fault, the factor named, words the departure must say)
+    "kaiser": (PortFaults(window="kaiser"), "mel", "Kaiser window"),
+    "fbank": (PortFaults(f_max=8000), "mel", "8000 Hz"),
+    "rms-always": (PortFaults(rms="always"), "ref-audio", "every reference"),
+    "fp16": (PortFaults(dtype="fp16"), "dtype", "fp16 compute"),
+    "ema": (PortFaults(weights="ema"), "weights", "the ema weights"),
+}
+
+
+@dataclass
+class _Fixture:
+    checkpoint: Path
+    config: Path
+    vocab: Path
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory, vocos_dir, pt_cases):
+    """The clean export, one folder per fault (the graphs a fault leaves alone linked to the clean ones), the
+    user's script, and a short reference louder than infer_process's target RMS (so a port that always applies the
+    RMS raise computes another mel than one that raises only quiet references)."""
+    root = tmp_path_factory.mktemp("port")
+    d = fixture_dir()
+    fx = _Fixture(d / "model_ptbr_tiny.pt", d / "F5TTS_ptbr_tiny.yaml", d / "vocab.txt")
+    args = (fx.checkpoint, fx.config, fx.vocab, vocos_dir)
+    clean = export_port(*args, root / "clean")
+    folders = {"clean": clean}
+    for name, (faults, _, _) in FAULTS.items():
+        folders[name] = export_port(*args, root / name, faults=faults, like=clean)
+    wav, sr = sf.read(str(pt_cases[0].wav), dtype="float32")
+    wav = wav[: int(1.2 * sr)]
+    wav = wav * (0.25 / np.sqrt(np.mean(wav ** 2)))
+    ref = root / "loud_ref.wav"
+    sf.write(str(ref), wav, sr, subtype="PCM_16")
+    return {"fixture": fx, "folders": folders, "script": write_port_script(root / "port_infer.py"), "ref": ref,
+            "vocos": vocos_dir, "root": root}
+
+
+def _script_args(port, graphs: Path, out: Path) -> list[str]:
+    return ["--graphs", str(graphs), "--vocab", str(port["fixture"].vocab), "--ref-audio", str(port["ref"]),
+            "--ref-text", "Olá mundo", "--gen-text", "Bom dia", "--out", str(out)]
+
+
+def _run(port, name: str, out: Path, *extra: str) -> tuple[int, dict]:
+    fx = port["fixture"]
+    rc = cli.main(["run", str(fx.checkpoint), "--train-config", str(fx.config), "--vocoder-path", str(port["vocos"]),
+                   "--out", str(out), *extra, "--infer-script", str(port["script"]), "--",
+                   *_script_args(port, port["folders"][name], out.with_name(out.name + "-port.wav"))])
+    return rc, json.loads((out / "run.json").read_text(encoding="utf-8"))
+
+
+def test_a_clean_fp32_export_passes_every_stage_within_the_stated_tolerances(port, tmp_path):
+    rc, data = _run(port, "clean", tmp_path / "r")
+    assert rc == 0, data["culprits"]
+    judged = data["observed_infer"]["port"]
+    assert [(Path(g["graph"]).name, g["stage"], g["calls"]) for g in judged["graphs"]] == [
+        ("F5_Preprocess.onnx", "mel", 1), ("F5_Transformer.onnx", "step", 32), ("F5_Decode.onnx", "decode", 1)]
+    stages = data["stages"][next(iter(data["stages"]))]
+    assert [s["stage"] for s in stages] == ["port mel", "port step", "port decode"]
+    assert all(s["passed"] for s in stages)
+    assert all(s["rel_l2"] <= judged["tolerances"][s["stage"].replace(" ", "_")] for s in stages)
+    assert all(s["rel_l2"] < 1e-5 for s in stages), stages  # fp32 export against PyTorch: far inside the tolerance
+    assert data["culprits"] == [] and judged["culprits"] == [] and not judged["unexplained"]
+    assert (tmp_path / "r-port.wav").is_file()  # the user's own script really ran to its end
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_port_fault_is_named_with_its_stage_and_fix_through_the_cli(port, tmp_path, fault):
+    _, factor, words = FAULTS[fault]
+    rc, data = _run(port, fault, tmp_path / "r")
+    assert rc == 1
+    assert data["culprits"] == [factor]
+    culprit = data["factors"][factor]
+    assert words in culprit["effect"]["what"]
+    stage = {"mel": "mel", "ref-audio": "mel", "dtype": "step", "weights": "step"}[factor]
+    assert culprit["effect"]["stage"] == stage
+    graph = {"mel": "F5_Preprocess.onnx", "step": "F5_Transformer.onnx"}[stage]
+    assert graph in culprit["fix"]  # the fix names the user's own graph file
+    stages = {s["stage"]: s for s in data["stages"][next(iter(data["stages"]))]}
+    assert not stages[f"port {stage}"]["passed"]
+    assert all(s["passed"] for name, s in stages.items() if name != f"port {stage}")  # the other graphs are clean
+    if fault != "fp16":  # the departure recomputed reproduces the port (fp16 is named by elimination, said so)
+        assert culprit["effect"]["rel_l2_departure"] <= 1e-4 < culprit["effect"]["rel_l2_trainer"]
+    report = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "runtime port" in report.split("# Appendix")[0] and culprit["fix"] in report
+
+
+def test_the_api_names_the_weight_set_of_a_port_and_the_export_that_fixes_it(port, tmp_path):
+    fx = port["fixture"]
+    out = tmp_path / "api"
+    report = f5_parity.check(fx.checkpoint, train_config=fx.config, vocoder_path=port["vocos"], out=out,
+                             infer_script=port["script"],
+                             script_args=_script_args(port, port["folders"]["ema"], tmp_path / "port.wav"))
+    assert not report.passed and report.culprits == ["weights"]
+    assert "parity-check export" in report.factors["weights"].fix and "--weights raw" in report.factors["weights"].fix
+    assert report.observed_infer.status == "port"
+
+
+def test_a_port_map_names_the_stages_and_a_bad_one_is_one_line(port, tmp_path, capsys):
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"F5_Transformer.onnx": {"stage": "step", "inputs": {
+        "state": "noise", "cond": "cond", "text": "text_ids", "time": "time_step"}, "output": "denoised"}}))
+    rc, data = _run(port, "clean", tmp_path / "r", "--port-map", str(mapping))
+    assert rc == 0
+    assert [g["how"] for g in data["observed_infer"]["port"]["graphs"]] == ["shapes and names", "map file",
+                                                                            "shapes and names"]
+    mapping.write_text(json.dumps({"F5_Transformer.onnx": {"stage": "vocoder"}}))
+    capsys.readouterr()
+    rc = cli.main(["run", str(port["fixture"].checkpoint), "--port-map", str(mapping), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--port-map" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_mel_departures_start_from_what_f5_computes(pt_cases):
+    """The engine's own mel (torchaudio's MelSpectrogram, which the departures change one setting of) with F5's
+    settings equals f5-tts's MelSpec, computed independently; each departure computes another mel."""
+    from f5_parity.paths.spec import INFER_DEFAULTS
+    from f5_parity.ports.recompute import f5_mel, mel_departures, variant_mel
+
+    wav, sr = sf.read(str(pt_cases[0].wav), dtype="float32")
+    audio = torch.from_numpy(wav[: int(1.5 * sr)]).reshape(1, -1)
+    mel = {"n_fft": 1024, "hop_length": 256, "win_length": 1024, "n_mel_channels": 100, "target_sample_rate": sr,
+           "mel_spec_type": "vocos"}
+    f5 = f5_mel(audio, mel)
+    assert torch.allclose(variant_mel(audio, mel), f5, rtol=0, atol=1e-5)
+    for departure, compute in mel_departures(mel, INFER_DEFAULTS["target_rms"]):
+        if departure.value.get("rule") == "never" and audio.square().mean().sqrt() >= INFER_DEFAULTS["target_rms"]:
+            continue  # a loud reference is not raised either way
+        assert (compute(audio) - f5).norm() / f5.norm() > 1e-3, departure.what
