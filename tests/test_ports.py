@@ -47,6 +47,8 @@ def port(tmp_path_factory, vocos_dir, pt_cases):
     folders = {"clean": clean}
     for name, (faults, _, _) in FAULTS.items():
         folders[name] = export_port(*args, root / name, faults=faults, like=clean)
+    # DakeQQ's export: the EMA weights on its own 31-step grid (linspace over 32 points), two departures at once
+    folders["ema-31"] = export_port(*args, root / "ema-31", faults=PortFaults(weights="ema"), nfe=31, like=clean)
     wav, sr = sf.read(str(pt_cases[0].wav), dtype="float32")
     wav = wav[: int(1.2 * sr)]
     wav = wav * (0.25 / np.sqrt(np.mean(wav ** 2)))
@@ -61,11 +63,11 @@ def _script_args(port, graphs: Path, out: Path) -> list[str]:
             "--ref-text", "Olá mundo", "--gen-text", "Bom dia", "--out", str(out)]
 
 
-def _run(port, name: str, out: Path, *extra: str) -> tuple[int, dict]:
+def _run(port, name: str, out: Path, *extra: str, script: tuple[str, ...] = ()) -> tuple[int, dict]:
     fx = port["fixture"]
     rc = cli.main(["run", str(fx.checkpoint), "--train-config", str(fx.config), "--vocoder-path", str(port["vocos"]),
                    "--out", str(out), *extra, "--infer-script", str(port["script"]), "--",
-                   *_script_args(port, port["folders"][name], out.with_name(out.name + "-port.wav"))])
+                   *_script_args(port, port["folders"][name], out.with_name(out.name + "-port.wav")), *script])
     return rc, json.loads((out / "run.json").read_text(encoding="utf-8"))
 
 
@@ -103,6 +105,28 @@ def test_each_port_fault_is_named_with_its_stage_and_fix_through_the_cli(port, t
         assert culprit["effect"]["rel_l2_departure"] <= 1e-4 < culprit["effect"]["rel_l2_trainer"]
     report = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
     assert "runtime port" in report.split("# Appendix")[0] and culprit["fix"] in report
+
+
+def test_two_departures_at_once_are_named_together(port, tmp_path):
+    """A port with the EMA weights and its own 31-step grid: neither alone reproduces its steps, both together do."""
+    rc, data = _run(port, "ema-31", tmp_path / "r", script=("--nfe", "31"))
+    assert rc == 1 and sorted(data["culprits"]) == ["sampler", "weights"]
+    assert data["factors"]["sampler"]["infer"]["nfe"] == 31 and data["factors"]["weights"]["infer"]["set"] == "ema"
+    assert data["factors"]["weights"]["effect"]["rel_l2_departure"] <= 1e-4
+    assert not data["observed_infer"]["port"]["unexplained"]
+
+
+def test_a_project_that_accepts_fp16_says_so_in_parity_toml(port, tmp_path, monkeypatch):
+    """The port tolerances are the gate config's too: a parity.toml that allows the fp16 step passes it, and the
+    run states the tolerance it judged with."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "parity.toml").write_text("[tolerances]\nport_step = 0.05\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    rc, data = _run(port, "fp16", tmp_path / "r")
+    assert rc == 0 and data["culprits"] == []
+    assert data["observed_infer"]["port"]["tolerances"]["port_step"] == 0.05 and "port_step 0.05" in data[
+        "tolerance_rule"]
 
 
 def test_the_api_names_the_weight_set_of_a_port_and_the_export_that_fixes_it(port, tmp_path):

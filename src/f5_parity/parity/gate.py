@@ -242,11 +242,14 @@ def _apply(state: dict[str, Any], sources: dict[str, str], settings: dict[str, A
             if not isinstance(value, dict):
                 raise InputError(f"{where} must be a table of stage = rel_tol",
                                  f"stages with a tolerance: {', '.join(DEFAULT_REL_TOL)}")
+            from f5_parity.ports.judge import PORT_REL_TOL
+
             table = dict(state["tolerances"])
             for stage, v in value.items():
-                if stage not in DEFAULT_REL_TOL:
+                if stage not in DEFAULT_REL_TOL and stage not in PORT_REL_TOL:
                     raise InputError(f"unknown stage {stage!r} in {where}",
-                                     f"stages with a tolerance: {', '.join(DEFAULT_REL_TOL)} (tokens and duration are exact)")
+                                     f"stages with a tolerance: {', '.join([*DEFAULT_REL_TOL, *PORT_REL_TOL])} "
+                                     "(tokens and duration are exact)")
                 table[stage] = _number(f"tolerances.{stage}", v)
             state["tolerances"] = table
         else:  # BOOL_KEYS
