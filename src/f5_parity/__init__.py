@@ -16,8 +16,8 @@ cli (flags into requests, the only layer that prints or exits) > api (this packa
 (typed requests, their validation, the assembly of a run) > testing (fixtures, the benchmarks' kits) > demo
 (the bundled fixture, faults, damage) > render (run.json, report.md, JUnit, terminal) > sweeps (a training
 run, checkpoint by checkpoint) > parity (session, stages compared, isolation, gate) > observe (what the
-user's path really did) > paths (the trainer and infer paths) > cases > checkpoint > scoring > f5 (every
-f5-tts fact) > probe, files, compare > results, errors.
+user's path really did) > ports (an ONNX port's graphs, each recomputed from the checkpoint) > paths (the trainer
+and infer paths) > cases > checkpoint > scoring > f5 (every f5-tts fact) > probe, files, compare > results, errors.
 """
 
 import importlib
