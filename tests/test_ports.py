@@ -49,6 +49,7 @@ def port(tmp_path_factory, vocos_dir, pt_cases):
         folders[name] = export_port(*args, root / name, faults=faults, like=clean)
     # DakeQQ's export: the EMA weights on its own 31-step grid (linspace over 32 points), two departures at once
     folders["ema-31"] = export_port(*args, root / "ema-31", faults=PortFaults(weights="ema"), nfe=31, like=clean)
+    folders["cfg-1.5"] = export_port(*args, root / "cfg-1.5", cfg=1.5, like=clean)  # another guidance strength baked in
     wav, sr = sf.read(str(pt_cases[0].wav), dtype="float32")
     wav = wav[: int(1.2 * sr)]
     wav = wav * (0.25 / np.sqrt(np.mean(wav ** 2)))
@@ -114,6 +115,14 @@ def test_two_departures_at_once_are_named_together(port, tmp_path):
     assert data["factors"]["sampler"]["infer"]["nfe"] == 31 and data["factors"]["weights"]["infer"]["set"] == "ema"
     assert data["factors"]["weights"]["effect"]["rel_l2_departure"] <= 1e-4
     assert not data["observed_infer"]["port"]["unexplained"]
+
+
+def test_a_cfg_strength_baked_into_the_graph_is_fitted_and_named(port, tmp_path):
+    rc, data = _run(port, "cfg-1.5", tmp_path / "r")
+    assert rc == 1 and data["culprits"] == ["sampler"]
+    assert data["factors"]["sampler"]["infer"]["cfg"] == 1.5 and "CFG strength 1.5" in data["factors"]["sampler"][
+        "effect"]["what"]
+    assert data["factors"]["sampler"]["effect"]["rel_l2_departure"] <= 1e-4
 
 
 def test_a_project_that_accepts_fp16_says_so_in_parity_toml(port, tmp_path, monkeypatch):

@@ -15,8 +15,8 @@ import torch
 
 from f5_parity.compare import StageComparison, compare_tensors
 from f5_parity.ports.graphs import GraphRole, PortCall, calls_of, identify, reduced_precision
-from f5_parity.ports.recompute import (Departure, decode_reference, f5_mel, mel_departures, port_audio, raise_rms,
-                                       rounded_to, step_reference)
+from f5_parity.ports.recompute import (Departure, decode_reference, f5_mel, fit_cfg, mel_departures, port_audio,
+                                       raise_rms, rounded_to, step_reference)
 
 STAGE_NAMES = {"mel": "port mel", "step": "port step", "decode": "port decode"}
 # Per stage, rel L2 of the port's output against the checkpoint's recomputation. An fp32 export of f5's own modules
@@ -182,11 +182,11 @@ class _Judge:
         def grid_of(n: int, sway=s.get("sway")):
             return time_grid(n, use_epss=s.get("use_epss", True), sway=sway, dtype=torch.float32)
 
-        def step(k: int, transformer, grid, mel_of=None):
+        def step(k: int, transformer, grid, mel_of=None, cfg_strength: float = cfg):
             ins, td = given.inputs(k, mel_of or self.f5_cond_mel), given.t_dt(k, grid)
             if td is None:
                 return None
-            return step_reference(transformer, ins, td[0], td[1], cfg) - ins["state"]
+            return step_reference(transformer, ins, td[0], td[1], cfg_strength) - ins["state"]
 
         grid = grid_of(nfe)
         tol = self.tolerance("step")
@@ -203,6 +203,9 @@ class _Judge:
         culprits, left = [], None
         if not cmp.passed:
             candidates = self._step_departures(role, k, step, model, grid_of, len(steps), nfe)
+            fitted = self._port_cfg(given, k, model, grid, cfg)
+            if fitted is not None:  # the guidance strength the port's update implies, recomputed
+                candidates.append((fitted[0], lambda: step(k, model.transformer, grid, cfg_strength=fitted[1])))
             if given.fused:  # the reference mel is computed inside the port: its departures show in the step
                 candidates += [((d,), (lambda f=f: step(k, model.transformer, grid, f)))
                                for d, f in mel_departures(self.mel, self.target_rms)]
@@ -265,6 +268,19 @@ class _Judge:
                                    "export the transformer graph with fp32 weights", {"weights": label}),),
                         lambda dtype=dtype: step(k, rounded_to(model, dtype).transformer, grid_of(nfe))))
         return out
+
+    def _port_cfg(self, given: "_StepInputs", k: int, model, grid, cfg: float):
+        """The CFG strength that fits the port's update best (least squares over the guided velocity's two passes),
+        as a departure when it is not the Trainer's: a port that bakes another cfg_strength into its graph."""
+        td = given.t_dt(k, grid)
+        if td is None:
+            return None
+        strength = fit_cfg(model.transformer, given.inputs(k, self.f5_cond_mel), td[0], td[1], given.update(k))
+        if strength is None or abs(strength - cfg) < 1e-3:
+            return None
+        strength = round(strength, 2)
+        return (Departure("sampler", f"CFG strength {strength:g}, where the Trainer samples with {cfg:g}",
+                          f"export the transformer graph with cfg_strength {cfg:g}", {"cfg": strength}),), strength
 
     def _reduced_precision(self, role: GraphRole, got: torch.Tensor, rel: float, fp32: torch.Tensor,
                            recompute) -> PortCulprit | None:

@@ -109,6 +109,19 @@ def step_reference(transformer, inputs: dict[str, torch.Tensor], t: torch.Tensor
     return x + dt * v
 
 
+def fit_cfg(transformer, inputs: dict[str, torch.Tensor], t: torch.Tensor, dt: torch.Tensor,
+            update: torch.Tensor) -> float | None:
+    """The guidance strength w that makes dt * (pred + w (pred - null)) closest to the port's update (least
+    squares): pred is the guided velocity at w = 0, pred - null its change from w = 0 to w = 1."""
+    zero = step_reference(transformer, inputs, t, dt, 0.0) - inputs["state"]
+    one = step_reference(transformer, inputs, t, dt, 1.0) - inputs["state"]
+    slope = (one - zero).double().flatten()
+    denom = float(slope @ slope)
+    if denom == 0.0:
+        return None
+    return float((update.double().flatten() - zero.double().flatten()) @ slope / denom)
+
+
 def rounded_to(model, dtype: torch.dtype):
     """A copy of the model whose weights hold `dtype`'s values, computing in fp32 (a port that stores fp16 or
     bf16 weights and casts them up)."""

@@ -192,7 +192,8 @@ def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, v
     out.mkdir(parents=True, exist_ok=True)
     clean = PortFaults()
     touches = {PREPROCESS: (faults.window, faults.f_max, faults.rms) != (clean.window, clean.f_max, clean.rms),
-               TRANSFORMER: (faults.weights, faults.dtype) != (clean.weights, clean.dtype), DECODE: False}
+               TRANSFORMER: (faults.weights, faults.dtype, nfe, cfg, sway) != (clean.weights, clean.dtype, 32, 2.0, -1.0),
+               DECODE: False}
     if like is not None:
         for name, changed in touches.items():
             if not changed:
