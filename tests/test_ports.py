@@ -125,6 +125,24 @@ def test_a_cfg_strength_baked_into_the_graph_is_fitted_and_named(port, tmp_path)
     assert data["factors"]["sampler"]["effect"]["rel_l2_departure"] <= 1e-4
 
 
+@pytest.mark.parametrize("fault, factor", [("vocab", "vocab"), ("framing", "text")])
+def test_the_ports_text_ids_are_judged_when_the_texts_are_named(port, tmp_path, fault, factor):
+    """Given the texts the script speaks, the port's text ids are compared with f5's tokens of them: a tokenizer
+    reading another vocab order is named vocab, a port framing the texts its own way is named text; the steps
+    still pass (they are recomputed on the port's own ids)."""
+    from f5_parity.demo.fixture import permuted_vocab
+
+    texts = ["--ref-audio", str(port["ref"]), "--ref-text", "Olá mundo", "--gen-text", "Bom dia"]
+    rc, clean = _run(port, "clean", tmp_path / "clean", *texts)
+    assert rc == 0 and clean["stages"][next(iter(clean["stages"]))][0]["stage"] == "port text ids"
+    script = (("--vocab", str(permuted_vocab(port["fixture"].vocab, tmp_path / "permuted.txt"))) if fault == "vocab"
+              else ("--framing", "plain"))
+    rc, data = _run(port, "clean", tmp_path / "r", *texts, script=script)
+    assert rc == 1 and data["culprits"] == [factor]
+    stages = {s["stage"]: s for s in data["stages"][next(iter(data["stages"]))]}
+    assert not stages["port text ids"]["passed"] and stages["port step"]["passed"]
+
+
 def test_a_project_that_accepts_fp16_says_so_in_parity_toml(port, tmp_path, monkeypatch):
     """The port tolerances are the gate config's too: a parity.toml that allows the fp16 step passes it, and the
     run states the tolerance it judged with."""

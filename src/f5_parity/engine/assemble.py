@@ -80,7 +80,8 @@ def build_session(args: RunRequest, thresholds: Thresholds | None = None, workdi
     observation, observed, generation, case = observe_infer_path(
         runner, infer, train, cases[0], mode=args.mode, seed=args.seed, device=args.device,
         workdir=Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="f5-parity-observed-")), pool=pool,
-        tolerances=thresholds.tolerances if thresholds else None, port_map=args.port_map_settings)
+        tolerances=thresholds.tolerances if thresholds else None, port_map=args.port_map_settings,
+        texts_given=bool(args.ref_text or args.cases or args.dataset or args.samples))  # a port's ids: vs these
     if runner.kind == "script" and observed is not None:
         cases = [case]  # the script's own reference and text
         notes = [n for n in notes if not n.startswith("no cases given")]  # the script's case stands there

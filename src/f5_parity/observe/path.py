@@ -375,12 +375,14 @@ def script_case(obs: Observation, fallback: Case) -> Case:
 
 
 def _never_sampled(report: InferObservation, obs: Observation, runner: InferRunner, predicted: PathSpec,
-                   train: PathSpec, pool, tolerances: dict[str, float] | None, port_map: dict[str, Any] | None) -> None:
+                   train: PathSpec, pool, tolerances: dict[str, float] | None, port_map: dict[str, Any] | None,
+                   port_case: Case | None) -> None:
     """A path that never called CFM.sample: a runtime port whose graphs ran to the end (each judged against the
-    checkpoint, ports/judge.py), or a failure with its factor."""
+    checkpoint, ports/judge.py; its text ids against `port_case`'s texts when the user named them), or a failure
+    with its factor."""
     if obs.port_calls and obs.error is None:
         report.status = "port"
-        report.port = judge_port(obs.port_calls, train, pool, tolerances=tolerances, mapping=port_map)
+        report.port = judge_port(obs.port_calls, train, pool, tolerances=tolerances, mapping=port_map, case=port_case)
         return
     report.status = "failed"
     report.failure = classify_failure(obs, predicted=predicted, runner_kind=runner.kind,
@@ -390,7 +392,7 @@ def _never_sampled(report: InferObservation, obs: Observation, runner: InferRunn
 def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec, case: Case, *, mode: str,
                        seed: int, device: str, workdir: Path, pool=None,
                        mirror_reference: tuple[str, str] | None = None, tolerances: dict[str, float] | None = None,
-                       port_map: dict[str, Any] | None = None
+                       port_map: dict[str, Any] | None = None, texts_given: bool = False
                        ) -> tuple[InferObservation, PathSpec | None, Any, Case]:
     """Run the user's infer path on `case` and derive the spec it really used.
 
@@ -419,7 +421,8 @@ def observe_infer_path(runner: InferRunner, predicted: PathSpec, train: PathSpec
                                 "features need that vocoder's weights; the tool's griffin-lim stand-in inverts vocos "
                                 "features only): fast mode judges the mel, which needs no vocoder")
     if not obs.reached_sample:  # a runtime port, or a path that failed before it sampled
-        _never_sampled(report, obs, runner, predicted, train, pool, tolerances, port_map)
+        _never_sampled(report, obs, runner, predicted, train, pool, tolerances, port_map,
+                       case if texts_given else None)
         return report, None, None, case
     bad_weights = nonfinite_failure(obs.samples[0].model)
     if bad_weights is not None:

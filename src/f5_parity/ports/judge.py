@@ -18,7 +18,7 @@ from f5_parity.ports.graphs import GraphRole, PortCall, calls_of, identify, redu
 from f5_parity.ports.recompute import (Departure, decode_reference, f5_mel, fit_cfg, mel_departures, port_audio,
                                        raise_rms, rounded_to, step_reference)
 
-STAGE_NAMES = {"mel": "port mel", "step": "port step", "decode": "port decode"}
+STAGE_NAMES = {"text": "port text ids", "mel": "port mel", "step": "port step", "decode": "port decode"}
 # Per stage, rel L2 of the port's output against the checkpoint's recomputation. An fp32 export of f5's own modules
 # agrees far inside these (the kit's clean export of the bundled fixture: mel 2.1e-6, step update 1.8e-6, decode
 # 6.5e-7; docs/ports.md); a departure moves them by 1e-2 or more, fp16 compute by 1e-4 to 1e-3 on the fixture.
@@ -41,7 +41,7 @@ class PortCulprit:
     fix: str
     value: dict[str, Any]
     rel_l2: float | None  # the port's output against the departure's recomputation (None: not recomputable)
-    rel_l2_trainer: float  # ... against the Trainer's
+    rel_l2_trainer: float | None  # ... against the Trainer's (None: an integer stage, its ids differ)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,12 +82,15 @@ class PortJudgement:
                    list(d.get("not_separated") or []), list(d.get("notes") or []), dict(d.get("tolerances") or {}))
 
 
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+def _rel(a: torch.Tensor | None, b: torch.Tensor) -> float:
+    """||a - b|| / ||a|| (a: the recomputation; None where it cannot be made, e.g. a step past its grid's end)."""
+    if a is None:
+        return float("inf")
     a, b = a.double().flatten(), b.double().flatten()
     if a.shape != b.shape:
         return float("inf")
-    na = a.norm().item()
-    return (a - b).norm().item() / na if na > 0 else float((a - b).norm().item() > 0) * float("inf")
+    diff, na = (a - b).norm().item(), a.norm().item()
+    return diff / na if na > 0 else (0.0 if diff == 0 else float("inf"))
 
 
 def _fmt(x: float | None) -> str:
@@ -155,6 +158,54 @@ class _Judge:
                                         f"{' and '.join(c.what for c in culprits)} recomputed, the port still differs "
                                         f"by rel L2 {_fmt(left)} (from {_fmt(cmp.rel_l2)}): the rest departs in a way "
                                         "no known departure reproduces")
+
+    def text_stage(self, case, roles: list[GraphRole]) -> None:
+        """The text ids the port fed its graphs against f5's tokens of the case's texts as infer_process frames
+        them (preprocess_ref_audio_text's suffix, convert_char_to_pinyin, the training vocab): compared only when
+        the user named the texts the script speaks (--ref-audio/--ref-text/--gen-text or a cases file)."""
+        from f5_parity.paths.stages import StageRunner
+
+        source = next(((r, "text") for r in roles if r.stage == "conditioning" and "text" in r.inputs), None) or \
+            next(((r, "text") for r in roles if r.stage == "step" and "text" in r.inputs), None)
+        if source is None:
+            return
+        role, key = source
+        ids = np.asarray(calls_of(self.calls, role.graph)[0].inputs[role.inputs[key]]).reshape(-1).astype(np.int64)
+        ids = ids[: len(ids) - int(np.argmax(ids[::-1] != -1))] if (ids != -1).any() else ids[:0]  # list padding
+        spec = self.train.with_value("text", framing="infer").with_value("ref-audio", preprocess="infer",
+                                                                         target_rms=self.target_rms)
+        _, tokens, _ = next(StageRunner(self.pool).iter_stages(spec, case, ("tokens",), gen_text=case.gen_text))
+        want = tokens.reshape(-1).long()
+        got = torch.from_numpy(ids)
+        cmp = compare_tensors("tokens", want, got)
+        culprits = [] if cmp.passed else [self._text_departure(want, got)]
+        self.record("text", role, cmp, culprits, None, {
+            "reference": "f5's tokens of the case's texts as infer_process frames them, with the training vocab",
+            "text": case.ref_text + " | " + case.gen_text})
+
+    def _text_departure(self, want: torch.Tensor, got: torch.Tensor) -> PortCulprit:
+        """Another vocab order (the same token sequence under a one-to-one renaming) or another text (its framing,
+        frontend or the text itself), with the first difference."""
+        from f5_parity.f5.vocab import read_vocab_chars
+
+        chars = read_vocab_chars(self.train.locate("vocab", "path"))
+
+        def text(ids):
+            return "".join(chars[i] if 0 <= i < len(chars) else "?" for i in ids.tolist())
+
+        vocab = self.train.locate("vocab", "path")
+        renamed = want.shape == got.shape and len(set(zip(want.tolist(), got.tolist()))) == len(set(want.tolist())) \
+            == len(set(got.tolist()))
+        if renamed:
+            return PortCulprit("vocab", "text", "the same tokens under other ids: the port's tokenizer reads another "
+                               "vocab order than the training vocab", f"tokenize with the training vocab {vocab}",
+                               {"order": "the port's own"}, None, None)
+        first = next((i for i, (a, b) in enumerate(zip(text(want), text(got))) if a != b), min(len(want), len(got)))
+        return PortCulprit("text", "text", f"another text: f5 frames {text(want)!r}, the port feeds {text(got)!r} "
+                           f"(first difference at character {first})", "frame the text as infer_process does "
+                           "(preprocess_ref_audio_text adds '. ' to the reference, infer_batch_process a space after "
+                           "a one-byte last character) and convert it with f5's convert_char_to_pinyin",
+                           {"framing": "the port's own"}, None, None)
 
     def mel_stage(self, role: GraphRole) -> None:
         call = calls_of(self.calls, role.graph)[0]
@@ -385,13 +436,19 @@ def _cast(model, dtype: torch.dtype):
 
 
 def judge_port(calls: list[PortCall], train, pool, *, tolerances: dict[str, float] | None = None,
-               mapping: dict[str, Any] | None = None) -> PortJudgement:
-    """Every graph the port ran, its stage judged against the checkpoint on the Trainer's settings."""
+               mapping: dict[str, Any] | None = None, case=None) -> PortJudgement:
+    """Every graph the port ran, its stage judged against the checkpoint on the Trainer's settings; `case`: the
+    texts the user said the script speaks (its text ids are then compared with f5's), None when not said."""
     from f5_parity.paths.spec import INFER_DEFAULTS
 
     judge = _Judge(calls, train, pool, tolerances or {}, float(INFER_DEFAULTS["target_rms"]))
     roles = identify(calls, int(judge.mel["n_mel_channels"]), int(judge.mel["hop_length"]), mapping)
     judge.out.graphs = roles
+    if case is not None:
+        judge.text_stage(case, roles)
+    else:
+        judge.out.not_separated.append("text ids: not compared (the port tokenizes outside its graphs; give "
+                                       "--ref-audio/--ref-text/--gen-text as your script speaks them to compare them)")
     for role in roles:
         if role.stage == "unknown":
             judge.out.not_separated.append(f"{Path(role.graph).name}: {role.how}")
@@ -409,6 +466,6 @@ def judge_port(calls: list[PortCall], train, pool, *, tolerances: dict[str, floa
         if stage not in seen:
             judge.out.not_separated.append(f"no graph computes {what} alone (fused into another graph, or done "
                                            f"outside onnxruntime): {STAGE_NAMES[stage]} was not compared")
-    judge.out.notes.append("the port draws its own noise: each step is recomputed from the state the port passed it; "
-                           "the text ids are the port's own (its tokenizer runs outside the graphs)")
+    judge.out.notes.append("the port draws its own noise: each step is recomputed from the state the port passed it, "
+                           "with the port's own text ids")
     return judge.out

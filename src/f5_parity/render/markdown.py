@@ -116,10 +116,10 @@ def _effect_text(effect: dict[str, Any] | None) -> str:
     if not effect:
         return "not measured"
     if "rel_l2_departure" in effect:  # a runtime port's stage (ports/judge.py)
-        against = effect["rel_l2_departure"]
-        return (f"at the port's {effect['stage']} graph: {effect['what']}; the port's output against the "
-                f"checkpoint's: rel L2 {_num(effect['rel_l2_trainer'])}" +
-                (f", against this departure recomputed: {_num(against)}" if against is not None else ""))
+        against, trainer = effect["rel_l2_departure"], effect["rel_l2_trainer"]
+        return (f"at the port's {effect['stage']} graph: {effect['what']}" +
+                (f"; the port's output against the checkpoint's: rel L2 {_num(trainer)}" if trainer is not None else "")
+                + (f", against this departure recomputed: {_num(against)}" if against is not None else ""))
     if effect.get("buildable") is False:
         return "could not be built alone" + (f": {effect.get('detail')}" if effect.get("detail") else "")
     stages = [(k, v) for k, v in effect.items() if k not in ("buildable", "case", "first_divergence", "detail")]

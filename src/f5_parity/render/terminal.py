@@ -56,9 +56,11 @@ def _effect_text(effect: dict[str, Any] | None) -> str:
     if not effect:
         return "its effect alone was not measured"
     if "rel_l2_departure" in effect:  # a runtime port's stage (ports/judge.py)
-        against = effect["rel_l2_departure"]
-        return (f"at the port's {effect['stage']} graph, rel L2 {_num(effect['rel_l2_trainer'])} from the "
-                "checkpoint's" + (f", {_num(against)} from this departure recomputed" if against is not None else ""))
+        against, trainer = effect["rel_l2_departure"], effect["rel_l2_trainer"]
+        if trainer is None:
+            return f"at the port's {effect['stage']} graph: {effect['what']}"
+        return (f"at the port's {effect['stage']} graph, rel L2 {_num(trainer)} from the checkpoint's" +
+                (f", {_num(against)} from this departure recomputed" if against is not None else ""))
     if effect.get("buildable") is False:
         why = effect.get("reason") or effect.get("detail")
         return "it could not be applied alone" + (f" ({why})" if why else "")

@@ -258,6 +258,7 @@ p.add_argument("--out", required=True)
 p.add_argument("--nfe", type=int, default=32)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--threads", type=int, default=1)
+p.add_argument("--framing", choices=["f5", "plain"], default="f5")
 a = p.parse_args()
 
 opts = ort.SessionOptions()
@@ -270,6 +271,10 @@ if wav.ndim > 1:
 mel = pre.run(["mel"], {"audio": wav[None, None, :]})[0]
 ref_len = mel.shape[1]
 ref_text = a.ref_text if a.ref_text.endswith(". ") else a.ref_text + ". "
+if len(ref_text[-1].encode("utf-8")) == 1:  # as infer_batch_process frames it
+    ref_text += " "
+if a.framing == "plain":  # a port that joins the texts with one space, its own framing
+    ref_text = a.ref_text + " "
 duration = ref_len + int(ref_len / len(ref_text.encode("utf-8")) * len(a.gen_text.encode("utf-8")))
 vocab = {line.rstrip("\\n"): i for i, line in enumerate(open(a.vocab, encoding="utf-8"))}
 ids = np.full((1, duration), -1, dtype=np.int64)
