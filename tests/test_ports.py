@@ -23,6 +23,7 @@ FAULTS = {  # name -> (the export's fault, the factor named, words the departure
     "fbank": (PortFaults(f_max=8000), "mel", "8000 Hz"),
     "rms-always": (PortFaults(rms="always"), "ref-audio", "every reference"),
     "fp16": (PortFaults(dtype="fp16"), "dtype", "fp16 compute"),
+    "int8": (PortFaults(dtype="int8"), "dtype", "int8 weights"),
     "ema": (PortFaults(weights="ema"), "weights", "the ema weights"),
 }
 

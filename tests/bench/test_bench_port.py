@@ -159,7 +159,8 @@ def test_bench_port_faults_as_parity_check_names_them(tmp_path):
     script = write_port_script(tmp_path / "port_infer.py")
     faults = {"clean": PortFaults(), "kaiser window": PortFaults(window="kaiser"),
               "filterbank to 8 kHz": PortFaults(f_max=8000), "RMS raise always": PortFaults(rms="always"),
-              "fp16 transformer": PortFaults(dtype="fp16"), "EMA weights": PortFaults(weights="ema")}
+              "fp16 transformer": PortFaults(dtype="fp16"), "int8 transformer weights": PortFaults(dtype="int8"),
+              "EMA weights": PortFaults(weights="ema")}
     clean = export_port(ckpt, cfg, vocab, vocos, tmp_path / "clean")
     rows = {}
     for name, faults in faults.items():

@@ -87,10 +87,13 @@ def weight_dtypes(graph: str) -> dict[str, int]:
     return counts
 
 
+REDUCED = ("float16", "bfloat16", "int8", "uint8")
+
+
 def reduced_precision(dtypes: dict[str, int]) -> list[str]:
-    """The reduced float types a graph holds weights in or casts to (float16, bfloat16)."""
+    """The reduced types a graph holds weights in or casts to (float16, bfloat16; int8/uint8 quantised weights)."""
     return sorted({k.removeprefix("cast to ") for k, n in dtypes.items() if n and
-                   k.removeprefix("cast to ") in ("float16", "bfloat16")})
+                   k.removeprefix("cast to ") in REDUCED})
 
 
 def _mel_dims(a: np.ndarray, n_mels: int) -> bool:

@@ -16,7 +16,7 @@ import torch
 from f5_parity.compare import StageComparison, compare_tensors
 from f5_parity.ports.graphs import GraphRole, PortCall, calls_of, identify, reduced_precision
 from f5_parity.ports.recompute import (Departure, decode_reference, f5_mel, fit_cfg, mel_departures, port_audio,
-                                       raise_rms, rounded_to, step_reference)
+                                       quantized_int8, raise_rms, rounded_to, step_reference)
 
 STAGE_NAMES = {"text": "port text ids", "mel": "port mel", "step": "port step", "decode": "port decode"}
 # Per stage, rel L2 of the port's output against the checkpoint's recomputation. An fp32 export of f5's own modules
@@ -263,7 +263,8 @@ class _Judge:
             culprits, left = _explain("step", got, cmp.rel_l2, tol, candidates)
             if not culprits:
                 dtype = self._reduced_precision(role, got, cmp.rel_l2, step(k, model.transformer, grid),
-                                                lambda dt: step(k, _cast(model, dt).transformer, grid))
+                                                lambda dt: step(k, (_cast(model, dt) if dt is not None else
+                                                                    quantized_int8(model)).transformer, grid))
                 culprits, left = ([dtype], None) if dtype else ([], None)
         self.record("step", role, cmp, culprits, left, {
             "worst_step": k, "steps": len(steps), "trainer_nfe": nfe, "per_step_rel_l2": rels,
@@ -312,7 +313,13 @@ class _Judge:
                           grid_of(n, 0.0)))
         out = [(wd + gd, (lambda m=m, g=g: step(k, m.transformer, g)))
                for wd, m in models for gd, g in grids if wd + gd]
-        for name in reduced_precision(role.weight_dtypes) or ["float16"]:
+        if {"int8", "uint8"} & set(reduced_precision(role.weight_dtypes)):
+            stored = role.weight_dtypes.get("int8", 0) + role.weight_dtypes.get("uint8", 0)
+            out.append(((Departure("dtype", f"int8 weights, symmetric per tensor (the graph stores {stored} weight "
+                                   "tensors as int8)", "export the transformer graph with float weights (or accept "
+                                   "int8)", {"weights": "int8"}),),
+                        lambda: step(k, quantized_int8(model).transformer, grid_of(nfe))))
+        for name in [n for n in reduced_precision(role.weight_dtypes) if "float" in n] or ["float16"]:
             dtype, label = (torch.float16, "fp16") if name == "float16" else (torch.bfloat16, "bf16")
             out.append(((Departure("dtype", f"{label} weights computed in fp32 (the graph stores "
                                    f"{role.weight_dtypes.get(name, 0)} weight tensors as {name})",
@@ -335,21 +342,33 @@ class _Judge:
 
     def _reduced_precision(self, role: GraphRole, got: torch.Tensor, rel: float, fp32: torch.Tensor,
                            recompute) -> PortCulprit | None:
-        """A graph that computes in fp16/bf16 (read off it) whose step no other departure reproduces and that stays
-        within DTYPE_BOUND of the fp32 checkpoint's: its dtype is the departure, by elimination (said so), with what
-        the same rounding does to the checkpoint's own step in torch beside it."""
+        """A graph that computes in fp16/bf16 or stores int8 weights (read off it) whose step no other departure
+        reproduces and that stays within DTYPE_BOUND of the fp32 checkpoint's: its dtype is the departure, by
+        elimination (said so), with what the same rounding does to the checkpoint's own step in torch beside it
+        (`recompute(dtype)`; None: per-tensor int8 weights)."""
         for name in reduced_precision(role.weight_dtypes):
+            if rel > DTYPE_BOUND:
+                break
+            stored = role.weight_dtypes.get(name, 0)
+            if name in ("int8", "uint8"):  # weight-only quantisation: int8 weights, float compute
+                alike = recompute(None)
+                return PortCulprit("dtype", "step", f"int8 weights: the graph stores {stored} weight tensors as "
+                                   f"{name}; the step differs from the fp32 checkpoint by rel {rel:.3g} (the "
+                                   f"checkpoint's own step with per-tensor int8 weights: {_rel(fp32, alike):.3g}), "
+                                   "and no other known departure reproduces it",
+                                   "export the transformer graph with float weights (or accept int8: it moves each "
+                                   f"step by about {rel:.1g} on this checkpoint)", {"weights": "int8"},
+                                   _rel(alike, got), rel)
             dtype, label = (torch.float16, "fp16") if name == "float16" else (torch.bfloat16, "bf16")
             rounding = _rel(fp32, recompute(dtype))
-            if rel <= DTYPE_BOUND:
-                casts = role.weight_dtypes.get(f"cast to {name}", 0)
-                return PortCulprit("dtype", "step", f"{label} compute: the graph casts to {name} {casts} times and "
-                                   f"stores {role.weight_dtypes.get(name, 0)} weight tensors as {name}; the step "
-                                   f"differs from the fp32 checkpoint by rel {rel:.3g} (torch's own {label} step: "
-                                   f"{rounding:.3g}), and no other known departure reproduces it",
-                                   f"export the transformer graph in fp32 (or accept {label}: it moves each step by "
-                                   f"about {rel:.1g} on this checkpoint)", {"weights": label, "compute": label},
-                                   _rel(recompute(dtype), got), rel)
+            casts = role.weight_dtypes.get(f"cast to {name}", 0)
+            return PortCulprit("dtype", "step", f"{label} compute: the graph casts to {name} {casts} times and "
+                               f"stores {stored} weight tensors as {name}; the step differs from the fp32 checkpoint "
+                               f"by rel {rel:.3g} (torch's own {label} step: {rounding:.3g}), and no other known "
+                               "departure reproduces it",
+                               f"export the transformer graph in fp32 (or accept {label}: it moves each step by about "
+                               f"{rel:.1g} on this checkpoint)", {"weights": label, "compute": label},
+                               _rel(recompute(dtype), got), rel)
         return None
 
     def decode_stage(self, role: GraphRole) -> None:

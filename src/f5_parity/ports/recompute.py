@@ -134,6 +134,20 @@ def rounded_to(model, dtype: torch.dtype):
     return clone
 
 
+def quantized_int8(model):
+    """A copy of the model whose weights (every parameter of two or more dimensions) hold symmetric per-tensor int8
+    values, computing in fp32: the simplest weight-only int8 export, for the size of what int8 rounding does."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in clone.parameters():
+            if p.dim() >= 2:
+                scale = float(p.abs().max()) / 127 or 1.0
+                p.copy_(torch.clamp(torch.round(p / scale), -127, 127) * scale)
+    return clone
+
+
 def decode_reference(vocoder, mel_spec_type: str, mel: torch.Tensor) -> torch.Tensor:
     """The vocoder's decode as f5 calls it (mel (1, frames, n_mels) -> wav)."""
     from f5_parity.paths.stages import decode

@@ -31,7 +31,9 @@ class PortFaults:
     f_max: float | None = None  # the mel filterbank's top (F5: sample_rate / 2)
     rms: Literal["conditional", "always"] = "conditional"  # raise to target_rms only when quieter (infer_process)
     weights: Literal["raw", "ema"] = "raw"  # the set exported (the Trainer samples from the raw model)
-    dtype: Literal["fp32", "fp16"] = "fp32"  # the transformer graph's weights and compute (fp32 in and out)
+    # the transformer graph's weights and compute (fp32 in and out); int8: weights stored as int8, per tensor,
+    # dequantized in the graph (DequantizeLinear), computed in fp32
+    dtype: Literal["fp32", "fp16", "int8"] = "fp32"
 
 
 def _dft_basis(n_fft: int, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,6 +184,32 @@ def _load_cfm(checkpoint: Path, config: Path, vocab: Path, weights: str):
                       vocab_file=str(vocab), device="cpu", use_ema=(weights == "ema")).eval(), cfg["mel_spec"]
 
 
+def _int8_weights(path: Path) -> None:
+    """Store the graph's float weights (initializers of two or more dimensions) as symmetric per-tensor int8 with a
+    DequantizeLinear back to fp32 before use: a weight-only int8 export."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph, dequantize = model.graph, []
+    for init in list(graph.initializer):
+        if init.data_type != onnx.TensorProto.FLOAT or len(init.dims) < 2:
+            continue
+        w = numpy_helper.to_array(init)
+        scale = float(np.abs(w).max()) / 127 or 1.0
+        q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        graph.initializer.remove(init)
+        graph.initializer.extend([numpy_helper.from_array(q, init.name + "_int8"),
+                                  numpy_helper.from_array(np.array(scale, np.float32), init.name + "_scale"),
+                                  numpy_helper.from_array(np.array(0, np.int8), init.name + "_zero")])
+        dequantize.append(helper.make_node("DequantizeLinear", [init.name + "_int8", init.name + "_scale",
+                                                                init.name + "_zero"], [init.name]))
+    for node in reversed(dequantize):
+        graph.node.insert(0, node)
+    onnx.save(model, str(path))
+
+
 def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, vocos_dir: str | Path,
                 out_dir: str | Path, *, faults: PortFaults = PortFaults(), nfe: int = 32, cfg: float = 2.0,
                 sway: float = -1.0, like: str | Path | None = None) -> Path:
@@ -209,6 +237,8 @@ def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, v
                           output_names=["mel"], dynamic_axes={"audio": {2: "samples"}, "mel": {1: "frames"}}, **kwargs)
     if TRANSFORMER in wanted:
         _export_step(model, mel, faults, out, nfe=nfe, cfg=cfg, sway=sway, frames=frames, kwargs=kwargs)
+        if faults.dtype == "int8":
+            _int8_weights(out / TRANSFORMER)
     if DECODE in wanted:
         _export_decode(vocos_dir, out, frames=frames, n_mels=n_mels, kwargs=kwargs)
     return out
