@@ -25,6 +25,7 @@ FAULTS = {  # name -> (the export's fault, the factor named, words the departure
     "fp16": (PortFaults(dtype="fp16"), "dtype", "fp16 compute"),
     "int8": (PortFaults(dtype="int8"), "dtype", "int8 weights"),
     "ema": (PortFaults(weights="ema"), "weights", "the ema weights"),
+    "midpoint": (PortFaults(step_rule="midpoint"), "sampler", "midpoint rule"),
 }
 
 
@@ -96,7 +97,7 @@ def test_each_port_fault_is_named_with_its_stage_and_fix_through_the_cli(port, t
     assert data["culprits"] == [factor]
     culprit = data["factors"][factor]
     assert words in culprit["effect"]["what"]
-    stage = {"mel": "mel", "ref-audio": "mel", "dtype": "step", "weights": "step"}[factor]
+    stage = {"mel": "mel", "ref-audio": "mel", "dtype": "step", "weights": "step", "sampler": "step"}[factor]
     assert culprit["effect"]["stage"] == stage
     graph = {"mel": "F5_Preprocess.onnx", "step": "F5_Transformer.onnx"}[stage]
     assert graph in culprit["fix"]  # the fix names the user's own graph file

@@ -160,7 +160,7 @@ def test_bench_port_faults_as_parity_check_names_them(tmp_path):
     faults = {"clean": PortFaults(), "kaiser window": PortFaults(window="kaiser"),
               "filterbank to 8 kHz": PortFaults(f_max=8000), "RMS raise always": PortFaults(rms="always"),
               "fp16 transformer": PortFaults(dtype="fp16"), "int8 transformer weights": PortFaults(dtype="int8"),
-              "EMA weights": PortFaults(weights="ema")}
+              "EMA weights": PortFaults(weights="ema"), "midpoint step": PortFaults(step_rule="midpoint")}
     clean = export_port(ckpt, cfg, vocab, vocos, tmp_path / "clean")
     rows = {}
     for name, faults in faults.items():

@@ -233,11 +233,11 @@ class _Judge:
         def grid_of(n: int, sway=s.get("sway")):
             return time_grid(n, use_epss=s.get("use_epss", True), sway=sway, dtype=torch.float32)
 
-        def step(k: int, transformer, grid, mel_of=None, cfg_strength: float = cfg):
+        def step(k: int, transformer, grid, mel_of=None, cfg_strength: float = cfg, method: str = "euler"):
             ins, td = given.inputs(k, mel_of or self.f5_cond_mel), given.t_dt(k, grid)
             if td is None:
                 return None
-            return step_reference(transformer, ins, td[0], td[1], cfg_strength) - ins["state"]
+            return step_reference(transformer, ins, td[0], td[1], cfg_strength, method) - ins["state"]
 
         grid = grid_of(nfe)
         tol = self.tolerance("step")
@@ -306,6 +306,13 @@ class _Judge:
                                      f"export the transformer graph with the Trainer's time grid (nfe {nfe}: "
                                      f"{nfe + 1} points) and run it {nfe} times", {"nfe": steps_run}),),
                           grid_of(steps_run)))
+        ode = self.train.value("sampler").get("ode", "euler")
+        if ode == "euler":  # a port's own step rule: the midpoint rule (two velocity evaluations a step)
+            out_rule = ((Departure("sampler", "the midpoint rule (two velocity evaluations a step), where the Trainer "
+                                   "integrates with Euler", "export the transformer graph as one Euler step, "
+                                   "x + dt * v(t, x)", {"ode": "midpoint"}),),
+                        lambda: step(k, model.transformer, grid_of(steps_run if steps_run != nfe else nfe),
+                                     method="midpoint"))
         for n in sorted({nfe, steps_run}):
             grids.append(((Departure("sampler", f"no sway sampling (sway 0) over {n} steps, where the Trainer uses "
                                      f"sway {sway} over {nfe}", f"export the transformer graph with "
@@ -313,6 +320,8 @@ class _Judge:
                           grid_of(n, 0.0)))
         out = [(wd + gd, (lambda m=m, g=g: step(k, m.transformer, g)))
                for wd, m in models for gd, g in grids if wd + gd]
+        if ode == "euler":
+            out.append(out_rule)
         if {"int8", "uint8"} & set(reduced_precision(role.weight_dtypes)):
             stored = role.weight_dtypes.get("int8", 0) + role.weight_dtypes.get("uint8", 0)
             out.append(((Departure("dtype", f"int8 weights, symmetric per tensor (the graph stores {stored} weight "

@@ -97,16 +97,23 @@ def mel_departures(mel: dict[str, Any], target_rms: float) -> list[tuple[Departu
 
 
 def step_reference(transformer, inputs: dict[str, torch.Tensor], t: torch.Tensor, dt: torch.Tensor,
-                   cfg: float) -> torch.Tensor:
-    """One Euler step of CFM.sample from the port's state: x + dt * guided velocity (f5/versions.py)."""
+                   cfg: float, method: str = "euler") -> torch.Tensor:
+    """One step of CFM.sample from the port's state: Euler, x + dt * v(t, x) with v the guided velocity
+    (f5/versions.py), as f5 integrates; "midpoint" (torchdiffeq's fixed-grid midpoint, which CFM's odeint_kwargs
+    can ask for): x + dt * v(t + dt/2, x + dt/2 * v(t, x))."""
     from f5_parity.f5.versions import guided_velocity
 
     x = inputs["state"]
     dtype = next(transformer.parameters()).dtype  # a model cast to fp16 computes in fp16 from the same inputs
+
+    def v(time, state):
+        return guided_velocity(transformer, x=state.to(dtype), cond=inputs["cond"].to(dtype), text=inputs["text"],
+                               time=time.reshape(()).to(dtype), cfg_strength=cfg).float()
+
     with torch.inference_mode():
-        v = guided_velocity(transformer, x=x.to(dtype), cond=inputs["cond"].to(dtype), text=inputs["text"],
-                            time=t.reshape(()).to(dtype), cfg_strength=cfg).float()
-    return x + dt * v
+        if method == "midpoint":
+            return x + dt * v(t + dt / 2, x + dt / 2 * v(t, x))
+        return x + dt * v(t, x)
 
 
 def fit_cfg(transformer, inputs: dict[str, torch.Tensor], t: torch.Tensor, dt: torch.Tensor,

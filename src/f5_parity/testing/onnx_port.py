@@ -31,6 +31,7 @@ class PortFaults:
     f_max: float | None = None  # the mel filterbank's top (F5: sample_rate / 2)
     rms: Literal["conditional", "always"] = "conditional"  # raise to target_rms only when quieter (infer_process)
     weights: Literal["raw", "ema"] = "raw"  # the set exported (the Trainer samples from the raw model)
+    step_rule: Literal["euler", "midpoint"] = "euler"  # the ODE step the transformer graph takes (F5: Euler)
     # the transformer graph's weights and compute (fp32 in and out); int8: weights stored as int8, per tensor,
     # dequantized in the graph (DequantizeLinear), computed in fp32
     dtype: Literal["fp32", "fp16", "int8"] = "fp32"
@@ -107,22 +108,28 @@ class _TracedTextEmbedding(torch.nn.Module):
 class TransformerStep(torch.nn.Module):
     """One Euler step of CFM.sample with classifier-free guidance; the time grid is baked in."""
 
-    def __init__(self, transformer, grid: torch.Tensor, cfg: float):
+    def __init__(self, transformer, grid: torch.Tensor, cfg: float, midpoint: bool = False):
         super().__init__()
+        self.midpoint = midpoint
         transformer.text_embed = _TracedTextEmbedding(transformer.text_embed)
         self.transformer = transformer
         self.register_buffer("grid", grid.float())
         self.cfg = float(cfg)
 
+    def velocity(self, x, cond, text_ids, t):
+        pred = self.transformer(x=x, cond=cond, text=text_ids, time=t, mask=None, drop_audio_cond=False,
+                                drop_text=False)
+        null = self.transformer(x=x, cond=cond, text=text_ids, time=t, mask=None, drop_audio_cond=True,
+                                drop_text=True)
+        return pred + (pred - null) * self.cfg
+
     def forward(self, noise, cond, text_ids, time_step):
         t = self.grid[time_step]
         dt = self.grid[time_step + 1] - t
-        pred = self.transformer(x=noise, cond=cond, text=text_ids, time=t, mask=None, drop_audio_cond=False,
-                                drop_text=False)
-        null = self.transformer(x=noise, cond=cond, text=text_ids, time=t, mask=None, drop_audio_cond=True,
-                                drop_text=True)
-        v = pred + (pred - null) * self.cfg
-        return noise + dt * v, time_step + 1
+        if self.midpoint:
+            half = noise + dt / 2 * self.velocity(noise, cond, text_ids, t)
+            return noise + dt * self.velocity(half, cond, text_ids, t + dt / 2), time_step + 1
+        return noise + dt * self.velocity(noise, cond, text_ids, t), time_step + 1
 
 
 class HalfStep(torch.nn.Module):
@@ -220,7 +227,8 @@ def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, v
     out.mkdir(parents=True, exist_ok=True)
     clean = PortFaults()
     touches = {PREPROCESS: (faults.window, faults.f_max, faults.rms) != (clean.window, clean.f_max, clean.rms),
-               TRANSFORMER: (faults.weights, faults.dtype, nfe, cfg, sway) != (clean.weights, clean.dtype, 32, 2.0, -1.0),
+               TRANSFORMER: (faults.weights, faults.dtype, faults.step_rule, nfe, cfg, sway) !=
+               (clean.weights, clean.dtype, clean.step_rule, 32, 2.0, -1.0),
                DECODE: False}
     if like is not None:
         for name, changed in touches.items():
@@ -249,7 +257,7 @@ def _export_step(model, mel, faults: PortFaults, out: Path, *, nfe, cfg, sway, f
 
     n_mels = int(mel["n_mel_channels"])
     grid = time_grid(nfe, use_epss=True, sway=sway, dtype=torch.float32)
-    step = TransformerStep(model.transformer, grid, cfg).eval()
+    step = TransformerStep(model.transformer, grid, cfg, midpoint=faults.step_rule == "midpoint").eval()
     step = HalfStep(step).eval() if faults.dtype == "fp16" else step
     x = torch.randn(1, frames, n_mels)
     ids = torch.full((1, frames), -1, dtype=torch.int64)
