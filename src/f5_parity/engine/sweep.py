@@ -89,7 +89,7 @@ def sweep(request: SweepRequest, progress: Callable | None = None, *, command: s
             fingerprint=shared.fingerprint, command=command if command is not None else exact_command(),
             notes=shared.notes, held_out=held_out_clips(request.held_out) if request.held_out else [],
             quality_draws=request.quality_draws, infer_predicted=shared.predicted,
-            mirror_reference=shared.mirror_reference,
+            mirror_reference=shared.mirror_reference, port_map=request.port_map_settings,
             train_logs=[str(Path(request.train_log).absolute())] if request.train_log
             else [str(p.absolute()) for p in find_training_logs(request.run)])
         if not procs.is_main:

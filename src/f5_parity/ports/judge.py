@@ -369,7 +369,8 @@ class _Judge:
                                    f"step by about {rel:.1g} on this checkpoint)", {"weights": "int8"},
                                    _rel(alike, got), rel)
             dtype, label = (torch.float16, "fp16") if name == "float16" else (torch.bfloat16, "bf16")
-            rounding = _rel(fp32, recompute(dtype))
+            alike = recompute(dtype)
+            rounding = _rel(fp32, alike)
             casts = role.weight_dtypes.get(f"cast to {name}", 0)
             return PortCulprit("dtype", "step", f"{label} compute: the graph casts to {name} {casts} times and "
                                f"stores {stored} weight tensors as {name}; the step differs from the fp32 checkpoint "
@@ -377,7 +378,7 @@ class _Judge:
                                "departure reproduces it",
                                f"export the transformer graph in fp32 (or accept {label}: it moves each step by about "
                                f"{rel:.1g} on this checkpoint)", {"weights": label, "compute": label},
-                               _rel(recompute(dtype), got), rel)
+                               _rel(alike, got), rel)
         return None
 
     def decode_stage(self, role: GraphRole) -> None:

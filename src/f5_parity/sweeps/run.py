@@ -195,7 +195,7 @@ class Sweep:
                     observation, observed, _, case = observe_infer_path(
                         runner, predicted, train, s.cases[0], mode="fast", seed=s.seeds[0], device=self.device,
                         workdir=scratch / "observed", pool=pool, mirror_reference=s.mirror_reference,
-                        tolerances=s.tolerances)
+                        tolerances=s.tolerances, port_map=s.port_map)
                 infer, failure = observed or (train if observation.port is not None else predicted), observation.failure
                 if runner.kind == "script" and observed is not None:
                     cases = [case]

@@ -55,6 +55,8 @@ class SweepSettings:
     # assembled: a later checkpoint whose observed spec is the same compares its weights and time grid, and
     # takes that velocity comparison (observe/path.py weights_mirror_check); the evidence, not a setting
     mirror_reference: tuple[str, str] | None = None
+    # --port-map: which stage each graph of a runtime port computes (ports/graphs.py); decides its verdicts
+    port_map: dict[str, Any] | None = None
 
     def runner_kind(self) -> tuple[str, str | None]:
         r = self.infer_runner
@@ -81,6 +83,7 @@ class SweepSettings:
             "asr": {"model": self.asr_model, "backend": self.asr_backend, "language": self.language}
             if self.mode == "full" else None,
             "inspect_config": self.inspect_config,
+            **({"port_map": self.port_map} if self.port_map else {}),  # absent: digests of older caches hold
             # full mode: what a score unit holds (2: the acoustic metrics too); a cache of another format is stale
             "score_format": 2 if self.mode == "full" else None,
             "quality": {"signal": SIGNAL, "draws": self.quality_draws, "seed": self.seeds[0],
