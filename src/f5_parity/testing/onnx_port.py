@@ -236,7 +236,9 @@ def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, v
                 (out / name).unlink(missing_ok=True)
                 (out / name).symlink_to(Path(like).resolve() / name)
     wanted = {name for name, changed in touches.items() if like is None or changed}
-    model, mel = _load_cfm(Path(checkpoint), Path(config), Path(vocab), faults.weights)
+    import yaml
+
+    mel = yaml.safe_load(Path(config).read_text(encoding="utf-8"))["model"]["mel_spec"]
     frames, n_mels = 120, int(mel["n_mel_channels"])
     audio = (torch.randn(1, 1, frames * int(mel["hop_length"])) * 3000).to(torch.int16)
     kwargs = dict(opset_version=17, dynamo=False, do_constant_folding=True)
@@ -244,6 +246,7 @@ def export_port(checkpoint: str | Path, config: str | Path, vocab: str | Path, v
         torch.onnx.export(Preprocess(mel, faults), (audio,), str(out / PREPROCESS), input_names=["audio"],
                           output_names=["mel"], dynamic_axes={"audio": {2: "samples"}, "mel": {1: "frames"}}, **kwargs)
     if TRANSFORMER in wanted:
+        model, _ = _load_cfm(Path(checkpoint), Path(config), Path(vocab), faults.weights)
         _export_step(model, mel, faults, out, nfe=nfe, cfg=cfg, sway=sway, frames=frames, kwargs=kwargs)
         if faults.dtype == "int8":
             _int8_weights(out / TRANSFORMER)
